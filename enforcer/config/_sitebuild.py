@@ -1,0 +1,319 @@
+"""Building one site's devices and clients from its layered settings, with every check that needs it.
+
+Split from ``inventory`` so that file reading and cross-file rules stay apart from the per-site work:
+templating, secret resolution, address and firmware checks, and the references between devices
+and clients.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, cast
+
+from enforcer.config._layers import SETTINGS, Layered, is_secret
+from enforcer.config._yaml import Document, KeyPath
+from enforcer.config.clientfiles import render_client_file
+from enforcer.config.diagnostics import Diagnostics, Location
+from enforcer.config.secrets import Secret, SecretResolver
+from enforcer.config.templating import TemplateError, render
+from enforcer.errors import SecretError
+from enforcer.model import (
+    TLS,
+    Account,
+    Client,
+    ConfigFile,
+    Device,
+    Firmware,
+    Hold,
+    LockPolicy,
+    Site,
+)
+
+Levels = Callable[[str], tuple[Layered, dict[str, Any]]]
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+
+
+@dataclass
+class SiteBuilder:
+    """Turns one site's YAML into model objects; problems go to ``diagnostics``."""
+
+    name: str
+    site: dict[str, Any]
+    doc: Document
+    base: Path
+    organisation: str
+    resolver: SecretResolver
+    diagnostics: Diagnostics
+    firmware: dict[str, tuple[Any, Document]]
+    _secrets: dict[str, Secret | None] = field(default_factory=dict)
+    _names: dict[str, Location] = field(default_factory=dict)
+
+    def build(self, levels: Levels) -> Site:
+        devices: list[Device] = []
+        for role in ("recorder", "camera"):
+            inherited, variables = levels(role)
+            for dname, data in (self.site.get(f"{role}s") or {}).items():
+                device = self._device(role, dname, data, inherited, variables)
+                if device is not None:
+                    devices.append(device)
+        self._check_devices(devices)
+        _, site_vars = levels("recorder")
+        clients = [
+            self._client(cname, data, site_vars, devices) for cname, data in (self.site.get("clients") or {}).items()
+        ]
+        return Site(self.name, tuple(self.site.get("groups", [])), tuple(devices), tuple(c for c in clients if c))
+
+    # devices -----------------------------------------------------------------------------------
+
+    def _device(
+        self, role: str, dname: str, data: dict[str, Any], inherited: Layered, variables: dict[str, Any]
+    ) -> Device | None:
+        at: KeyPath = ("sites", self.name, f"{role}s", dname)
+        self._claim(dname, self.doc.where(at))
+        layered = Layered(copy.deepcopy(inherited.value), dict(inherited.origins))
+        layered.overlay({k: v for k, v in data.items() if k in SETTINGS}, self.doc, at)
+        context = {
+            **variables,
+            **(data.get("vars") or {}),
+            "organisation": self.organisation,
+            "site": self.name,
+            "device": dname,
+            "role": role,
+            "vendor": data["vendor"],
+            "model": data["model"],
+        }
+        here = self.doc.where(at)
+        settings = self._render(layered.value, context, lambda rel: layered.where(rel, here))
+        failures = len(self.diagnostics.errors)
+        address = self._render(data["address"], context, lambda rel: self.doc.where((*at, "address")))
+        if len(self.diagnostics.errors) == failures and not _valid_address(address):
+            self.diagnostics.error(self.doc.where((*at, "address")), f"{address!r} is not an IP address or host name")
+        accounts = self._accounts(settings["accounts"], lambda rel: layered.where(("accounts", *rel), here))
+        tls = settings["tls"]
+        scheme = settings["scheme"]
+        return Device(
+            site=self.name,
+            name=dname,
+            role=cast(Any, role),
+            vendor=data["vendor"],
+            model=data["model"],
+            address=address,
+            port=settings.get("port") or (443 if scheme == "https" else 80),
+            scheme=scheme,
+            tls=self._tls(tls),
+            accounts=accounts,
+            lock_policy=LockPolicy(**settings["lock_policy"]),
+            firmware=self._firmware(data, at),
+            isolation=settings["isolation"],
+            unlock=settings["unlock"],
+            recorder=data.get("recorder"),
+            channel=data.get("channel"),
+            channel_user=data.get("channel_user", "admin"),
+        )
+
+    def _accounts(self, accounts: dict[str, Any], where: Callable[[KeyPath], Location]) -> tuple[Account, ...]:
+        out = []
+        for name, spec in accounts.items():
+            present = spec.get("present", True)
+            if present and "level" not in spec:
+                self.diagnostics.error(where((name,)), f"account {name!r} has no level", "add level: administrator")
+            if present and "password" not in spec:
+                self.diagnostics.error(where((name,)), f"account {name!r} has no password", "add password: !secret …")
+            password = self._secret(spec["password"], where((name, "password"))) if "password" in spec else None
+            out.append(Account(name, spec.get("level", "viewer"), password, present))
+        return tuple(out)
+
+    def _tls(self, tls: dict[str, Any]) -> TLS:
+        fingerprint = tls.get("fingerprint")
+        if fingerprint:
+            fingerprint = fingerprint.lower().removeprefix("sha256:").replace(":", "")
+        return TLS(
+            verify=tls.get("verify", True),
+            ca=self.base / tls["ca"] if tls.get("ca") else None,
+            fingerprint=fingerprint,
+        )
+
+    def _firmware(self, data: dict[str, Any], at: KeyPath) -> Firmware | None:
+        if data.get("firmware") is False:
+            return None
+        if isinstance(data.get("firmware"), dict):
+            return self._check_image(data["firmware"], self.doc, (*at, "firmware"))
+        entry = self.firmware.get(data["model"])
+        if entry is None:
+            return None
+        value, doc = entry
+        return self._check_image(value, doc, ("firmware", data["model"]))
+
+    def _check_image(self, entry: dict[str, Any], doc: Document, at: KeyPath) -> Firmware:
+        image = self.base / entry["image"]
+        expected = entry["sha256"].lower()
+        if not image.is_file():
+            self.diagnostics.error(doc.where((*at, "image")), f"firmware image {entry['image']} not found")
+        else:
+            actual = _sha256(image, image.stat().st_mtime_ns, image.stat().st_size)
+            if actual != expected:
+                self.diagnostics.error(
+                    doc.where((*at, "sha256")),
+                    f"firmware image {entry['image']} has sha256 {actual}, not the {expected} declared",
+                    "a wrong or corrupted download: fetch the image again or fix the checksum",
+                )
+        return Firmware(entry["version"], image, expected)
+
+    def _check_devices(self, devices: list[Device]) -> None:
+        by_name = {d.name: d for d in devices}
+        endpoints: dict[tuple[str, int], str] = {}
+        channels: dict[tuple[str, int], str] = {}
+        for d in devices:
+            at: KeyPath = ("sites", self.name, f"{d.role}s", d.name)
+            other = endpoints.setdefault((d.address, d.port), d.name)
+            if other != d.name:
+                self.diagnostics.error(
+                    self.doc.where((*at, "address")), f"address {d.address}:{d.port} is also used by {other}"
+                )
+            if d.recorder is None:
+                continue
+            recorder = by_name.get(d.recorder)
+            if recorder is None or recorder.role != "recorder":
+                recorders = ", ".join(r.name for r in devices if r.role == "recorder") or "none"
+                self.diagnostics.error(
+                    self.doc.where((*at, "recorder")),
+                    f"recorder {d.recorder!r} does not exist in site {self.name}",
+                    f"recorders here: {recorders}",
+                )
+                continue
+            assert d.channel is not None
+            taken = channels.setdefault((d.recorder, d.channel), d.name)
+            if taken != d.name:
+                self.diagnostics.error(
+                    self.doc.where((*at, "channel")),
+                    f"channel {d.channel} of {d.recorder} is already {taken}",
+                )
+
+    # clients -----------------------------------------------------------------------------------
+
+    def _client(
+        self, cname: str, data: dict[str, Any], variables: dict[str, Any], devices: list[Device]
+    ) -> Client | None:
+        at: KeyPath = ("sites", self.name, "clients", cname)
+        self._claim(cname, self.doc.where(at))
+        context = {**variables, "organisation": self.organisation, "site": self.name, "client": cname}
+        values = self._render(data, context, lambda rel: self.doc.where((*at, *rel)))
+        kind = data["kind"]
+        default_user = data.get("device_user" if kind == "ssh" else "user") or "admin"
+        holds = []
+        by_name = {d.name: d for d in devices}
+        for i, hold in enumerate(values["holds"]):
+            device, user = (
+                (hold, default_user) if isinstance(hold, str) else (hold["device"], hold.get("user", default_user))
+            )
+            target = by_name.get(device)
+            if target is None:
+                self.diagnostics.error(
+                    self.doc.where((*at, "holds", i)),
+                    f"client {cname} holds a credential for {device!r}, which is not a device of site {self.name}",
+                    f"devices here: {', '.join(sorted(by_name)) or 'none'}",
+                )
+            elif target.account(user) is None:
+                self.diagnostics.warning(
+                    self.doc.where((*at, "holds", i)),
+                    f"{device} declares no account {user!r}: this credential path is not managed",
+                )
+            holds.append(Hold(device, user))
+        secret = {k: self._secret(v, self.doc.where((*at, k))) for k, v in values.items() if is_secret(v)}
+        files = tuple(
+            ConfigFile(f["path"], self.base / f["template"], f.get("mode", "0600")) for f in values.get("files", [])
+        )
+        client = Client(
+            site=self.name,
+            name=cname,
+            kind=kind,
+            holds=tuple(holds),
+            url=values.get("url"),
+            username=values.get("username"),
+            password=secret.get("password"),
+            tls=self._tls(values["tls"]) if "tls" in values else None,
+            address=values.get("address"),
+            port=values.get("port", 22 if kind == "ssh" else None),
+            user=values.get("user"),
+            key=secret.get("key"),
+            host_key=values.get("host_key"),
+            files=files,
+            reload=values.get("reload"),
+            what=values.get("what"),
+            contact=values.get("contact"),
+        )
+        for i, f in enumerate(files):
+            self._check_template(client, f, by_name, self.doc.where((*at, "files", i, "template")))
+        return client
+
+    def _check_template(self, client: Client, file: ConfigFile, devices: dict[str, Device], where: Location) -> None:
+        """Render the template with masked passwords now, so a bad template fails validation, not apply."""
+        try:
+            source = file.template.read_text(encoding="utf-8")
+        except OSError:
+            self.diagnostics.error(where, f"template {file.template.relative_to(self.base)} not found")
+            return
+        try:
+            render_client_file(source, client, devices, lambda device, user: "***")
+        except TemplateError as exc:
+            self.diagnostics.error(where, f"template {file.template.relative_to(self.base)}: {exc}")
+
+    # shared ------------------------------------------------------------------------------------
+
+    def _claim(self, name: str, where: Location) -> None:
+        first = self._names.setdefault(name, where)
+        if first is not where:
+            self.diagnostics.error(
+                where, f"name {name!r} is used twice in site {self.name}", f"first at line {first.line}"
+            )
+
+    def _render(
+        self, value: Any, context: dict[str, Any], where: Callable[[KeyPath], Location], rel: KeyPath = ()
+    ) -> Any:
+        if isinstance(value, str):
+            try:
+                return render(value, context)
+            except TemplateError as exc:
+                self.diagnostics.error(where(rel), str(exc))
+                return value
+        if isinstance(value, dict):
+            return {k: self._render(v, context, where, (*rel, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._render(v, context, where, (*rel, i)) for i, v in enumerate(value)]
+        return value
+
+    def _secret(self, ref: dict[str, str], where: Location) -> Secret | None:
+        key = ref.get("secret") or ref.get("vault", "")
+        if key not in self._secrets:
+            try:
+                self._secrets[key] = self.resolver.resolve(ref)
+            except SecretError as exc:
+                self.diagnostics.error(where, f"secret {ref.get('secret', '!vault')}: {exc}")
+                self._secrets[key] = None
+        return self._secrets[key]
+
+
+def _valid_address(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return bool(_HOSTNAME.match(address)) and not address.replace(".", "").isdigit()
+    return True
+
+
+@cache
+def _sha256(path: Path, mtime_ns: int, size: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,95 @@
+"""Problems found in inventories and playbooks, collected rather than raised one at a time.
+
+A user fixing a pull request wants every problem in one run, each naming file, line and key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from enforcer.errors import ConfigError
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in which file: a line and the key path leading to the value."""
+
+    file: Path
+    line: int
+    keypath: tuple[str | int, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The key path in dotted form: ``sites.acme-hq.cameras.lobby.recorder``, ``holds[0]``."""
+        out = ""
+        for part in self.keypath:
+            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        return out
+
+    def __str__(self) -> str:
+        where = f"{_display(self.file)}:{self.line}"
+        return f"{where}: {self.key}" if self.keypath else where
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem: severity, where, what, and optionally how to fix it."""
+
+    severity: Severity
+    location: Location
+    summary: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.summary}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+@dataclass
+class Diagnostics:
+    """A collector; ``raise_if_errors`` turns what was collected into one ConfigError."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def error(self, location: Location, summary: str, hint: str = "") -> None:
+        self._add(Diagnostic("error", location, summary, hint))
+
+    def warning(self, location: Location, summary: str, hint: str = "") -> None:
+        self._add(Diagnostic("warning", location, summary, hint))
+
+    def _add(self, diagnostic: Diagnostic) -> None:
+        # An inherited value is checked once per device that inherits it: report it once.
+        if diagnostic not in self.items:
+            self.items.append(diagnostic)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "warning"]
+
+    def __iter__(self) -> Iterator[Diagnostic]:
+        """In file and line order, as a person reads them."""
+        return iter(sorted(self.items, key=_order))
+
+    def raise_if_errors(self) -> None:
+        if self.errors:
+            raise ConfigError(sorted(self.errors, key=_order))
+
+
+def _order(d: Diagnostic) -> tuple[str, int]:
+    return (str(d.location.file), d.location.line)

@@ -1,0 +1,118 @@
+"""Loading a playbook: plays, each with its inventory, the sites it selects and how it rolls out.
+
+Site patterns work as an Ansible user expects: a name, a glob (``acme-*``), a group
+(``group:retail``), and a leading ``!`` to exclude; a pattern matching nothing is an error, because
+a typo must not silently skip a customer.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from enforcer.config import _yaml, schema
+from enforcer.config.diagnostics import Diagnostics, Location
+from enforcer.config.inventory import load_inventory
+from enforcer.config.secrets import Secret
+from enforcer.model import Aspect, Inventory, Play, Playbook
+
+ALL_ASPECTS: tuple[Aspect, ...] = ("credentials", "lock_policy", "firmware")
+
+
+def load_playbook(
+    path: Path,
+    diagnostics: Diagnostics,
+    *,
+    limit: Sequence[str] = (),
+    vault_password: Secret | None = None,
+    environ: dict[str, str] | None = None,
+) -> Playbook | None:
+    """Load ``path`` and every inventory it names; ``limit`` narrows the sites further (``--limit``)."""
+    doc = _yaml.load(path, diagnostics)
+    if doc is None:
+        return None
+    if doc.data is None:
+        diagnostics.error(Location(path, 1, ()), "playbook is empty", "see playbooks/site.yml for an example")
+        return None
+    if not schema.validate(doc, "playbook", diagnostics):
+        return None
+    raw_plays: list[dict[str, Any]] = doc.data if isinstance(doc.data, list) else [doc.data]
+    inventories: dict[Path, Inventory | None] = {}
+    plays = []
+    for index, raw in enumerate(raw_plays):
+        at = (index,) if isinstance(doc.data, list) else ()
+        inventory_path = (path.parent / raw["inventory"]).resolve()
+        if inventory_path not in inventories:
+            if not inventory_path.exists():
+                diagnostics.error(doc.where((*at, "inventory")), f"inventory {raw['inventory']} not found")
+                inventories[inventory_path] = None
+            else:
+                inventories[inventory_path] = load_inventory(
+                    _relative(inventory_path), diagnostics, vault_password=vault_password, environ=environ
+                )
+        inventory = inventories[inventory_path]
+        if inventory is None:
+            continue
+        patterns = raw.get("sites", ["*"])
+        selected = select_sites(inventory, patterns, diagnostics, lambda i, at=at: doc.where((*at, "sites", i)))
+        if limit:
+            limited = select_sites(inventory, limit, diagnostics, lambda i: Location(Path("--limit"), 1, (i,)))
+            selected = tuple(s for s in selected if s in limited)
+        serial = raw.get("serial", "100%")
+        plays.append(
+            Play(
+                name=raw["name"],
+                inventory=inventory,
+                sites=selected,
+                enforce=frozenset(cast(list[Aspect], raw.get("enforce", list(ALL_ASPECTS)))),
+                serial=tuple(serial) if isinstance(serial, list) else (serial,),
+                max_fail_percentage=float(raw.get("max_fail_percentage", 0)),
+                concurrency=int(raw.get("concurrency", 20)),
+            )
+        )
+    return Playbook(path, tuple(plays))
+
+
+def select_sites(
+    inventory: Inventory, patterns: Sequence[str], diagnostics: Diagnostics, where: Any
+) -> tuple[str, ...]:
+    """Names of the sites ``patterns`` select, in inventory order; unmatched patterns are errors."""
+    names = [s.name for s in inventory.sites]
+    groups = {s.name: set(s.groups) for s in inventory.sites}
+    chosen: set[str] = set()
+    includes = [p for p in patterns if not p.startswith("!")]
+    if not includes:
+        chosen = set(names)
+    for i, pattern in enumerate(patterns):
+        exclude = pattern.startswith("!")
+        body = pattern[1:] if exclude else pattern
+        if body.startswith("group:"):
+            group = body.removeprefix("group:")
+            if group not in inventory.groups:
+                close = difflib.get_close_matches(group, inventory.groups, n=1)
+                hint = (
+                    f"did you mean 'group:{close[0]}'?" if close else f"groups: {', '.join(inventory.groups) or 'none'}"
+                )
+                diagnostics.error(where(i), f"unknown group {group!r}", hint)
+                continue
+            matched = {n for n in names if group in groups[n]}
+        else:
+            matched = set(fnmatch.filter(names, body))
+            if not matched:
+                close = difflib.get_close_matches(body, names, n=1, cutoff=0.5)
+                hint = f"did you mean {close[0]!r}?" if close else ""
+                diagnostics.error(where(i), f"{body!r} matches no site", hint)
+                continue
+        chosen = chosen - matched if exclude else chosen | matched
+    return tuple(n for n in names if n in chosen)
+
+
+def _relative(path: Path) -> Path:
+    """Show paths relative to the working folder where possible, as people typed them."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path

@@ -1,0 +1,105 @@
+"""JSON Schema validation of inventory and playbook documents, reported with file, line and key.
+
+The schemas in ``enforcer/schemas/`` are the only statement of what a file may hold; editors use the
+same files. This module turns jsonschema's errors into diagnostics a person can act on, with a
+"did you mean" for misspelt keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from enforcer.config._yaml import Document
+from enforcer.config.diagnostics import Diagnostics
+
+
+@cache
+def schema(name: str) -> dict[str, Any]:
+    """The JSON Schema ``name`` (``inventory`` or ``playbook``) shipped with the package."""
+    text = resources.files("enforcer").joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@cache
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(schema(name))
+
+
+def validate(doc: Document, name: str, diagnostics: Diagnostics) -> bool:
+    """Check ``doc`` against schema ``name``; every violation becomes one diagnostic. True if valid."""
+    seen: set[tuple[tuple[str | int, ...], str]] = set()
+    for error in _validator(name).iter_errors(doc.data):
+        for keypath, message, hint in _explain(error):
+            if (keypath, message) not in seen:
+                seen.add((keypath, message))
+                diagnostics.error(doc.where(keypath), message, hint)
+    return not seen
+
+
+def _explain(error: ValidationError) -> list[tuple[tuple[str | int, ...], str, str]]:
+    """Reduce a jsonschema error to (key path, message, hint) tuples, choosing the most specific cause."""
+    path = tuple(error.absolute_path)
+    rule: Any = error.validator_value
+    subschema: Any = error.schema
+    if error.schema == schema("inventory")["$defs"]["secret"]:
+        return [(path, "must be a secret reference, never plaintext", _SECRET_HINT)]
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        best = _best_branch(error.context)
+        if best is not None:
+            return _explain(best)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(subschema.get("properties", {}))
+        out = []
+        for key in error.instance:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
+            out.append(((*path, key), f"unknown key {key!r}", hint))
+        return out
+    if error.validator == "enum":
+        choices = ", ".join(repr(c) for c in rule)
+        close = difflib.get_close_matches(str(error.instance), [str(c) for c in rule], n=1)
+        hint = f"did you mean {close[0]!r}?" if close else ""
+        return [(path, f"{error.instance!r} is not one of {choices}", hint)]
+    if error.validator == "type":
+        expected = " or ".join(rule) if isinstance(rule, list) else str(rule)
+        return [(path, f"expected {_article(expected)} {expected}, got {_describe(error.instance)}", "")]
+    if error.validator == "required":
+        return [(path, error.message.replace("is a required property", "is required"), "")]
+    if error.validator == "dependentRequired":
+        return [(path, error.message, "")]
+    return [(path, error.message, "")]
+
+
+_SECRET_HINT = 'write !secret "env:NAME", !secret "file:path" or !secret "vault:file#key"'
+
+
+def _best_branch(context: list[ValidationError]) -> ValidationError | None:
+    """The branch error that got furthest: deepest path, then not a bare type mismatch."""
+    if not context:
+        return None
+    return max(context, key=lambda e: (len(e.absolute_path), e.validator != "type", e.validator != "const"))
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "mapping"}
+    return (
+        f"{kind.get(type(value), type(value).__name__)} {value!r}"
+        if not isinstance(value, dict | list)
+        else kind[type(value)]
+    )

@@ -1,0 +1,178 @@
+"""The lab's own description of a simulated fleet: each device's *actual* state.
+
+The fleet generator writes it (``lab.spec.json``) beside the MSP repo it generates; ``enforce lab
+serve`` reads it and brings the fleet up. It is the lab's truth, deliberately separate from the
+inventory (the inventory says what an MSP *wants*; the spec says what the devices *are*), so that a
+seeded problem such as ``unknown_password`` can make the two disagree.
+
+Everything here is plain data with a JSON round trip; nothing imports the drivers or the engine.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+SPEC_VERSION = 1
+
+Role = Literal["recorder", "camera"]
+Level = Literal["administrator", "operator", "viewer"]
+
+PROBLEMS = (
+    "default_password",
+    "weak_password",
+    "old_firmware",
+    "lock_disabled",
+    "locked",
+    "stale_viewer",
+    "stale_channel",
+    "unknown_password",
+)
+
+
+@dataclass
+class LabAccount:
+    """One account on a device, with its real password (the lab knows it; devices never return it)."""
+
+    name: str
+    level: Level
+    password: str
+    enabled: bool = True
+
+
+@dataclass
+class LabLockPolicy:
+    """The illegal-login lock as configured on the device now."""
+
+    enabled: bool = True
+    max_attempts: int = 5
+    lock_seconds: int = 1800
+
+
+@dataclass
+class LabIPFilter:
+    """The device's IP filter: ``mode`` ``allow`` admits only ``addresses``, ``deny`` refuses them."""
+
+    enabled: bool = False
+    mode: Literal["allow", "deny"] = "allow"
+    addresses: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LabChannel:
+    """A recorder's stored credential for one camera (the recorder logs in with it on an interval)."""
+
+    id: int
+    camera: str
+    address: str
+    port: int
+    user: str
+    password: str
+
+
+@dataclass
+class LabProfile:
+    """Firmware behaviour that differs between real devices (see protocols/hikvision-isapi.md §4).
+
+    Defaults are those of a current Hikvision camera; the generator varies them per device.
+    """
+
+    namespace: Literal["hikvision", "isapi", "std-cgi", "none"] = "hikvision"
+    realm: str = ""  # empty: derived from the family and serial as on real devices
+    lock_scope: Literal["source", "source_user", "account"] = "source"
+    retry_during_lock_resets_timer: bool = False
+    basic_allowed: bool = False
+    basic_attempt_counts: bool = False
+    lock_can_be_disabled: bool = True
+    requires_login_password: bool = True
+    lock_time_unit: Literal["minutes", "seconds"] = "minutes"
+    reboot_seconds: float = 90.0
+    upgrade_seconds: float = 60.0
+    channel_poll_seconds: float = 30.0
+    max_attempts_range: tuple[int, int] = (3, 20)
+    default_password: str = "12345"
+
+
+@dataclass
+class LabDevice:
+    """A simulated recorder or camera and everything it holds now."""
+
+    name: str
+    site: str
+    role: Role
+    vendor: str
+    model: str
+    serial: str
+    address: str
+    port: int
+    scheme: Literal["http", "https"]
+    firmware_version: str
+    firmware_build: str
+    accounts: list[LabAccount]
+    lock_policy: LabLockPolicy = field(default_factory=LabLockPolicy)
+    ip_filter: LabIPFilter = field(default_factory=LabIPFilter)
+    channels: list[LabChannel] = field(default_factory=list)
+    profile: LabProfile = field(default_factory=LabProfile)
+    problems: list[str] = field(default_factory=list)
+    locked_sources: list[str] = field(default_factory=list)  # sources locked out when the lab starts
+
+
+@dataclass
+class LabClient:
+    """A simulated client (viewer, phone app) polling one device with the credential it stores."""
+
+    name: str
+    site: str
+    kind: Literal["viewer"]
+    source: str
+    target: str
+    user: str
+    password: str
+    interval_seconds: float = 30.0
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LabSpec:
+    """A whole simulated fleet."""
+
+    devices: list[LabDevice]
+    clients: list[LabClient] = field(default_factory=list)
+    version: int = SPEC_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> LabSpec:
+        raw = json.loads(text)
+        if raw.get("version") != SPEC_VERSION:
+            raise ValueError(f"lab spec version {raw.get('version')!r} is not {SPEC_VERSION}")
+        return cls(
+            devices=[_device(d) for d in raw["devices"]],
+            clients=[LabClient(**c) for c in raw.get("clients", [])],
+        )
+
+    def save(self, path: Path) -> None:
+        path.write_text(self.to_json() + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> LabSpec:
+        return cls.from_json(path.read_text(encoding="utf-8"))
+
+
+def _device(raw: dict[str, Any]) -> LabDevice:
+    raw = dict(raw)
+    profile = dict(raw.pop("profile", {}))
+    if "max_attempts_range" in profile:
+        profile["max_attempts_range"] = tuple(profile["max_attempts_range"])
+    return LabDevice(
+        accounts=[LabAccount(**a) for a in raw.pop("accounts")],
+        lock_policy=LabLockPolicy(**raw.pop("lock_policy", {})),
+        ip_filter=LabIPFilter(**raw.pop("ip_filter", {})),
+        channels=[LabChannel(**c) for c in raw.pop("channels", [])],
+        profile=LabProfile(**profile),
+        **raw,
+    )

@@ -1,0 +1,203 @@
+"""The nouns of the desired state (DESIGN.md section 2), as frozen dataclasses.
+
+What the loader produces after precedence, templating and secret resolution: every value here is
+final, so diff and planning never look back at YAML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from enforcer.config.secrets import Secret
+
+Vendor = Literal["hikvision", "annke", "dahua", "amcrest"]
+Role = Literal["recorder", "camera"]
+Level = Literal["administrator", "operator", "viewer"]
+Isolation = Literal["ip_filter", "client", "none"]
+Unlock = Literal["wait", "reboot"]
+ClientKind = Literal["milestone", "ssh", "manual"]
+Aspect = Literal["credentials", "lock_policy", "firmware"]
+
+#: The wire protocol behind each vendor: OEMs speak their maker's protocol.
+PROTOCOLS: dict[str, str] = {"hikvision": "isapi", "annke": "isapi", "dahua": "dahua", "amcrest": "dahua"}
+
+
+@dataclass(frozen=True)
+class Account:
+    """A desired account; ``present=False`` means it must not exist."""
+
+    name: str
+    level: Level
+    password: Secret | None
+    present: bool = True
+
+
+@dataclass(frozen=True)
+class LockPolicy:
+    """The illegal-login lock: on/off, failures before locking, and for how long."""
+
+    enabled: bool
+    max_attempts: int
+    lock_minutes: int
+
+
+@dataclass(frozen=True)
+class Firmware:
+    """A firmware image the device must run."""
+
+    version: str
+    image: Path
+    sha256: str
+
+
+@dataclass(frozen=True)
+class TLS:
+    """How to trust a device's certificate: CA verification, or a pinned SHA-256 fingerprint."""
+
+    verify: bool = True
+    ca: Path | None = None
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class Device:
+    """A recorder or camera with its fully resolved desired state."""
+
+    site: str
+    name: str
+    role: Role
+    vendor: Vendor
+    model: str
+    address: str
+    port: int
+    scheme: Literal["http", "https"]
+    tls: TLS
+    accounts: tuple[Account, ...]
+    lock_policy: LockPolicy
+    firmware: Firmware | None
+    isolation: Isolation
+    unlock: Unlock
+    recorder: str | None = None
+    channel: int | None = None
+    channel_user: str = "admin"
+
+    @property
+    def id(self) -> str:
+        """Stable address of the device: ``site/name``."""
+        return f"{self.site}/{self.name}"
+
+    @property
+    def protocol(self) -> str:
+        return PROTOCOLS[self.vendor]
+
+    def account(self, name: str) -> Account | None:
+        return next((a for a in self.accounts if a.name == name), None)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A credential path: the client logs into ``device`` as ``user``."""
+
+    device: str
+    user: str
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """A file an SSH client keeps its device credentials in, rendered from a template."""
+
+    path: str
+    template: Path
+    mode: str = "0600"
+
+
+@dataclass(frozen=True)
+class Client:
+    """Something that stores credentials for devices and logs in with them.
+
+    Kind-specific fields are ``None`` where they do not apply: ``url``/``username``/``password``
+    for milestone; ``address``/``port``/``user``/``key``/``password``/``host_key``/``files``/
+    ``reload`` for ssh; ``what``/``address``/``contact`` for manual.
+    """
+
+    site: str
+    name: str
+    kind: ClientKind
+    holds: tuple[Hold, ...]
+    url: str | None = None
+    username: str | None = None
+    password: Secret | None = None
+    tls: TLS | None = None
+    address: str | None = None
+    port: int | None = None
+    user: str | None = None
+    key: Secret | None = None
+    host_key: str | None = None
+    files: tuple[ConfigFile, ...] = ()
+    reload: str | None = None
+    what: str | None = None
+    contact: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.site}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Site:
+    """One customer location, the unit of ordering and of failure."""
+
+    name: str
+    groups: tuple[str, ...]
+    devices: tuple[Device, ...]
+    clients: tuple[Client, ...]
+
+    @property
+    def recorders(self) -> tuple[Device, ...]:
+        return tuple(d for d in self.devices if d.role == "recorder")
+
+    @property
+    def cameras(self) -> tuple[Device, ...]:
+        return tuple(d for d in self.devices if d.role == "camera")
+
+    def device(self, name: str) -> Device | None:
+        return next((d for d in self.devices if d.name == name), None)
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """A whole MSP repository's desired state."""
+
+    organisation: str
+    path: Path
+    sites: tuple[Site, ...]
+    groups: tuple[str, ...] = ()
+
+    def site(self, name: str) -> Site | None:
+        return next((s for s in self.sites if s.name == name), None)
+
+
+@dataclass(frozen=True)
+class Play:
+    """One play of a playbook: an inventory, the sites selected from it, and how to roll out."""
+
+    name: str
+    inventory: Inventory
+    sites: tuple[str, ...]
+    enforce: frozenset[Aspect]
+    serial: tuple[int | str, ...] = ("100%",)
+    max_fail_percentage: float = 0.0
+    concurrency: int = 20
+
+    def selected(self) -> tuple[Site, ...]:
+        return tuple(s for s in self.inventory.sites if s.name in self.sites)
+
+
+@dataclass(frozen=True)
+class Playbook:
+    """A playbook file: plays run in order."""
+
+    path: Path
+    plays: tuple[Play, ...] = field(default_factory=tuple)

@@ -1,0 +1,91 @@
+"""The rich console: diagnostics and the desired state, readable at a glance."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from enforcer.config.diagnostics import Diagnostic
+from enforcer.model import Playbook
+from enforcer.report.desired import playbook_view
+
+
+def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic]) -> None:
+    """One line a problem, ``file:line: key: message``, with its hint below."""
+    for d in diagnostics:
+        style = "bold red" if d.severity == "error" else "yellow"
+        line = Text.assemble((f"{d.severity}: ", style), (str(d.location), "bold"), f": {d.summary}")
+        console.print(line, highlight=False, soft_wrap=True)
+        if d.hint:
+            console.print(Text(f"  hint: {d.hint}", style="dim"), highlight=False, soft_wrap=True)
+
+
+def summary(playbook: Playbook) -> str:
+    """``2 sites, 7 devices (2 recorders, 5 cameras), 4 clients`` over every play."""
+    sites = [s for p in playbook.plays for s in p.selected()]
+    devices = [d for s in sites for d in s.devices]
+    recorders = sum(1 for d in devices if d.role == "recorder")
+    clients = sum(len(s.clients) for s in sites)
+    return (
+        f"{_count(len(playbook.plays), 'play')}, {_count(len(sites), 'site')}, {_count(len(devices), 'device')} "
+        f"({_count(recorders, 'recorder')}, {_count(len(devices) - recorders, 'camera')}), {_count(clients, 'client')}"
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
+def print_inventory(console: Console, playbook: Playbook) -> None:
+    """The resolved desired state per site: a device table and the clients that hold credentials."""
+    for play in playbook_view(playbook)["plays"]:
+        console.rule(f"[bold]{play['name']}[/] · {play['organisation']} · enforce {', '.join(play['enforce'])}")
+        for site in play["sites"]:
+            groups = f" [dim](groups: {', '.join(site['groups'])})[/]" if site["groups"] else ""
+            table = Table(title=f"[bold]{site['name']}[/]{groups}", title_justify="left", expand=False)
+            for column in ("device", "model", "address", "firmware", "lock", "accounts"):
+                table.add_column(column)
+            for d in site["devices"]:
+                name = escape(d["id"].split("/", 1)[1])
+                if d["recorder"]:
+                    name += f"\n[dim]→ {escape(d['recorder'])} ch{d['channel']}[/]"
+                table.add_row(
+                    name,
+                    f"{escape(d['model'])}\n[dim]{d['vendor']}[/]",
+                    f"{escape(d['address'])}:{d['port']}\n[dim]{d['scheme']}[/]",
+                    d["firmware"]["version"] if d["firmware"] else "[dim]unmanaged[/]",
+                    _lock(d["lock_policy"]),
+                    "\n".join(_account(n, a) for n, a in d["accounts"].items()) or "[dim]none[/]",
+                )
+            console.print(table)
+            if site["clients"]:
+                tree = Tree("[bold]clients[/]")
+                for c in site["clients"]:
+                    holds = ", ".join(f"{h['device']} as {h['user']}" for h in c["holds"])
+                    label = c.get("what") or c.get("url") or c.get("address") or ""
+                    name = c["id"].split("/", 1)[1]
+                    kind = f"{c['kind']}: {label}" if label else c["kind"]
+                    tree.add(f"{escape(name)} [dim]({escape(kind)})[/] holds {escape(holds)}")
+                console.print(tree)
+
+
+def _lock(policy: dict[str, Any]) -> str:
+    if not policy["enabled"]:
+        return "[red]disabled[/]"
+    return f"{policy['max_attempts']} tries / {policy['lock_minutes']} min"
+
+
+def _account(name: str, account: dict[str, Any]) -> str:
+    """``admin [dim]admin[/]``: name and level; the password is a reference, shown by --json."""
+    if not account["present"]:
+        return f"[strike]{escape(name)}[/] [dim]absent[/]"
+    return f"{escape(name)} [dim]{_LEVELS[account['level']]}[/]"
+
+
+_LEVELS = {"administrator": "admin", "operator": "oper", "viewer": "view"}

@@ -1,0 +1,98 @@
+"""The resolved desired state as plain data, secrets masked: what ``enforce inventory`` shows.
+
+One serialisation serves the JSON output and the console tables, so the two cannot disagree about
+what is shown, and no code path between them can leak a secret value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from enforcer.config.secrets import Secret
+from enforcer.model import Client, Device, Play, Playbook
+
+
+def secret_view(secret: Secret | None) -> dict[str, Any] | None:
+    """A secret as it may be shown: where it comes from, never what it is."""
+    return None if secret is None else {"sensitive": True, "ref": secret.ref}
+
+
+def device_view(device: Device) -> dict[str, Any]:
+    return {
+        "id": device.id,
+        "role": device.role,
+        "vendor": device.vendor,
+        "protocol": device.protocol,
+        "model": device.model,
+        "address": device.address,
+        "port": device.port,
+        "scheme": device.scheme,
+        "tls": {
+            "verify": device.tls.verify,
+            "ca": str(device.tls.ca) if device.tls.ca else None,
+            "fingerprint": device.tls.fingerprint,
+        },
+        "accounts": {
+            a.name: {"level": a.level, "password": secret_view(a.password), "present": a.present}
+            for a in device.accounts
+        },
+        "lock_policy": {
+            "enabled": device.lock_policy.enabled,
+            "max_attempts": device.lock_policy.max_attempts,
+            "lock_minutes": device.lock_policy.lock_minutes,
+        },
+        "firmware": None
+        if device.firmware is None
+        else {
+            "version": device.firmware.version,
+            "image": str(device.firmware.image),
+            "sha256": device.firmware.sha256,
+        },
+        "isolation": device.isolation,
+        "unlock": device.unlock,
+        "recorder": device.recorder,
+        "channel": device.channel,
+        "channel_user": device.channel_user if device.recorder else None,
+    }
+
+
+def client_view(client: Client) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": client.id,
+        "kind": client.kind,
+        "holds": [{"device": h.device, "user": h.user} for h in client.holds],
+    }
+    fields = ("url", "username", "address", "port", "user", "host_key", "reload", "what", "contact")
+    view.update({f: getattr(client, f) for f in fields if getattr(client, f) is not None})
+    for name in ("password", "key"):
+        secret = getattr(client, name)
+        if secret is not None:
+            view[name] = secret_view(secret)
+    if client.files:
+        view["files"] = [{"path": f.path, "template": str(f.template), "mode": f.mode} for f in client.files]
+    return view
+
+
+def play_view(play: Play) -> dict[str, Any]:
+    return {
+        "name": play.name,
+        "inventory": str(play.inventory.path),
+        "organisation": play.inventory.organisation,
+        "enforce": sorted(play.enforce),
+        "serial": list(play.serial),
+        "max_fail_percentage": play.max_fail_percentage,
+        "concurrency": play.concurrency,
+        "sites": [
+            {
+                "name": site.name,
+                "groups": list(site.groups),
+                "devices": [device_view(d) for d in site.devices],
+                "clients": [client_view(c) for c in site.clients],
+            }
+            for site in play.selected()
+        ],
+    }
+
+
+def playbook_view(playbook: Playbook) -> dict[str, Any]:
+    return {"playbook": str(playbook.path), "plays": [play_view(p) for p in playbook.plays]}
