@@ -1,0 +1,94 @@
+"""What every command shares: the parser class, playbook arguments, loading, JSON and problems."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console
+
+from enforcer.config.diagnostics import Diagnostics
+from enforcer.config.playbook import load_playbook
+from enforcer.config.secrets import Secret
+from enforcer.model import Playbook
+from enforcer.report.console import print_diagnostics
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits 1 (2 means "changes pending" here)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def add_playbook_arguments(sub: argparse.ArgumentParser) -> None:
+    """PLAYBOOK, --limit, --vault-password-file and --json, as every playbook command takes them."""
+    sub.add_argument("playbook", type=Path, metavar="PLAYBOOK", help="the playbook file, e.g. playbooks/site.yml")
+    sub.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="only these sites: a name, a glob, group:NAME, or !PATTERN to exclude (repeatable)",
+    )
+    sub.add_argument(
+        "--vault-password-file",
+        type=Path,
+        metavar="FILE",
+        default=os.environ.get("ENFORCE_VAULT_PASSWORD_FILE"),
+        help="read the vault password from FILE (default: $ENFORCE_VAULT_PASSWORD_FILE, else the "
+        "inventory's vault_password)",
+    )
+    sub.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
+
+def load(args: argparse.Namespace, err: Console) -> tuple[Playbook | None, Diagnostics]:
+    """Load the playbook the arguments name; None when anything is wrong (see the diagnostics)."""
+    diagnostics = Diagnostics()
+    vault_password = None
+    if args.vault_password_file:
+        try:
+            text = Path(args.vault_password_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            err.print(f"[bold red]error:[/] cannot read vault password file {args.vault_password_file}: {exc.strerror}")
+            return None, diagnostics
+        vault_password = Secret(text, f"file:{args.vault_password_file}")
+    playbook = load_playbook(args.playbook, diagnostics, limit=args.limit, vault_password=vault_password)
+    return (playbook if not diagnostics.errors else None), diagnostics
+
+
+def report_problems(args: argparse.Namespace, diagnostics: Diagnostics, err: Console) -> None:
+    """Problems as JSON on stdout with --json, else one line each on stderr."""
+    if args.json:
+        if diagnostics.errors:
+            print_json({"valid": False, "problems": problems_view(diagnostics)})
+        return
+    print_diagnostics(err, diagnostics)
+    if diagnostics.errors:
+        count = len(diagnostics.errors)
+        err.print(f"[bold red]{args.playbook} is invalid:[/] {count} error{'s' * (count != 1)}; nothing was touched.")
+
+
+def problems_view(diagnostics: Diagnostics) -> list[dict[str, Any]]:
+    return [
+        {
+            "severity": d.severity,
+            "file": str(d.location.file),
+            "line": d.location.line,
+            "key": d.location.key,
+            "message": d.summary,
+            "hint": d.hint,
+        }
+        for d in diagnostics
+    ]
+
+
+def print_json(data: object) -> None:
+    """JSON straight to stdout: no console styling or wrapping in what machines read."""
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")

@@ -1,0 +1,160 @@
+"""The login guard: the one owner of every authentication attempt enforcer makes.
+
+Rules it enforces (DESIGN.md section 5; protocols/*: "Rules for a driver"):
+
+- never spend the last ``reserve`` (2) attempts of a device's lock budget;
+- until the device's threshold is known, assume the lowest any firmware allows (3);
+- never send a credential again after the device refused it;
+- never try while the device reports our source locked, until its own unlock time has passed;
+- the device's own count (``retryLoginTime``, ``remainLoginTimes``) overrides ours when lower,
+  since other sources may share the budget (Dahua locks the account for everyone).
+
+The guard never holds a secret: a credential is known by a keyed hash that lives only in memory.
+Every decision is logged, without the secret, on the ``enforcer.guard`` logger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from enforcer.config.secrets import Secret
+
+log = logging.getLogger("enforcer.guard")
+
+LOWEST_THRESHOLD = 3
+RESERVE = 2
+
+
+class Refused(Exception):
+    """The guard refused an attempt; ``reason`` says why in words a person can act on."""
+
+    def __init__(self, device: str, reason: str) -> None:
+        self.device, self.reason = device, reason
+        super().__init__(f"{device}: login not attempted: {reason}")
+
+
+@dataclass
+class _Budget:
+    threshold: int | None = None
+    failures: int = 0
+    device_left: int | None = None
+    locked_until: float = 0.0
+    refused: set[bytes] = field(default_factory=set)
+    verified: set[bytes] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a login attempt came to, as the device said it."""
+
+    ok: bool
+    attempts_left: int | None = None  # the device's count after this attempt, when it says
+    locked: bool = False
+    unlock_seconds: float = 0.0
+
+
+class LoginGuard:
+    """Counts and permits authentication attempts per device (thread-safe)."""
+
+    def __init__(self, *, reserve: int = RESERVE, clock: Callable[[], float] = time.monotonic) -> None:
+        self.reserve = reserve
+        self._clock = clock
+        self._key = os.urandom(32)
+        self._budgets: dict[str, _Budget] = {}
+        self._lock = threading.Lock()
+
+    def _budget(self, device: str) -> _Budget:
+        return self._budgets.setdefault(device, _Budget())
+
+    def fingerprint(self, user: str, password: Secret) -> bytes:
+        """A per-run keyed hash naming a credential without holding it."""
+        return hmac.new(self._key, f"{user}\0{password.reveal()}".encode(), hashlib.sha256).digest()
+
+    def set_threshold(self, device: str, threshold: int) -> None:
+        """Record the device's lock threshold, once its policy has been read."""
+        with self._lock:
+            self._budget(device).threshold = threshold
+
+    def observe(
+        self, device: str, *, attempts_left: int | None = None, locked: bool = False, unlock_seconds: float = 0.0
+    ) -> None:
+        """Take in lock state the device reported (free: read from its answers, no attempt spent)."""
+        with self._lock:
+            budget = self._budget(device)
+            if attempts_left is not None:
+                budget.device_left = attempts_left
+            if locked:
+                budget.locked_until = max(budget.locked_until, self._clock() + unlock_seconds)
+
+    def remaining(self, device: str) -> int:
+        """Failed attempts the device can still absorb from us before it locks."""
+        with self._lock:
+            return self._remaining(self._budget(device))
+
+    def _remaining(self, budget: _Budget) -> int:
+        ours = (budget.threshold or LOWEST_THRESHOLD) - budget.failures
+        return min(ours, budget.device_left) if budget.device_left is not None else ours
+
+    def check(self, device: str, user: str, password: Secret, *, label: str = "") -> bytes:
+        """Permit one attempt with this credential or raise :class:`Refused`; returns its fingerprint.
+
+        A verified credential is sure, not a guess, but still needs the budget: if it fails now, the
+        password changed behind our back and that failure counts like any other.
+        """
+        key = self.fingerprint(user, password)
+        with self._lock:
+            budget = self._budget(device)
+            now = self._clock()
+            if budget.locked_until > now:
+                reason = f"the device reports us locked out for {budget.locked_until - now:.0f} s more"
+            elif key in budget.refused:
+                reason = f"the {label or 'same'} credential for {user} was already refused; it is never sent twice"
+            elif self._remaining(budget) - 1 < self.reserve:
+                left = self._remaining(budget)
+                reason = (
+                    f"only {left} attempt{'s' * (left != 1)} left before the lock; {self.reserve} are kept in reserve"
+                )
+            else:
+                if key not in budget.verified:
+                    log.info(
+                        "%s: trying %s credential for %s (%d attempts left)",
+                        device,
+                        label or "a",
+                        user,
+                        self._remaining(budget),
+                    )
+                return key
+        log.warning("%s: refused %s credential for %s: %s", device, label or "a", user, reason)
+        raise Refused(device, reason)
+
+    def record(self, device: str, key: bytes, verdict: Verdict, *, user: str = "", label: str = "") -> None:
+        """Record the outcome of an attempt that :meth:`check` permitted."""
+        with self._lock:
+            budget = self._budget(device)
+            if verdict.ok:
+                budget.verified.add(key)
+                budget.refused.discard(key)
+                budget.failures = 0
+                budget.device_left = None
+            else:
+                budget.verified.discard(key)
+                budget.refused.add(key)
+                budget.failures += 1
+                if verdict.attempts_left is not None:
+                    budget.device_left = verdict.attempts_left
+            if verdict.locked:
+                budget.locked_until = max(budget.locked_until, self._clock() + verdict.unlock_seconds)
+        if not verdict.ok:
+            log.warning("%s: %s credential for %s refused by the device", device, label or "a", user)
+
+    def forget(self, device: str, user: str, password: Secret) -> None:
+        """Drop a verified credential (after changing that password, the old one is no longer sure)."""
+        with self._lock:
+            self._budget(device).verified.discard(self.fingerprint(user, password))

@@ -1,0 +1,134 @@
+"""What a device reports now: the read-only half of every diff (DESIGN.md section 2, "facts").
+
+Facts never hold a secret value. Which stored password works is recorded by its *role* in the
+credential store (``current``, ``pending``, ``previous``, ``desired``), so facts can be saved in a
+plan file and fingerprinted: a saved plan is refused once the facts it was built from changed.
+
+Absent and unknown are different: ``None`` means "the device did not say" (old firmware, no
+capability), an empty tuple means "the device said there are none".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Candidate = Literal["current", "pending", "previous", "desired", "default"]
+ChannelDetect = Literal["connect", "errorUserNameOrPasswd", "netUnreachable", "offline", "notExist", "unknown"]
+
+
+@dataclass(frozen=True)
+class AccountFact:
+    """An account as the device lists it (passwords are write-only on every device)."""
+
+    name: str
+    level: Literal["administrator", "operator", "viewer"] | None
+    id: str | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class LoginFact:
+    """The credential that worked, by its role in the credential store, and what the device said of it."""
+
+    account: str
+    candidate: Candidate
+    is_default: bool | None = None  # the factory password is still set
+    is_risk: bool | None = None  # the device rates the password weak
+    attempts_spent: int = 0  # failed attempts our discovery spent on this device
+
+
+@dataclass(frozen=True)
+class LockPolicyFact:
+    """The illegal-login lock as configured, normalised to seconds."""
+
+    enabled: bool
+    max_attempts: int | None
+    lock_seconds: int | None
+    can_disable: bool | None = None  # False: firmware refuses enabled=false
+    attempts_range: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class LockState:
+    """Whether our source is locked out now, read from the device's own answers."""
+
+    locked: bool
+    unlock_seconds: float = 0.0
+    attempts_left: int | None = None
+
+
+@dataclass(frozen=True)
+class IPFilterFact:
+    """The device's IP filter; ``mode`` ``allow`` admits only ``addresses``, ``deny`` refuses them."""
+
+    enabled: bool
+    mode: Literal["allow", "deny"]
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChannelFact:
+    """A recorder's channel: the camera it logs into, as whom, and whether that works."""
+
+    id: int
+    address: str
+    port: int | None
+    user: str
+    online: bool
+    detect: ChannelDetect = "unknown"
+
+
+@dataclass(frozen=True)
+class DeviceFacts:
+    """Everything gathered from one device in one read."""
+
+    device: str  # site/name
+    model: str
+    serial: str
+    firmware_version: str
+    firmware_build: str = ""
+    device_type: str = ""
+    login: LoginFact | None = None
+    accounts: tuple[AccountFact, ...] = ()
+    lock_policy: LockPolicyFact | None = None
+    lock: LockState = field(default_factory=lambda: LockState(False))
+    ip_filter: IPFilterFact | None = None
+    channels: tuple[ChannelFact, ...] = ()
+    capabilities: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> DeviceFacts:
+        raw = dict(raw)
+        policy = raw.pop("lock_policy", None)
+        if policy and policy.get("attempts_range") is not None:
+            policy = {**policy, "attempts_range": tuple(policy["attempts_range"])}
+        ip_filter = raw.pop("ip_filter", None)
+        return cls(
+            login=LoginFact(**raw.pop("login")) if raw.get("login") else raw.pop("login", None),
+            accounts=tuple(AccountFact(**a) for a in raw.pop("accounts", ())),
+            lock_policy=LockPolicyFact(**policy) if policy else None,
+            lock=LockState(**raw.pop("lock", {"locked": False})),
+            ip_filter=IPFilterFact(**{**ip_filter, "addresses": tuple(ip_filter["addresses"])}) if ip_filter else None,
+            channels=tuple(ChannelFact(**c) for c in raw.pop("channels", ())),
+            capabilities=tuple(raw.pop("capabilities", ())),
+            **raw,
+        )
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the facts that planning depends on; the lock countdown is left out, as it moves."""
+        data = self.to_dict()
+        data["lock"] = {"locked": self.lock.locked}
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def account(self, name: str) -> AccountFact | None:
+        return next((a for a in self.accounts if a.name == name), None)
+
+    def channel(self, channel_id: int) -> ChannelFact | None:
+        return next((c for c in self.channels if c.id == channel_id), None)
