@@ -1,0 +1,202 @@
+"""Diff: desired state against facts, field by field, per device. Pure: no I/O, no secret printed.
+
+Passwords cannot be read back from any device, so a password is compared with the best password
+*known* to be current: the one discovery just logged in with, or the credential store's ``current``.
+The comparison happens in memory; a change only says ``sensitive``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from enforcer.config.secrets import Secret
+from enforcer.facts import DeviceFacts
+from enforcer.model import Aspect, Device, Site
+
+Action = Literal["create", "update", "delete", "blocked"]
+Kind = Literal["firmware", "lock_policy", "account", "channel"]
+SENSITIVE = "(sensitive)"
+
+#: (device id, account) → the password known to be current on that device.
+Known = Mapping[tuple[str, str], Secret]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field that differs. ``before``/``after`` are display values; secrets are never held."""
+
+    device: str
+    aspect: Aspect
+    kind: Kind
+    key: str
+    action: Action
+    before: Any = None
+    after: Any = None
+    sensitive: bool = False
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Change:
+        return cls(**raw)
+
+
+def diff_device(device: Device, facts: DeviceFacts, enforce: frozenset[Aspect], known: Known) -> list[Change]:
+    """Changes that bring ``device`` from ``facts`` to its desired state, for the aspects enforced."""
+    changes: list[Change] = []
+    if "firmware" in enforce and device.firmware and device.firmware.version != facts.firmware_version:
+        changes.append(
+            Change(
+                device.id, "firmware", "firmware", "firmware", "update", facts.firmware_version, device.firmware.version
+            )
+        )
+    if "lock_policy" in enforce:
+        changes += _lock_policy(device, facts)
+    if "credentials" in enforce:
+        changes += _accounts(device, facts, known)
+    return changes
+
+
+def _lock_policy(device: Device, facts: DeviceFacts) -> list[Change]:
+    have = facts.lock_policy
+    want = device.lock_policy
+    if have is None:
+        return [
+            _blocked(device, "lock_policy", "lock_policy", "lock_policy", "the device does not report a lock policy")
+        ]
+    out = []
+    if have.enabled != want.enabled:
+        if not want.enabled and have.can_disable is False:
+            out.append(
+                _blocked(
+                    device,
+                    "lock_policy",
+                    "lock_policy",
+                    "lock_policy.enabled",
+                    f"firmware {facts.firmware_version} cannot disable the illegal-login lock",
+                )
+            )
+        else:
+            out.append(
+                Change(
+                    device.id, "lock_policy", "lock_policy", "lock_policy.enabled", "update", have.enabled, want.enabled
+                )
+            )
+    if want.enabled:
+        if have.max_attempts != want.max_attempts:
+            gap = _out_of_range(want.max_attempts, have.attempts_range)
+            out.append(
+                _blocked(device, "lock_policy", "lock_policy", "lock_policy.max_attempts", gap)
+                if gap
+                else Change(
+                    device.id,
+                    "lock_policy",
+                    "lock_policy",
+                    "lock_policy.max_attempts",
+                    "update",
+                    have.max_attempts,
+                    want.max_attempts,
+                )
+            )
+        if have.lock_seconds != want.lock_minutes * 60:
+            before = None if have.lock_seconds is None else _minutes(have.lock_seconds)
+            out.append(
+                Change(
+                    device.id,
+                    "lock_policy",
+                    "lock_policy",
+                    "lock_policy.lock_minutes",
+                    "update",
+                    before,
+                    want.lock_minutes,
+                )
+            )
+    return out
+
+
+def _accounts(device: Device, facts: DeviceFacts, known: Known) -> list[Change]:
+    out = []
+    for account in device.accounts:
+        have = facts.account(account.name)
+        key = f"accounts.{account.name}"
+        if not account.present:
+            if have is not None:
+                out.append(Change(device.id, "credentials", "account", key, "delete", have.level, None))
+            continue
+        if have is None:
+            out.append(Change(device.id, "credentials", "account", key, "create", None, account.level))
+            out.append(Change(device.id, "credentials", "account", f"{key}.password", "create", None, SENSITIVE, True))
+            continue
+        if have.level is not None and have.level != account.level:
+            out.append(Change(device.id, "credentials", "account", f"{key}.level", "update", have.level, account.level))
+        current = known.get((device.id, account.name))
+        if account.password is not None and current != account.password:
+            reason = "current password unknown" if current is None else ""
+            out.append(
+                Change(
+                    device.id, "credentials", "account", f"{key}.password", "update", SENSITIVE, SENSITIVE, True, reason
+                )
+            )
+    return out
+
+
+def diff_channels(
+    site: Site, facts: Mapping[str, DeviceFacts], changes: list[Change], enforce: frozenset[Aspect]
+) -> list[Change]:
+    """Recorder channel credentials that must follow their camera, or that do not log in now."""
+    if "credentials" not in enforce:
+        return []
+    out = []
+    rotating = {(c.device, c.key) for c in changes if c.kind == "account" and c.key.endswith(".password")}
+    for camera in site.cameras:
+        if camera.recorder is None or camera.channel is None:
+            continue
+        recorder = site.device(camera.recorder)
+        recorder_facts = facts.get(f"{site.name}/{camera.recorder}")
+        if recorder is None or recorder_facts is None:
+            continue
+        have = recorder_facts.channel(camera.channel)
+        key = f"channels.{camera.channel}"
+        follows = (camera.id, f"accounts.{camera.channel_user}.password") in rotating
+        if have is None:
+            reason = "channel not configured"
+        elif (have.address, have.port or camera.port, have.user) != (camera.address, camera.port, camera.channel_user):
+            reason = f"channel points at {have.user}@{have.address}:{have.port}"
+        elif follows:
+            reason = f"{camera.name}'s {camera.channel_user} password changes"
+        elif have.detect == "errorUserNameOrPasswd":
+            reason = "the recorder's stored password is refused by the camera"
+        else:
+            continue
+        out.append(
+            Change(
+                recorder.id,
+                "credentials",
+                "channel",
+                key,
+                "create" if have is None else "update",
+                None if have is None else f"{have.user}@{have.address}",
+                f"{camera.channel_user}@{camera.address}",
+                True,
+                reason,
+            )
+        )
+    return out
+
+
+def _blocked(device: Device, aspect: Aspect, kind: Kind, key: str, reason: str) -> Change:
+    return Change(device.id, aspect, kind, key, "blocked", reason=reason)
+
+
+def _out_of_range(value: int, allowed: tuple[int, int] | None) -> str:
+    if allowed and not allowed[0] <= value <= allowed[1]:
+        return f"the firmware accepts {allowed[0]}–{allowed[1]} attempts, not {value}"
+    return ""
+
+
+def _minutes(seconds: int) -> int | float:
+    return seconds // 60 if seconds % 60 == 0 else round(seconds / 60, 2)

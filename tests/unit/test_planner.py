@@ -1,0 +1,323 @@
+"""Diff and planner: desired state + facts → changes → steps in lock-safe order. Pure, no sockets."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from enforcer.config.secrets import Secret
+from enforcer.engine.diff import Known
+from enforcer.engine.plan import PHASES, Plan, SitePlan
+from enforcer.engine.planner import plan_site
+from enforcer.facts import AccountFact, ChannelFact, DeviceFacts, IPFilterFact, LockPolicyFact, LockState, LoginFact
+from enforcer.model import TLS, Account, Client, Device, Firmware, Hold, LockPolicy, Site
+
+ALL = frozenset({"credentials", "lock_policy", "firmware"})
+OLD, NEW, CAM = Secret("Old-Pass-1234", "store"), Secret("New-Pass-5678", "vault"), Secret("Cam-Pass-9012", "vault")
+
+
+def device(name: str, role: str = "camera", **kw: Any) -> Device:
+    base: dict[str, Any] = dict(
+        site="s",
+        name=name,
+        role=role,
+        vendor="hikvision",
+        model="M",
+        address=f"10.0.0.{len(name)}",
+        port=80,
+        scheme="http",
+        tls=TLS(),
+        accounts=(Account("admin", "administrator", NEW),),
+        lock_policy=LockPolicy(True, 5, 30),
+        firmware=None,
+        isolation="ip_filter",
+        unlock="wait",
+    )
+    if role == "camera":
+        base.update(recorder="nvr", channel=1)
+    base.update(kw)
+    return Device(**base)
+
+
+def facts(d: Device, **kw: Any) -> DeviceFacts:
+    base: dict[str, Any] = dict(
+        device=d.id,
+        model=d.model,
+        serial="S1",
+        firmware_version="V1",
+        login=LoginFact("admin", "current"),
+        accounts=(AccountFact("admin", "administrator", "1"),),
+        lock_policy=LockPolicyFact(True, 5, 1800, True, (3, 20)),
+        ip_filter=IPFilterFact(False, "allow", ()),
+    )
+    base.update(kw)
+    return DeviceFacts(**base)
+
+
+def site_of(*devices: Device, clients: tuple[Client, ...] = ()) -> Site:
+    return Site("s", (), devices, clients)
+
+
+def converged(site: Site) -> tuple[dict[str, DeviceFacts], Known]:
+    """Facts and known passwords for which nothing needs doing."""
+    fs = {d.id: facts(d) for d in site.devices}
+    nvr = site.device("nvr")
+    if nvr is not None:
+        channels = tuple(
+            ChannelFact(c.channel or 0, c.address, c.port, c.channel_user, True, "connect") for c in site.cameras
+        )
+        fs[nvr.id] = facts(nvr, channels=channels)
+    known = {(d.id, a.name): a.password for d in site.devices for a in d.accounts if a.password}
+    return fs, known
+
+
+def actions(plan: SitePlan) -> list[tuple[str, str, str]]:
+    return [(s.phase, s.action, s.target.split("/")[-1]) for s in plan.steps]
+
+
+def test_converged_site_has_no_changes_and_no_steps() -> None:
+    site = site_of(device("nvr", "recorder"), device("cam"))
+    fs, known = converged(site)
+    plan = plan_site(site, fs, {}, ALL, known)
+    assert plan.changes == () and plan.steps == () and plan.error is None
+
+
+def test_firmware_before_lock_policy_before_accounts_and_no_isolation_when_nothing_goes_stale() -> None:
+    nvr = device(
+        "nvr",
+        "recorder",
+        firmware=Firmware("V2", __import__("pathlib").Path("fw"), "0" * 64),
+        lock_policy=LockPolicy(True, 7, 30),
+    )
+    site = site_of(nvr)
+    fs, known = converged(site)
+    known[(nvr.id, "admin")] = OLD
+    plan = plan_site(site, fs, {}, ALL, known)
+    assert actions(plan) == [
+        ("recorder", "firmware", "nvr"),
+        ("recorder", "lock_policy", "nvr"),
+        ("recorder", "account", "nvr"),
+        ("verify", "verify", "s"),
+    ]
+    assert [c.key for c in plan.changes] == ["firmware", "lock_policy.max_attempts", "accounts.admin.password"]
+
+
+def test_recorder_password_change_isolates_its_clients_then_releases_keeping_manual_ones_out() -> None:
+    nvr = device("nvr", "recorder")
+    desk = Client("s", "desk", "manual", (Hold("nvr", "admin"),), what="iVMS-4200", address="10.0.0.55")
+    site = site_of(nvr, clients=(desk,))
+    fs, known = converged(site)
+    known[(nvr.id, "admin")] = OLD
+    plan = plan_site(site, fs, {}, ALL, known)
+    assert actions(plan) == [
+        ("isolate", "isolate_ip_filter", "nvr"),
+        ("recorder", "account", "nvr"),
+        ("clients", "checklist", "desk"),
+        ("release", "release_ip_filter", "nvr"),
+        ("verify", "verify", "s"),
+    ]
+    isolate, release = plan.steps[0], plan.steps[3]
+    assert isolate.params == {"allow": ["@enforcer"], "previous": {"enabled": False, "mode": "allow", "addresses": []}}
+    assert release.params == {"restore": isolate.params["previous"], "keep_blocked": ["10.0.0.55"]}
+
+
+def test_camera_password_change_moves_the_recorder_channel_and_keeps_the_recorder_out_meanwhile() -> None:
+    nvr, cam = device("nvr", "recorder"), device("cam", accounts=(Account("admin", "administrator", CAM),))
+    site = site_of(nvr, cam)
+    fs, known = converged(site)
+    known[(cam.id, "admin")] = OLD
+    plan = plan_site(site, fs, {}, ALL, known)
+    assert actions(plan) == [
+        ("isolate", "isolate_ip_filter", "cam"),
+        ("cameras", "account", "cam"),
+        ("channels", "channel", "nvr"),
+        ("release", "release_ip_filter", "cam"),
+        ("verify", "verify", "s"),
+    ]
+    assert plan.steps[0].params["allow"] == ["@enforcer"]  # the recorder's channel is stale: not allowed in
+    assert plan.steps[2].params == {
+        "channel": 1,
+        "camera": "s/cam",
+        "address": cam.address,
+        "port": 80,
+        "user": "admin",
+    }
+
+
+def test_camera_isolation_lets_its_recorder_in_when_the_channel_does_not_go_stale() -> None:
+    nvr = device("nvr", "recorder")
+    accounts = (Account("admin", "administrator", CAM), Account("operator", "operator", NEW))
+    cam = device("cam", accounts=accounts, channel_user="operator")
+    viewer = Client("s", "phone", "manual", (Hold("cam", "admin"),), what="app", address="10.0.0.77")
+    site = site_of(nvr, cam, clients=(viewer,))
+    fs, known = converged(site)
+    fs[cam.id] = replace(
+        fs[cam.id], accounts=(AccountFact("admin", "administrator"), AccountFact("operator", "operator"))
+    )
+    known[(cam.id, "admin")] = OLD
+    plan = plan_site(site, fs, {}, frozenset({"credentials"}), known)
+    assert plan.steps[0].action == "isolate_ip_filter"
+    assert plan.steps[0].params["allow"] == ["@enforcer", nvr.address]
+    assert not any(s.action == "channel" for s in plan.steps)
+
+
+def test_channel_refused_by_camera_is_fixed_without_touching_the_camera() -> None:
+    nvr, cam = device("nvr", "recorder"), device("cam")
+    site = site_of(nvr, cam)
+    fs, known = converged(site)
+    fs[nvr.id] = replace(
+        fs[nvr.id], channels=(ChannelFact(1, cam.address, 80, "admin", False, "errorUserNameOrPasswd"),)
+    )
+    plan = plan_site(site, fs, {}, ALL, known)
+    assert actions(plan) == [("channels", "channel", "nvr"), ("verify", "verify", "s")]
+    assert "refused by the camera" in plan.steps[0].reason
+
+
+def test_login_account_changes_last() -> None:
+    accounts = (
+        Account("admin", "administrator", NEW),
+        Account("operator", "operator", NEW),
+        Account("zed", "viewer", NEW),
+    )
+    nvr = device("nvr", "recorder", accounts=accounts)
+    site = site_of(nvr)
+    fs, _ = converged(site)
+    fs[nvr.id] = replace(fs[nvr.id], accounts=tuple(AccountFact(a.name, a.level) for a in accounts))
+    plan = plan_site(site, fs, {}, ALL, {})
+    assert [s.params["account"] for s in plan.steps if s.action == "account"] == ["operator", "zed", "admin"]
+
+
+def test_account_create_delete_and_level() -> None:
+    accounts = (
+        Account("admin", "administrator", NEW),
+        Account("ops", "operator", NEW),
+        Account("guest", "viewer", None, False),
+    )
+    nvr = device("nvr", "recorder", accounts=accounts)
+    site = site_of(nvr)
+    fs, known = converged(site)
+    fs[nvr.id] = replace(fs[nvr.id], accounts=(AccountFact("admin", "operator"), AccountFact("guest", "viewer")))
+    plan = plan_site(site, fs, {}, ALL, known)
+    keys = {(c.key, c.action) for c in plan.changes}
+    assert keys == {
+        ("accounts.admin.level", "update"),
+        ("accounts.ops", "create"),
+        ("accounts.ops.password", "create"),
+        ("accounts.guest", "delete"),
+    }
+    assert not any(s.phase == "isolate" for s in plan.steps)  # new and deleted accounts make nothing stale
+
+
+def test_capability_gap_is_reported_not_attempted() -> None:
+    nvr = device("nvr", "recorder", lock_policy=LockPolicy(False, 5, 30))
+    site = site_of(nvr)
+    fs, known = converged(site)
+    fs[nvr.id] = replace(fs[nvr.id], lock_policy=LockPolicyFact(True, 5, 1800, False))
+    plan = plan_site(site, fs, {}, ALL, known)
+    [change] = plan.changes
+    assert change.action == "blocked" and "cannot disable" in change.reason
+    assert plan.steps == () and plan.pending == ()
+
+
+def test_locked_device_waits_or_reboots_as_the_playbook_allows() -> None:
+    for unlock, action in (("wait", "wait_unlock"), ("reboot", "reboot_unlock")):
+        nvr = device("nvr", "recorder", unlock=unlock, lock_policy=LockPolicy(True, 6, 30))
+        site = site_of(nvr)
+        fs, known = converged(site)
+        fs[nvr.id] = replace(fs[nvr.id], lock=LockState(True, 120.0, 0))
+        plan = plan_site(site, fs, {}, ALL, known)
+        assert actions(plan)[0] == ("wait", action, "nvr")
+
+
+def test_unreachable_device_fails_its_site_only() -> None:
+    site = site_of(device("nvr", "recorder"))
+    plan = plan_site(site, {}, {"s/nvr": "connection refused"}, ALL, {})
+    assert plan.error == "facts failed: nvr: connection refused" and plan.steps == ()
+
+
+def test_no_working_credential_fails_the_site_when_it_has_changes() -> None:
+    nvr = device("nvr", "recorder", lock_policy=LockPolicy(True, 7, 30))
+    site = site_of(nvr)
+    fs, known = converged(site)
+    fs[nvr.id] = replace(fs[nvr.id], login=None)
+    plan = plan_site(site, fs, {}, ALL, known)
+    assert plan.error is not None and "no working credential for nvr" in plan.error
+
+
+def test_isolation_none_warns_and_client_isolation_uses_the_client() -> None:
+    nvr = device("nvr", "recorder", isolation="none")
+    vms = Client("s", "vms", "milestone", (Hold("nvr", "admin"),), url="https://vms")
+    site = site_of(nvr, clients=(vms,))
+    fs, known = converged(site)
+    known[(nvr.id, "admin")] = OLD
+    plan = plan_site(site, fs, {}, ALL, known)
+    assert plan.warnings and "may lock" in plan.warnings[0]
+    nvr = replace(nvr, isolation="client")
+    site = site_of(nvr, clients=(vms,))
+    plan = plan_site(site, fs, {}, ALL, known)
+    assert actions(plan) == [
+        ("isolate", "isolate_client", "vms"),
+        ("recorder", "account", "nvr"),
+        ("clients", "update_client", "vms"),
+        ("release", "release_client", "vms"),
+        ("verify", "verify", "s"),
+    ]
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[Site, dict[str, DeviceFacts], Known]:
+    cams = draw(st.integers(0, 4))
+    devices = [device("nvr", "recorder", isolation=draw(st.sampled_from(["ip_filter", "client", "none"])))]
+    for i in range(cams):
+        devices.append(
+            device(
+                f"cam{i}",
+                channel=i + 1,
+                address=f"10.0.1.{i}",
+                isolation=draw(st.sampled_from(["ip_filter", "client"])),
+            )
+        )
+    clients = []
+    for i in range(draw(st.integers(0, 3))):
+        holds = tuple(Hold(d.name, "admin") for d in devices if draw(st.booleans())) or (Hold("nvr", "admin"),)
+        kind = draw(st.sampled_from(["manual", "milestone", "ssh"]))
+        clients.append(Client("s", f"client{i}", kind, holds, address=f"10.0.2.{i}", what="x"))
+    site = site_of(*devices, clients=tuple(clients))
+    fs, known = converged(site)
+    for d in devices:
+        if draw(st.booleans()):
+            known[(d.id, "admin")] = OLD
+        if draw(st.booleans()):
+            fs[d.id] = replace(fs[d.id], lock=LockState(True, 30.0))
+        if draw(st.booleans()):
+            fs[d.id] = replace(fs[d.id], firmware_version="V0")
+    return site, fs, known
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios())
+def test_plans_are_lock_safe_by_construction(case: tuple[Site, dict[str, DeviceFacts], Known]) -> None:
+    site, fs, known = case
+    plan = plan_site(site, fs, {}, ALL, known)
+    order = [PHASES.index(s.phase) for s in plan.steps]
+    assert order == sorted(order), "phases out of order"
+    isolated = {s.target for s in plan.steps if s.action.startswith("isolate")}
+    released = {s.target for s in plan.steps if s.action.startswith("release")}
+    assert isolated == released, "every isolation is released"
+    stale_devices = {c.device for c in plan.pending if c.key == "accounts.admin.password"}
+    for d in site.devices:
+        holders = [c for c in site.clients if any(h.device == d.name for h in c.holds)]
+        if d.id in stale_devices and d.isolation == "ip_filter" and holders:
+            assert d.id in isolated
+    for s in plan.steps:
+        if s.phase in ("recorder", "cameras", "channels"):
+            assert fs[s.target].lock.locked is False or any(
+                w.target == s.target and w.phase == "wait" for w in plan.steps
+            ), "a locked device is waited for before it is written"
+    text = Plan("p", "play", (), (plan,), {k: v.fingerprint() for k, v in fs.items()}).to_json()
+    for secret in (OLD, NEW, CAM):
+        assert secret.reveal() not in text
+    assert Plan.from_json(text).sites[0] == plan
