@@ -174,6 +174,8 @@ class Inventory:
     path: Path
     sites: tuple[Site, ...]
     groups: tuple[str, ...] = ()
+    credential_store: Path | None = None  # enforcer's record of each device's current passwords
+    vault_password: Secret | None = None  # opens the vault files and the credential store
 
     def site(self, name: str) -> Site | None:
         return next((s for s in self.sites if s.name == name), None)

@@ -34,6 +34,7 @@ class _Root:
 
     organisation: tuple[str, Document] | None = None
     vault_password: tuple[dict[str, str], Document] | None = None
+    credential_store: str | None = None
     entries: dict[str, dict[str, tuple[Any, Document]]] = field(default_factory=lambda: {k: {} for k in _TOP_MAPPINGS})
 
 
@@ -59,7 +60,8 @@ def load_inventory(
     root = _collect(docs, diagnostics)
     base = path if path.is_dir() else path.parent
     env = dict(os.environ) if environ is None else environ
-    resolver = SecretResolver(base, _vault_password(root, base, env, vault_password, diagnostics), env)
+    password = _vault_password(root, base, env, vault_password, diagnostics)
+    resolver = SecretResolver(base, password, env)
     groups = root.entries["groups"]
     sites: list[Site] = []
     for name, (site, doc) in root.entries["sites"].items():
@@ -88,6 +90,8 @@ def load_inventory(
         path=path,
         sites=tuple(sites),
         groups=tuple(groups),
+        credential_store=base / (root.credential_store or "credentials.vault"),
+        vault_password=password,
     )
 
 
@@ -117,6 +121,8 @@ def _collect(docs: list[Document], diagnostics: Diagnostics) -> _Root:
             root.organisation = root.organisation or (data["organisation"], doc)
         if "vault_password" in data:
             root.vault_password = (data["vault_password"], doc)
+        if "credential_store" in data:
+            root.credential_store = data["credential_store"]
         for section in _TOP_MAPPINGS:
             for key, value in (data.get(section) or {}).items():
                 seen = root.entries[section].get(key)

@@ -1,0 +1,280 @@
+"""The credential store: what each device's passwords are now, as far as enforcer knows.
+
+Per device (``site/device``) and account it keeps three values:
+
+- ``current``: the password the device has now;
+- ``pending``: a new password, written here *before* it is sent to the device, so that a crash at any
+  point leaves the device's password among the candidates;
+- ``previous``: the password before the last change, for a change that was applied but not recorded.
+
+The file is an Ansible Vault (1.1) document encrypted with the inventory's vault password, holding::
+
+    version: 1
+    devices:
+      "site/device": {admin: {current: "…", pending: null, previous: "…"}}
+
+so that ``ansible-vault view`` works on it. A rotation runs ``set_pending`` → ``save`` → change the
+device → verify → ``commit`` → ``save``. :meth:`CredentialStore.save` is atomic and durable: a crash
+leaves either the old or the new file, never a torn one.
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "credentials.vault"
+    >>> store = CredentialStore.load(path, b"vault-pw")
+    >>> store.set_current("hq/nvr", "admin", Secret("old-pw", "example"))
+    >>> store.set_pending("hq/nvr", "admin", Secret("new-pw", "example"))
+    >>> store.commit("hq/nvr", "admin")
+    >>> [s.reveal() for s in store.candidates("hq/nvr", "admin")]
+    ['new-pw', 'old-pw']
+
+Secret values never appear in an exception message or a ``repr``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+import yaml
+
+from enforcer.config import vault
+from enforcer.config.secrets import Secret
+from enforcer.errors import EnforcerError
+
+__all__ = ["FORMAT_VERSION", "CredentialStore", "CredentialStoreError", "Entry"]
+
+FORMAT_VERSION: Final = 1
+_SLOTS: Final = ("current", "pending", "previous")
+
+
+class CredentialStoreError(EnforcerError):
+    """The store cannot be read, is malformed, or an operation makes no sense; never holds a secret."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One account's passwords; ``None`` where unknown. Prints masked."""
+
+    current: Secret | None = None
+    pending: Secret | None = None
+    previous: Secret | None = None
+
+
+class CredentialStore:
+    """The passwords of every device account, loaded from and saved to one vault file.
+
+    Safe to share between threads: every method takes the store's lock.
+    """
+
+    def __init__(self, path: Path, password: bytes, entries: dict[tuple[str, str], Entry] | None = None) -> None:
+        """An in-memory store that :meth:`save` writes to ``path``; use :meth:`load` to read one."""
+        if not password:
+            raise CredentialStoreError("the credential store needs a non-empty vault password")
+        self.path = path
+        self._password = password
+        self._entries: dict[tuple[str, str], Entry] = dict(entries or {})
+        self._lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        return f"CredentialStore(path={str(self.path)!r}, accounts={len(self._entries)})"
+
+    # reading -----------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: Path, password: bytes) -> CredentialStore:
+        """Read the store at ``path``; a missing file is an empty store.
+
+        Raises :class:`CredentialStoreError` for an unreadable, undecryptable or malformed file.
+        """
+        try:
+            text = path.read_bytes()
+        except FileNotFoundError:
+            return cls(path, password)
+        except OSError as exc:
+            raise CredentialStoreError(f"cannot read credential store {path}: {exc.strerror}") from None
+        if not vault.is_vault(text):
+            raise CredentialStoreError(f"credential store {path} is not an Ansible Vault file")
+        try:
+            plain = vault.decrypt(text, password)
+        except vault.VaultPasswordError:
+            raise CredentialStoreError(f"wrong vault password for credential store {path}") from None
+        except vault.VaultError as exc:
+            raise CredentialStoreError(f"credential store {path}: {exc}") from None
+        try:
+            data = yaml.safe_load(plain.decode("utf-8"))
+        except (UnicodeDecodeError, yaml.YAMLError):
+            # The parser's message quotes the offending text, which may be a password.
+            raise CredentialStoreError(f"credential store {path} does not hold valid YAML") from None
+        return cls(path, password, _parse(data, path))
+
+    def get(self, device_id: str, account: str) -> Entry | None:
+        """The passwords known for ``account`` on ``device_id`` (``site/device``), or ``None``."""
+        with self._lock:
+            return self._entries.get((device_id, account))
+
+    def candidates(self, device_id: str, account: str) -> list[Secret]:
+        """The passwords worth trying, best first: current, pending, previous, without duplicates."""
+        entry = self.get(device_id, account)
+        if entry is None:
+            return []
+        out: list[Secret] = []
+        for value in (entry.current, entry.pending, entry.previous):
+            if value is not None and value not in out:
+                out.append(value)
+        return out
+
+    def entries(self) -> Iterator[tuple[str, str, Entry]]:
+        """Every ``(device_id, account, entry)``, sorted."""
+        with self._lock:
+            items = sorted(self._entries.items())
+        for (device_id, account), entry in items:
+            yield device_id, account, entry
+
+    # changing ----------------------------------------------------------------------------------
+
+    def set_pending(self, device_id: str, account: str, password: Secret, *, replace: bool = False) -> None:
+        """Record ``password`` as about to be sent to the device; :meth:`save` before sending it.
+
+        A different pending password may already have reached the device, so replacing it is refused
+        unless ``replace=True`` (after preflight showed which password the device really has).
+        """
+        with self._lock:
+            entry = self._entries.get(_key(device_id, account), Entry())
+            if entry.pending is not None and entry.pending != password and not replace:
+                raise CredentialStoreError(
+                    f"{device_id} {account}: a different password is already pending; commit or discard it first"
+                )
+            self._entries[(device_id, account)] = dataclasses.replace(entry, pending=password)
+
+    def commit(self, device_id: str, account: str) -> None:
+        """The device now has the pending password: pending → current, current → previous.
+
+        When pending equals current nothing moves, so ``previous`` is not lost to a no-op change.
+        """
+        with self._lock:
+            entry = self._entries.get((device_id, account))
+            if entry is None or entry.pending is None:
+                raise CredentialStoreError(f"{device_id} {account}: no pending password to commit")
+            if entry.pending == entry.current:
+                self._entries[(device_id, account)] = dataclasses.replace(entry, pending=None)
+            else:
+                self._entries[(device_id, account)] = Entry(entry.pending, None, entry.current)
+
+    def set_current(self, device_id: str, account: str, password: Secret) -> None:
+        """The device is known to have ``password`` (found by preflight, or first recorded).
+
+        A different current moves to ``previous``; a pending equal to ``password`` has evidently been
+        applied and is cleared; any other pending is kept.
+        """
+        with self._lock:
+            entry = self._entries.get(_key(device_id, account), Entry())
+            if entry.current is not None and entry.current != password:
+                entry = dataclasses.replace(entry, previous=entry.current)
+            pending = None if entry.pending == password else entry.pending
+            self._entries[(device_id, account)] = dataclasses.replace(entry, current=password, pending=pending)
+
+    def discard_pending(self, device_id: str, account: str) -> None:
+        """Forget the pending password: the device is known not to have it."""
+        with self._lock:
+            entry = self._entries.get((device_id, account))
+            if entry is not None:
+                self._entries[(device_id, account)] = dataclasses.replace(entry, pending=None)
+
+    # writing -----------------------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Write the store atomically and durably (temp file, fsync, rename, fsync of the folder)."""
+        with self._lock:
+            devices: dict[str, dict[str, dict[str, str | None]]] = {}
+            for (device_id, account), entry in sorted(self._entries.items()):
+                devices.setdefault(device_id, {})[account] = {
+                    slot: (value.reveal() if (value := getattr(entry, slot)) is not None else None) for slot in _SLOTS
+                }
+            text = yaml.safe_dump({"version": FORMAT_VERSION, "devices": devices}, sort_keys=True, allow_unicode=True)
+            data = vault.encrypt(text.encode("utf-8"), self._password).encode("ascii")
+            try:
+                _atomic_write(self.path, data)
+            except OSError as exc:
+                raise CredentialStoreError(f"cannot write credential store {self.path}: {exc.strerror or exc}") from exc
+
+
+def _key(device_id: str, account: str) -> tuple[str, str]:
+    if not device_id or not account:
+        raise CredentialStoreError("device id and account must not be empty")
+    return (device_id, account)
+
+
+def _parse(data: Any, path: Path) -> dict[tuple[str, str], Entry]:
+    """Check the decrypted document's shape; error messages name keys, never values."""
+
+    def fail(where: str, problem: str) -> CredentialStoreError:
+        return CredentialStoreError(f"credential store {path}: {where}: {problem}")
+
+    if not isinstance(data, dict) or set(data) - {"version", "devices"}:
+        raise fail("top level", "expected a mapping with keys version and devices")
+    if data.get("version") != FORMAT_VERSION:
+        raise fail("version", f"unsupported format version (this enforcer reads {FORMAT_VERSION})")
+    devices = data.get("devices") or {}
+    if not isinstance(devices, dict):
+        raise fail("devices", "expected a mapping of site/device to accounts")
+    entries: dict[tuple[str, str], Entry] = {}
+    for device_id, accounts in devices.items():
+        if not isinstance(device_id, str) or not isinstance(accounts, dict):
+            raise fail(f"devices.{device_id}", "expected a mapping of account names to passwords")
+        for account, slots in accounts.items():
+            where = f"devices.{device_id}.{account}"
+            if not isinstance(account, str) or not isinstance(slots, dict):
+                raise fail(where, "expected a mapping with current, pending and previous")
+            unknown = sorted(str(k) for k in slots if k not in _SLOTS)
+            if unknown:
+                raise fail(where, f"unknown keys {', '.join(unknown)} (allowed: {', '.join(_SLOTS)})")
+            values: dict[str, Secret | None] = {}
+            for slot in _SLOTS:
+                value = slots.get(slot)
+                if value is not None and not isinstance(value, str):
+                    raise fail(f"{where}.{slot}", "must be a quoted string or null")
+                values[slot] = None if value is None else Secret(value, f"{path.name}#{device_id}/{account}/{slot}")
+            entries[(device_id, account)] = Entry(**values)
+    return entries
+
+
+def _write(stream: BinaryIO, data: bytes) -> None:
+    """Write all of ``data``; a seam for tests that simulate a crash midway."""
+    stream.write(data)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` by ``data`` so that a crash leaves either the old or the new content."""
+    folder = path.parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            _write(stream, data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(folder, flags)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):  # some file systems refuse to fsync a folder
+            os.fsync(fd)
+    finally:
+        os.close(fd)

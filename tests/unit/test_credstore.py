@@ -1,0 +1,282 @@
+"""Tests of ``enforcer.config.credstore``: the real file format, atomic saves, candidates, masking."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from enforcer.config import credstore, vault
+from enforcer.config.credstore import CredentialStore, CredentialStoreError, Entry
+from enforcer.config.secrets import Secret
+
+PASSWORD = b"store-vault-PWMARK"
+DEV = "acme-hq/nvr-01"
+
+
+def s(value: str) -> Secret:
+    return Secret(value, "test")
+
+
+def revealed(secrets: list[Secret]) -> list[str]:
+    return [x.reveal() for x in secrets]
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "credentials.vault"
+
+
+def decrypted(path: Path, password: bytes = PASSWORD) -> object:
+    return yaml.safe_load(vault.decrypt(path.read_text(encoding="ascii"), password))
+
+
+def test_missing_file_is_an_empty_store(path: Path) -> None:
+    store = CredentialStore.load(path, PASSWORD)
+    assert store.get(DEV, "admin") is None
+    assert store.candidates(DEV, "admin") == []
+    assert list(store.entries()) == []
+    assert not path.exists()
+
+
+def test_round_trip_through_the_real_format(path: Path) -> None:
+    store = CredentialStore.load(path, PASSWORD)
+    store.set_current(DEV, "admin", s("old-Adm1n!"))
+    store.set_pending(DEV, "admin", s("new-Adm1n!"))
+    store.commit(DEV, "admin")
+    store.set_current(DEV, "operator", s("op: 'quoted' #1"))
+    store.set_pending("acme-hq/lobby", "admin", s("pending-only"))
+    store.save()
+
+    text = path.read_text(encoding="ascii")
+    assert text.startswith("$ANSIBLE_VAULT;1.1;AES256\n")
+    assert "Adm1n" not in text
+    assert decrypted(path) == {
+        "version": 1,
+        "devices": {
+            "acme-hq/lobby": {"admin": {"current": None, "pending": "pending-only", "previous": None}},
+            "acme-hq/nvr-01": {
+                "admin": {"current": "new-Adm1n!", "pending": None, "previous": "old-Adm1n!"},
+                "operator": {"current": "op: 'quoted' #1", "pending": None, "previous": None},
+            },
+        },
+    }
+    again = CredentialStore.load(path, PASSWORD)
+    assert list(again.entries()) == list(store.entries())
+    assert again.get(DEV, "admin") == Entry(s("new-Adm1n!"), None, s("old-Adm1n!"))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_reads_a_file_written_by_hand(path: Path) -> None:
+    """As an operator would after ``ansible-vault edit``: a null slot may also be left out."""
+    doc = "version: 1\ndevices:\n  hq/cam:\n    admin: {current: 'x1', previous: null}\n"
+    path.write_text(vault.encrypt(doc.encode(), PASSWORD), encoding="ascii")
+    assert CredentialStore.load(path, PASSWORD).get("hq/cam", "admin") == Entry(current=s("x1"))
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("- a list\n", "top level"),
+        ("version: 2\ndevices: {}\n", "unsupported format version"),
+        ("version: 1\ndevices: [a]\n", "devices"),
+        ("version: 1\ndevices: {hq/cam: {admin: {current: 12345678}}}\n", "devices.hq/cam.admin.current"),
+        ("version: 1\ndevices: {hq/cam: {admin: {current: 'SECRETMARK', curent: 'x'}}}\n", "unknown keys curent"),
+        ("version: 1\ndevices: {hq/cam: {admin: 'SECRETMARK'}}}\n", "valid YAML"),
+        ("version: 1\ndevices: {hq/cam: {admin: 'SECRETMARK'}}\n", "devices.hq/cam.admin"),
+    ],
+)
+def test_malformed_documents_are_refused_without_quoting_values(path: Path, document: str, message: str) -> None:
+    path.write_text(vault.encrypt(document.encode(), PASSWORD), encoding="ascii")
+    with pytest.raises(CredentialStoreError, match=message) as info:
+        CredentialStore.load(path, PASSWORD)
+    assert "SECRETMARK" not in str(info.value)
+    assert "12345678" not in str(info.value)
+
+
+def test_wrong_password_and_plaintext_files_are_refused(path: Path) -> None:
+    store = CredentialStore(path, PASSWORD)
+    store.set_current(DEV, "admin", s("pw"))
+    store.save()
+    with pytest.raises(CredentialStoreError, match="wrong vault password") as info:
+        CredentialStore.load(path, b"other-password")
+    assert "PWMARK" not in str(info.value) and "other-password" not in str(info.value)
+    path.write_text("devices: {hq/cam: {admin: {current: SECRETMARK}}}\n", encoding="utf-8")
+    with pytest.raises(CredentialStoreError, match="not an Ansible Vault file") as info:
+        CredentialStore.load(path, PASSWORD)
+    assert "SECRETMARK" not in str(info.value)
+    with pytest.raises(CredentialStoreError, match="non-empty"):
+        CredentialStore(path, b"")
+
+
+def test_candidates_are_current_pending_previous_deduplicated(path: Path) -> None:
+    store = CredentialStore(path, PASSWORD)
+    store.set_current(DEV, "admin", s("A"))
+    assert revealed(store.candidates(DEV, "admin")) == ["A"]
+    store.set_pending(DEV, "admin", s("B"))
+    assert revealed(store.candidates(DEV, "admin")) == ["A", "B"]
+    store.commit(DEV, "admin")
+    assert revealed(store.candidates(DEV, "admin")) == ["B", "A"]
+    store.set_pending(DEV, "admin", s("C"))
+    assert revealed(store.candidates(DEV, "admin")) == ["B", "C", "A"]
+    store.set_pending(DEV, "admin", s("A"), replace=True)  # pending equals previous: listed once
+    assert revealed(store.candidates(DEV, "admin")) == ["B", "A"]
+    store.set_pending(DEV, "admin", s("B"), replace=True)  # pending equals current
+    assert revealed(store.candidates(DEV, "admin")) == ["B", "A"]
+    assert store.candidates(DEV, "operator") == []
+
+
+def test_operations_keep_every_recoverable_password(path: Path) -> None:
+    store = CredentialStore(path, PASSWORD)
+    with pytest.raises(CredentialStoreError, match="no pending password"):
+        store.commit(DEV, "admin")
+    store.set_current(DEV, "admin", s("A"))
+    store.set_pending(DEV, "admin", s("B"))
+    store.set_pending(DEV, "admin", s("B"))  # the same pending again is fine
+    with pytest.raises(CredentialStoreError, match="already pending") as info:
+        store.set_pending(DEV, "admin", s("C"))
+    assert "B" not in str(info.value).split(":")[-1] and "C" not in str(info.value).split(":")[-1]
+    # A commit of the password the device already has keeps previous.
+    store.set_pending(DEV, "admin", s("A"), replace=True)
+    store.commit(DEV, "admin")
+    assert store.get(DEV, "admin") == Entry(s("A"), None, None)
+    # Preflight found the pending password working: set_current clears it and keeps the old current.
+    store.set_pending(DEV, "admin", s("B"))
+    store.set_current(DEV, "admin", s("B"))
+    assert store.get(DEV, "admin") == Entry(s("B"), None, s("A"))
+    # A pending that the device is known not to have is discarded.
+    store.set_pending(DEV, "admin", s("C"))
+    store.discard_pending(DEV, "admin")
+    assert store.get(DEV, "admin") == Entry(s("B"), None, s("A"))
+    store.discard_pending("hq/none", "admin")
+    with pytest.raises(CredentialStoreError, match="must not be empty"):
+        store.set_current("", "admin", s("x"))
+
+
+def test_repr_and_str_are_masked(path: Path) -> None:
+    store = CredentialStore(path, PASSWORD)
+    store.set_current(DEV, "admin", s("CURMARK"))
+    store.set_pending(DEV, "admin", s("PENDMARK"))
+    entry = store.get(DEV, "admin")
+    assert entry is not None
+    shown = " ".join(
+        [repr(store), str(store), repr(entry), str(entry), f"{entry}", repr(store.candidates(DEV, "admin"))]
+    )
+    for marker in ("CURMARK", "PENDMARK", "PWMARK"):
+        assert marker not in shown
+    assert "***" in repr(entry)
+
+
+class _Crash(OSError):
+    pass
+
+
+def _half_then_crash(stream: BinaryIO, data: bytes) -> None:
+    stream.write(data[: len(data) // 2])
+    stream.flush()
+    raise _Crash(5, "Input/output error")
+
+
+def test_a_crash_while_writing_leaves_the_old_file(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = CredentialStore(path, PASSWORD)
+    store.set_current(DEV, "admin", s("A"))
+    store.save()
+    old = path.read_bytes()
+    store.set_pending(DEV, "admin", s("B"))
+    monkeypatch.setattr(credstore, "_write", _half_then_crash)
+    with pytest.raises(CredentialStoreError, match="cannot write credential store") as info:
+        store.save()
+    assert isinstance(info.value.__cause__, _Crash)
+    assert path.read_bytes() == old
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temp file left behind
+    assert CredentialStore.load(path, PASSWORD).get(DEV, "admin") == Entry(current=s("A"))
+    monkeypatch.undo()
+    store.save()
+    assert CredentialStore.load(path, PASSWORD).get(DEV, "admin") == Entry(s("A"), s("B"))
+
+
+def test_a_crash_before_the_rename_leaves_the_old_file(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = CredentialStore(path, PASSWORD)
+    store.set_current(DEV, "admin", s("A"))
+    store.save()
+    old = path.read_bytes()
+
+    def no_rename(src: object, dst: object) -> None:
+        raise _Crash(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", no_rename)
+    store.set_current(DEV, "admin", s("B"))
+    with pytest.raises(CredentialStoreError):
+        store.save()
+    assert path.read_bytes() == old
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+
+
+def test_save_syncs_the_file_before_the_rename_and_the_folder_after(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        calls.append("fsync-folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync-file")
+        real_fsync(fd)
+
+    def replace(src: str, dst: Path) -> None:
+        calls.append("replace")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    CredentialStore(path, PASSWORD).save()
+    assert calls == ["fsync-file", "replace", "fsync-folder"]
+
+
+# Property: over any sequence of set_pending/commit, current is the last committed value, and a
+# committed value stays a candidate until the current value has changed twice after it.
+
+_values = st.sampled_from(["p0", "p1", "p2", "p3", "p4"])
+_operations = st.lists(st.one_of(st.tuples(st.just("pending"), _values), st.just(("commit", ""))), max_size=25)
+
+
+@settings(max_examples=60, deadline=None)
+@given(initial=st.none() | _values, operations=_operations)
+def test_committed_passwords_survive_until_overwritten_twice(
+    initial: str | None, operations: list[tuple[str, str]]
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        store = CredentialStore(Path(folder) / "credentials.vault", PASSWORD)
+        history: list[str] = []  # the distinct values current has taken, in order
+        if initial is not None:
+            store.set_current(DEV, "admin", s(initial))
+            history.append(initial)
+        pending: str | None = None
+        for op, value in operations:
+            if op == "pending":
+                store.set_pending(DEV, "admin", s(value), replace=True)
+                pending = value
+                continue
+            if pending is None:
+                with pytest.raises(CredentialStoreError):
+                    store.commit(DEV, "admin")
+                continue
+            store.commit(DEV, "admin")
+            if not history or history[-1] != pending:
+                history.append(pending)
+            pending = None
+            entry = store.get(DEV, "admin")
+            assert entry is not None and entry.current == s(history[-1])
+            assert set(history[-2:]) <= set(revealed(store.candidates(DEV, "admin")))
+        store.save()
+        loaded = CredentialStore.load(store.path, PASSWORD)
+        assert list(loaded.entries()) == list(store.entries())
+        if history:
+            assert revealed(loaded.candidates(DEV, "admin"))[0] == history[-1]
+            assert set(history[-2:]) <= set(revealed(loaded.candidates(DEV, "admin")))
