@@ -19,6 +19,7 @@ from enforcer.report.console import print_diagnostics
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
+
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage error exits 1 (2 means "changes pending" here)."""
 

@@ -1,0 +1,401 @@
+"""A running simulated fleet: every device of a :class:`LabSpec` on its own loopback address.
+
+One asyncio event loop, in a background thread, serves all devices, runs every recorder's channel
+loop and every simulated client. The lab writes three files under ``directory``:
+
+- ``lab.ready.json`` once everything listens (atomically): devices, clients, file paths;
+- ``lab.state.json``, the same document, rewritten atomically whenever an account, a firmware,
+  the lock policy, an IP filter or a channel changes;
+- ``lab.events.jsonl``, the events (flushed every 50 ms and by :meth:`Fleet.flush`).
+
+Example::
+
+    with Fleet(spec, time_scale=0.01, directory=tmp) as fleet:
+        url = fleet.url("cam1")              # http://127.0.1.2:8080
+        fleet.password("cam1", "admin")      # the lab's current password
+        fleet.set_client_password("viewer1", "new")
+        fleet.flush(); fleet.events()
+
+All public methods are thread-safe: they run on the fleet's loop and wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import os
+import ssl
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from enforcer.lab.clients import SimulatedClient, make_client
+from enforcer.lab.clock import Clock
+from enforcer.lab.events import EventLog
+from enforcer.lab.hikvision import HikDevice
+from enforcer.lab.httpserver import Endpoint
+from enforcer.lab.recorder import ChannelPoller
+from enforcer.lab.spec import LabDevice, LabSpec
+from enforcer.lab.tls import server_context, write_certificate
+
+T = TypeVar("T")
+FLUSH_SECONDS = 0.05
+
+
+class LabError(RuntimeError):
+    """The lab could not start (a port in use, a bad spec)."""
+
+
+def write_atomic(path: Path, data: str) -> None:
+    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(data, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class Fleet:
+    """The simulated fleet of ``spec``; a context manager (``start`` / ``stop``)."""
+
+    def __init__(
+        self,
+        spec: LabSpec,
+        *,
+        time_scale: float = 1.0,
+        directory: Path | None = None,
+        nonce_seconds: float = 300.0,
+        idle_seconds: float = 60.0,
+    ) -> None:
+        self.spec = spec
+        self.clock = Clock(time_scale)
+        self.directory = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="enforcer-lab-"))
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.events_path = self.directory / "lab.events.jsonl"
+        self.state_path = self.directory / "lab.state.json"
+        self.ready_path = self.directory / "lab.ready.json"
+        self.cert_path: Path | None = None
+        self.events = EventLog(self.events_path)
+        self.idle_seconds = idle_seconds
+        names = [d.name for d in spec.devices]
+        if len(set(names)) != len(names):
+            raise LabError("device names must be unique")
+        self.devices = {d.name: HikDevice(d, self, nonce_seconds=nonce_seconds) for d in spec.devices}
+        self._by_address = {(d.address, d.port): d.name for d in spec.devices}
+        self.endpoints: dict[str, Endpoint] = {}
+        self.pollers: dict[str, ChannelPoller] = {}
+        self.clients: dict[str, SimulatedClient] = {c.name: make_client(c, self) for c in spec.clients}
+        self._dirty = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._failure: BaseException | None = None
+        self._stop: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- DeviceHost / ClientHost (called on the loop thread) ------------------------------------
+
+    def state_changed(self) -> None:
+        self._dirty = True
+
+    def call_later(self, device_seconds: float, callback: Callable[[], None]) -> None:
+        assert self._loop is not None
+        self._loop.call_later(self.clock.real(device_seconds), callback)
+
+    def reboot(self, device: HikDevice, reason: str) -> None:
+        endpoint = self.endpoints[device.name]
+        if not endpoint.up:
+            return
+        device.emit("reboot", reason=reason, seconds=device.profile.reboot_seconds)
+        endpoint.stop()
+        device.on_down()
+        self.call_later(device.profile.reboot_seconds, lambda: self._spawn(self._boot(device)))
+
+    async def _boot(self, device: HikDevice) -> None:
+        await self.endpoints[device.name].start()
+        device.emit("booted", firmware=device.spec.firmware_version)
+        poller = self.pollers.get(device.name)
+        if poller is not None:
+            poller.poll_now()
+
+    def channel_changed(self, device: HikDevice, channel_id: int) -> None:
+        poller = self.pollers.get(device.name)
+        if poller is not None:
+            poller.poll_now(channel_id)
+
+    def device_at(self, address: str, port: int) -> str | None:
+        return self._by_address.get((address, port))
+
+    def endpoint_of(self, device: str) -> tuple[str, int, str] | None:
+        dev = self.devices.get(device)
+        return (dev.spec.address, dev.spec.port, dev.spec.scheme) if dev else None
+
+    def is_up(self, device: str) -> bool:
+        endpoint = self.endpoints.get(device)
+        return endpoint is not None and endpoint.up
+
+    # -- documents ------------------------------------------------------------------------------
+
+    def _device_doc(self, dev: HikDevice) -> dict[str, Any]:
+        d: LabDevice = dev.spec
+        return {
+            "name": d.name,
+            "site": d.site,
+            "role": d.role,
+            "vendor": d.vendor,
+            "model": d.model,
+            "serial": d.serial,
+            "firmware": d.firmware_version,
+            "firmware_build": d.firmware_build,
+            "address": d.address,
+            "port": d.port,
+            "scheme": d.scheme,
+            "url": f"{d.scheme}://{d.address}:{d.port}",
+            "realm": dev.digest.realm,
+            "problems": list(d.problems),
+            "up": self.is_up(d.name),
+            "accounts": [
+                {"id": uid, "name": a.name, "level": a.level, "password": a.password, "enabled": a.enabled}
+                for uid, a in sorted(dev.users.items())
+            ],
+            "lock_policy": {
+                "enabled": d.lock_policy.enabled,
+                "max_attempts": d.lock_policy.max_attempts,
+                "lock_seconds": d.lock_policy.lock_seconds,
+            },
+            "ip_filter": {
+                "enabled": d.ip_filter.enabled,
+                "mode": d.ip_filter.mode,
+                "addresses": d.ip_filter.addresses,
+            },
+            "channels": [
+                {
+                    "id": c.id,
+                    "camera": c.camera,
+                    "address": c.address,
+                    "port": c.port,
+                    "user": c.user,
+                    "password": c.password,
+                    "status": dev.channels.status[c.id].result if c.id in dev.channels.status else "connecting",
+                }
+                for c in d.channels
+            ],
+        }
+
+    def document(self) -> dict[str, Any]:
+        """The ready/state document (call on the loop thread, or use :meth:`state`)."""
+        return {
+            "version": 1,
+            "pid": os.getpid(),
+            "time_scale": self.clock.time_scale,
+            "events": str(self.events_path),
+            "state": str(self.state_path),
+            "cert": str(self.cert_path) if self.cert_path else None,
+            "devices": [self._device_doc(d) for d in self.devices.values()],
+            "clients": [
+                {
+                    "name": c.spec.name,
+                    "site": c.spec.site,
+                    "kind": c.spec.kind,
+                    "source": c.spec.source,
+                    "target": c.spec.target,
+                    "user": c.spec.user,
+                    "password": c.spec.password,
+                    "interval_seconds": c.spec.interval_seconds,
+                    "problems": list(c.spec.problems),
+                }
+                for c in self.clients.values()
+            ],
+        }
+
+    def _write_state(self) -> None:
+        self._dirty = False
+        write_atomic(self.state_path, json.dumps(self.document(), indent=1))
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.append(task)
+        task.add_done_callback(self._tasks.remove)
+
+    async def _housekeeping(self) -> None:
+        ticks = 0
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            self.events.flush()
+            if self._dirty:
+                self._write_state()
+            ticks += 1
+            if ticks % 200 == 0:
+                for endpoint in self.endpoints.values():
+                    endpoint.close_idle(self.idle_seconds)
+
+    @staticmethod
+    def _on_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        # clients that refuse the lab's certificate or hang up mid-handshake are routine
+        if isinstance(context.get("exception"), ssl.SSLError | ConnectionError):
+            return
+        loop.default_exception_handler(context)
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._loop.set_exception_handler(self._on_loop_error)
+        self._stop = asyncio.Event()
+        try:
+            await self._start_endpoints()
+        except BaseException as exc:
+            self._failure = exc
+            for endpoint in self.endpoints.values():
+                endpoint.stop()
+            self._started.set()
+            return
+        for dev in self.devices.values():
+            dev.started()
+            if dev.spec.role == "recorder":
+                poller = ChannelPoller(dev, self)
+                self.pollers[dev.name] = poller
+                self._spawn(poller.run())
+        for client in self.clients.values():
+            self._spawn(client.run())
+        self._spawn(self._housekeeping())
+        self._write_state()
+        write_atomic(self.ready_path, json.dumps({**self.document(), "ready": True}, indent=1))
+        self._started.set()
+        await self._stop.wait()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for endpoint in self.endpoints.values():
+            endpoint.stop()
+        await asyncio.sleep(0.05)  # let replies in flight go out
+        for endpoint in self.endpoints.values():
+            endpoint.stop(abort=True)  # TLS connections still closing gracefully
+        await asyncio.sleep(0.01)
+        self.events.flush()
+        self._write_state()
+
+    async def _start_endpoints(self) -> None:
+        https = [d.address for d in self.spec.devices if d.scheme == "https"]
+        tls = None
+        if https:
+            self.cert_path, key_path = write_certificate(self.directory, https)
+            tls = server_context(self.cert_path, key_path)
+        for dev in self.devices.values():
+            header = "Webs" if dev.family == "nvr" else "App-webs/"
+            endpoint = Endpoint(
+                dev.handle,
+                dev.spec.address,
+                dev.spec.port,
+                ssl_context=tls if dev.spec.scheme == "https" else None,
+                server_header=header,
+            )
+            self.endpoints[dev.name] = endpoint
+            try:
+                await endpoint.start()
+            except OSError as exc:
+                raise LabError(f"{dev.name}: cannot listen on {dev.spec.address}:{dev.spec.port}: {exc}") from exc
+
+    # -- public, thread-safe --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bring every device up; returns once ``lab.ready.json`` is written."""
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="enforcer-lab", daemon=True)
+        self._thread.start()
+        self._started.wait()
+        if self._failure is not None:
+            self._thread.join()
+            raise LabError(str(self._failure)) from self._failure
+
+    def stop(self) -> None:
+        """Stop every device and client; the events and state files are flushed."""
+        if self._loop is not None and self._stop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> Fleet:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the fleet's loop and return its result."""
+        assert self._loop is not None
+        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:
+                fut.set_exception(exc)
+
+        self._loop.call_soon_threadsafe(run)
+        return fut.result(timeout=30)
+
+    def state(self) -> dict[str, Any]:
+        """The current state document (as in ``lab.state.json``)."""
+        return self.call(self.document)
+
+    def device(self, name: str) -> dict[str, Any]:
+        """The current state of one device (passwords included)."""
+        return self.call(lambda: self._device_doc(self.devices[name]))
+
+    def password(self, device: str, user: str) -> str:
+        acc = self.call(lambda: self.devices[device].account(user))
+        if acc is None:
+            raise KeyError(f"{device} has no account {user!r}")
+        return acc.password
+
+    def url(self, device: str) -> str:
+        d = self.devices[device].spec
+        return f"{d.scheme}://{d.address}:{d.port}"
+
+    def set_client_password(self, client: str, password: str) -> None:
+        """Change what a simulated client stores (it uses it from its next poll)."""
+
+        def change() -> None:
+            c = self.clients[client]
+            c.spec.password = password
+            self.events.emit(c.spec.target, "client_changed", source=c.spec.source, user=c.spec.user, client=client)
+            self._dirty = True
+
+        self.call(change)
+
+    def set_account_password(self, device: str, user: str, password: str) -> None:
+        """Change a device password behind everyone's back (as a technician on site would)."""
+
+        def change() -> None:
+            dev = self.devices[device]
+            acc = dev.account(user)
+            if acc is None:
+                raise KeyError(f"{device} has no account {user!r}")
+            acc.password = password
+            dev.emit("account_changed", user=user, by="lab", fields=["password"])
+            dev.sync_accounts()
+
+        self.call(change)
+
+    def reboot_device(self, device: str) -> None:
+        self.call(lambda: self.reboot(self.devices[device], "lab"))
+
+    def client_status(self, client: str) -> dict[str, object]:
+        return self.call(lambda: self.clients[client].status())
+
+    def flush(self) -> None:
+        """Write pending events and, if anything changed, the state file."""
+
+        def run() -> None:
+            self.events.flush()
+            if self._dirty:
+                self._write_state()
+
+        self.call(run)
+
+    def read_events(self) -> list[dict[str, Any]]:
+        """Every event so far (flushed first)."""
+        self.flush()
+        return self.events.read()

@@ -1,0 +1,225 @@
+"""ISAPI system endpoints: ``deviceInfo``, capabilities, firmware upgrade, reboot, IP filter.
+
+Protocol §3.4–3.6 and §3.8. Firmware is read from the uploaded lab image (``firmware.py``); the
+upgrade climbs to 100 % over ``profile.upgrade_seconds``, then the device reboots itself and comes
+back with the new version. The IP filter is enforced by ``HikDevice.handle`` before authentication.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from enforcer.lab.digest import md5_hex
+from enforcer.lab.firmware import FirmwareImage, ImageError, parse_image
+from enforcer.lab.httpserver import Request, Response
+from enforcer.lab.isapixml import XmlFormatError, boolean, parse, tags, text
+from enforcer.lab.spec import LabIPFilter
+
+if TYPE_CHECKING:
+    from enforcer.lab.hikvision import HikDevice, Session
+
+FILTER_SIZE = 32
+
+
+@dataclass
+class SystemState:
+    """Runtime system state of a device that the spec does not hold."""
+
+    upgrade: FirmwareImage | None = None
+    upgrade_started: float = 0.0
+    upgrade_token: int = 0
+    pending: FirmwareImage | None = None
+
+
+def _build(value: str) -> str:
+    return value if value.startswith("build ") else f"build {value}"
+
+
+def device_info(dev: HikDevice, req: Request, s: Session) -> Response:
+    spec = dev.spec
+    h = md5_hex(spec.serial)
+    body = tags(
+        [
+            ("deviceName", spec.name),
+            ("deviceID", f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"),
+            ("model", spec.model),
+            ("serialNumber", spec.serial),
+            ("macAddress", ":".join(h[i : i + 2] for i in range(0, 12, 2))),
+            ("firmwareVersion", spec.firmware_version),
+            ("firmwareReleasedDate", _build(spec.firmware_build)),
+            ("deviceType", "NVR" if dev.family == "nvr" else "IPCamera"),
+            ("telecontrolID", 255 if dev.family == "nvr" else 88),
+        ]
+    )
+    return dev.xml("DeviceInfo", body)
+
+
+def system_caps(dev: HikDevice, req: Request, s: Session) -> Response:
+    from enforcer.lab.hik_security import security_caps_xml
+
+    racm = tags([("isSupportLogSearch", True)])
+    if dev.family == "nvr":
+        racm += tags([("inputProxyNums", max(8, len(dev.spec.channels)))])
+    body = (
+        f"<SysCap>{tags([('isSupportPostUpdateFirmware', True)])}</SysCap>"
+        f"<NetworkCap>{tags([('isSupportIPFilter', True)])}</NetworkCap>"
+        f"<SecurityCap>{security_caps_xml(dev)}</SecurityCap>"
+        f"<RacmCap>{racm}</RacmCap>"
+    )
+    return dev.xml("DeviceCap", body)
+
+
+# -- firmware -----------------------------------------------------------------------------------
+
+
+def update_firmware(dev: HikDevice, req: Request, s: Session) -> Response:
+    ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/octet-stream":
+        return dev.bad_content(req, "firmware must be sent as application/octet-stream")
+    if dev.system.upgrade is not None:
+        return dev.status(req, 403, 2, "deviceBusy", message="an upgrade is in progress")
+    try:
+        image = parse_image(req.body)
+    except ImageError as exc:
+        dev.emit("firmware_rejected", source=req.source, user=s.account.name, reason=str(exc))
+        return dev.invalid(req, "invalidOperation", error_code="0x40000006", message="upgrade packet mismatch")
+    if image.model != dev.spec.model:
+        dev.emit("firmware_rejected", source=req.source, user=s.account.name, reason="model", model=image.model)
+        return dev.invalid(req, "invalidOperation", error_code="0x40000006", message="upgrade packet mismatch")
+    system = dev.system
+    system.upgrade, system.upgrade_started = image, dev.host.clock.now()
+    system.upgrade_token += 1
+    token = system.upgrade_token
+    dev.emit(
+        "firmware_uploaded",
+        source=req.source,
+        user=s.account.name,
+        version=image.version,
+        build=image.build,
+        bytes=len(req.body),
+    )
+
+    def finish() -> None:
+        if system.upgrade_token == token and system.upgrade is image:
+            system.pending = image
+            dev.host.reboot(dev, "firmware")
+
+    dev.host.call_later(dev.profile.upgrade_seconds, finish)
+    return dev.ok(req)
+
+
+def upgrade_status(dev: HikDevice, req: Request, s: Session) -> Response:
+    system = dev.system
+    if system.upgrade is None:
+        return dev.xml("upgradeStatus", tags([("upgrading", False), ("percent", 0)]))
+    span = dev.profile.upgrade_seconds
+    elapsed = dev.host.clock.now() - system.upgrade_started
+    percent = 100 if span <= 0 else min(100, int(elapsed / span * 100))
+    body = tags([("upgrading", True), ("percent", percent), ("reboot", percent >= 100)])
+    return dev.xml("upgradeStatus", body)
+
+
+def apply_pending_firmware(dev: HikDevice) -> None:
+    """At the reboot: a finished upgrade takes effect, an unfinished one is lost."""
+    system = dev.system
+    image, system.pending, system.upgrade = system.pending, None, None
+    system.upgrade_token += 1
+    if image is None:
+        return
+    spec = dev.spec
+    old = spec.firmware_version
+    spec.firmware_version = image.version
+    spec.firmware_build = _build(image.build) if spec.firmware_build.startswith("build ") else image.build
+    dev.emit("firmware_changed", old_version=old, version=image.version, build=image.build)
+    dev.host.state_changed()
+
+
+def reboot(dev: HikDevice, req: Request, s: Session) -> Response:
+    return dev.ok(req, after=lambda: dev.host.reboot(dev, "request"))
+
+
+# -- IP filter ----------------------------------------------------------------------------------
+
+
+def filter_blocks(ipf: LabIPFilter, source: str) -> bool:
+    """Whether the filter refuses ``source`` (checked before authentication)."""
+    if not ipf.enabled:
+        return False
+    listed = source in ipf.addresses
+    return not listed if ipf.mode == "allow" else listed
+
+
+def ip_filter_get(dev: HikDevice, req: Request, s: Session) -> Response:
+    ipf = dev.spec.ip_filter
+    entries = "".join(
+        f"<IPFilterAddress>{tags([('id', i), ('permissionType', ipf.mode), ('addressFilterType', 'mask')])}"
+        f"<AddressMask>{tags([('ipAddress', addr)])}</AddressMask></IPFilterAddress>"
+        for i, addr in enumerate(ipf.addresses, start=1)
+    )
+    body = (
+        tags([("enabled", ipf.enabled), ("permissionType", ipf.mode)])
+        + f'<IPFilterAddressList size="{FILTER_SIZE}">{entries}</IPFilterAddressList>'
+    )
+    return dev.xml("IPFilter", body)
+
+
+def ip_filter_caps(dev: HikDevice, req: Request, s: Session) -> Response:
+    body = (
+        '<enabled opt="true,false"/><permissionType opt="deny,allow"/>'
+        f'<IPFilterAddressList size="{FILTER_SIZE}"><IPFilterAddress><id min="1" max="{FILTER_SIZE}"/>'
+        '<AddressMask><ipAddress min="7" max="15"/><ipv6Address min="2" max="39"/></AddressMask>'
+        "</IPFilterAddress></IPFilterAddressList>"
+    )
+    return dev.xml("IPFilter", body)
+
+
+def ip_filter_put(dev: HikDevice, req: Request, s: Session) -> Response:
+    try:
+        el = parse(req.body)
+    except XmlFormatError:
+        return dev.bad_format(req)
+    if el.tag != "IPFilter":
+        return dev.bad_content(req, "expected <IPFilter>")
+    try:
+        enabled = boolean(text(el, "enabled"))
+    except ValueError:
+        return dev.bad_content(req, "enabled")
+    mode = text(el, "permissionType") or "allow"
+    if mode not in ("allow", "deny") or enabled is None:
+        return dev.bad_content(req, "enabled and permissionType allow|deny are required")
+    addresses: list[str] = []
+    for entry in el.iter("IPFilterAddress"):
+        addr = text(entry, "AddressMask/ipAddress") or text(entry, "ipAddress") or ""
+        try:
+            ipaddress.IPv4Address(addr)
+        except ValueError:
+            return dev.status(req, 400, 6, "badIPv4Address", error_code="0x60000004")
+        if addr not in addresses:
+            addresses.append(addr)
+    if len(addresses) > FILTER_SIZE:
+        return dev.bad_content(req, f"at most {FILTER_SIZE} addresses")
+    ipf = dev.spec.ip_filter
+    ipf.enabled, ipf.mode, ipf.addresses = enabled, "allow" if mode == "allow" else "deny", addresses
+    dev.emit(
+        "ip_filter_changed",
+        source=req.source,
+        user=s.account.name,
+        enabled=enabled,
+        mode=mode,
+        addresses=addresses,
+    )
+    dev.host.state_changed()
+    return dev.ok(req)
+
+
+def register(route: Callable[..., None]) -> None:
+    route(r"/ISAPI/System/deviceInfo", GET=device_info)
+    route(r"/ISAPI/System/capabilities", GET=system_caps)
+    route(r"/ISAPI/System/updateFirmware", PUT=update_firmware, POST=update_firmware)
+    route(r"/ISAPI/System/upgradeStatus", GET=upgrade_status)
+    route(r"/ISAPI/System/reboot", PUT=reboot)
+    route(r"/ISAPI/System/Network/ipFilter", GET=ip_filter_get, PUT=ip_filter_put)
+    route(r"/ISAPI/System/Network/ipFilter/capabilities", GET=ip_filter_caps)

@@ -1,0 +1,218 @@
+"""A small HTTP/1.1 server on asyncio protocols: one listening socket per simulated device.
+
+One event loop serves the whole fleet, so a thousand devices need no threads. A device is a plain
+function ``handle(Request) -> Response``; :class:`Endpoint` owns its listening socket and its open
+connections, and can go down (connections refused, open ones closed) and come back up (a reboot).
+
+Keep-alive and pipelining are supported; request bodies need ``Content-Length`` (no chunked
+uploads, as the ISAPI clients we model never send them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from urllib.parse import parse_qsl, urlsplit
+
+LOG = logging.getLogger("enforcer.lab")
+MAX_HEADER_BYTES = 64 * 1024
+MAX_BODY_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class Request:
+    """One parsed request; header names are lower-case."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+    source: str
+    path: str = ""
+    query: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.target)
+        self.path = parts.path
+        self.query = dict(parse_qsl(parts.query, keep_blank_values=True))
+
+
+@dataclass
+class Response:
+    """A reply; ``after`` runs once the reply has been handed to the socket."""
+
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    content_type: str = 'application/xml; charset="UTF-8"'
+    close: bool = False
+    after: Callable[[], None] | None = None
+
+
+Handler = Callable[[Request], Response]
+
+_REASONS = {s.value: s.phrase for s in HTTPStatus}
+
+
+def serialize(resp: Response, server_header: str, keep_alive: bool) -> bytes:
+    lines = [
+        f"HTTP/1.1 {resp.status} {_REASONS.get(resp.status, 'Unknown')}",
+        f"Server: {server_header}",
+        f"Content-Type: {resp.content_type}",
+        f"Content-Length: {len(resp.body)}",
+        "Connection: keep-alive" if keep_alive else "Connection: close",
+    ]
+    lines.extend(f"{k}: {v}" for k, v in resp.headers)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + resp.body
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.generation = endpoint.generation
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.source = ""
+        self.last_active = time.monotonic()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        if self.generation != self.endpoint.generation:  # accepted just before the endpoint stopped
+            transport.close()
+            return
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.source = str(peer[0]) if peer else ""
+        self.endpoint.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.endpoint.connections.discard(self)
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.last_active = time.monotonic()
+        self.buffer.extend(data)
+        while self.transport is not None and not self.transport.is_closing():
+            if not self._one_request():
+                break
+
+    def _fail(self, status: int) -> None:
+        assert self.transport is not None
+        resp = Response(status, b"", content_type="text/html", close=True)
+        self.transport.write(serialize(resp, self.endpoint.server_header, False))
+        self.transport.close()
+
+    def _one_request(self) -> bool:
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buffer) > MAX_HEADER_BYTES:
+                self._fail(431)
+            return False
+        head = bytes(self.buffer[:end]).decode("latin-1")
+        request_line, *header_lines = head.split("\r\n")
+        parts = request_line.split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            self._fail(400)
+            return False
+        headers: dict[str, str] = {}
+        for line in header_lines:
+            name, sep, val = line.partition(":")
+            if not sep:
+                self._fail(400)
+                return False
+            headers[name.strip().lower()] = val.strip()
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            self._fail(411)
+            return False
+        try:
+            length = int(headers.get("content-length", "0"))
+        except ValueError:
+            self._fail(400)
+            return False
+        if length < 0 or length > MAX_BODY_BYTES:
+            self._fail(413)
+            return False
+        if len(self.buffer) < end + 4 + length:
+            return False
+        body = bytes(self.buffer[end + 4 : end + 4 + length])
+        del self.buffer[: end + 4 + length]
+        req = Request(parts[0], parts[1], headers, body, self.source)
+        try:
+            resp = self.endpoint.handler(req)
+        except Exception:  # a device bug must not kill the fleet: answer 500 and carry on
+            LOG.exception("%s %s %s failed", self.endpoint.host, req.method, req.target)
+            self.endpoint.errors += 1
+            resp = Response(500, b"", content_type="text/html", close=True)
+        keep = not resp.close and headers.get("connection", "").lower() != "close" and parts[2] == "HTTP/1.1"
+        assert self.transport is not None
+        self.transport.write(serialize(resp, self.endpoint.server_header, keep))
+        if not keep:
+            self.transport.close()
+        if resp.after is not None:
+            resp.after()
+        return keep
+
+
+class Endpoint:
+    """The listening socket of one device at ``host:port``, with its open connections."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        host: str,
+        port: int,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        server_header: str = "",
+    ) -> None:
+        self.handler = handler
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self.server_header = server_header
+        self.connections: set[_Connection] = set()
+        self.errors = 0
+        self.generation = 0
+        self._server: asyncio.Server | None = None
+
+    @property
+    def up(self) -> bool:
+        return self._server is not None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Connection(self),
+            self.host,
+            self.port,
+            ssl=self.ssl_context,
+            reuse_address=True,
+            backlog=128,
+        )
+
+    def stop(self, *, abort: bool = False) -> None:
+        """Stop listening (new connections are refused) and close every open connection.
+
+        ``abort`` drops connections at once, without a TLS close handshake (the lab shutting down).
+        """
+        self.generation += 1
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                if abort:
+                    conn.transport.abort()
+                else:
+                    conn.transport.close()
+
+    def close_idle(self, idle_seconds: float) -> None:
+        limit = time.monotonic() - idle_seconds
+        for conn in list(self.connections):
+            if conn.last_active < limit and conn.transport is not None:
+                conn.transport.close()

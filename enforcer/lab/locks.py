@@ -1,0 +1,132 @@
+"""The illegal-login lock of one device (protocol §2.3, §3.2, §4 item 3).
+
+A key is the source address, ``source/user`` or the account, per the profile's ``lock_scope``.
+``max_attempts`` consecutive failures under one key while the policy is enabled lock that key for
+``lock_seconds`` (device time); during the lock every attempt is refused, and with
+``resets_timer`` each one starts the lock again. Success or expiry clears the counter.
+
+    >>> from enforcer.lab.clock import FakeClock
+    >>> from enforcer.lab.spec import LabLockPolicy
+    >>> clock = FakeClock()
+    >>> table = LockTable(clock, LabLockPolicy(max_attempts=2, lock_seconds=60), scope="source")
+    >>> table.fail("10.0.0.1"), table.fail("10.0.0.1")
+    (1, 0)
+    >>> table.seconds_left("10.0.0.1")
+    60
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from enforcer.lab.clock import Clock
+from enforcer.lab.spec import LabLockPolicy
+
+
+@dataclass
+class _Entry:
+    failures: int = 0  # failed logins; a successful login clears them
+    confirm_failures: int = 0  # wrong <loginPassword>; only a right one clears them
+    until: float | None = None
+
+
+class LockTable:
+    """Failure counters and locks of one device, keyed per ``scope``."""
+
+    def __init__(self, clock: Clock, policy: LabLockPolicy, *, scope: str, resets_timer: bool = False) -> None:
+        self.clock = clock
+        self.policy = policy
+        self.scope = scope
+        self.resets_timer = resets_timer
+        self._entries: dict[str, _Entry] = {}
+
+    def key(self, source: str, user: str) -> str:
+        if self.scope == "account":
+            return f"user:{user}"
+        if self.scope == "source_user":
+            return f"{source}/{user}"
+        return source
+
+    def lock(self, key: str) -> None:
+        """Lock ``key`` now for the policy's duration."""
+        entry = self._entries.setdefault(key, _Entry())
+        entry.failures = self.policy.max_attempts
+        entry.until = self.clock.now() + self.policy.lock_seconds
+
+    def seconds_left(self, key: str) -> int:
+        """Whole seconds left on ``key``'s lock, 0 when it is not locked (expired locks stay until swept)."""
+        entry = self._entries.get(key)
+        if entry is None or entry.until is None:
+            return 0
+        return max(0, math.ceil(entry.until - self.clock.now()))
+
+    def is_locked(self, key: str) -> bool:
+        entry = self._entries.get(key)
+        return entry is not None and entry.until is not None and entry.until > self.clock.now()
+
+    def refused(self, key: str) -> None:
+        """An attempt during the lock: with ``resets_timer`` the lock starts again."""
+        entry = self._entries.get(key)
+        if self.resets_timer and entry is not None and entry.until is not None:
+            entry.until = self.clock.now() + self.policy.lock_seconds
+
+    def attempts_left(self, key: str) -> int:
+        if not self.policy.enabled:
+            return self.policy.max_attempts
+        entry = self._entries.get(key)
+        failures = entry.failures + entry.confirm_failures if entry else 0
+        return max(0, self.policy.max_attempts - failures)
+
+    def fail(self, key: str, *, confirmation: bool = False) -> int:
+        """Count one failure; returns the attempts left (0: the key is now locked).
+
+        ``confirmation``: a wrong ``<loginPassword>`` inside an authenticated request, which a
+        successful login does not clear (else it could never add up to a lock).
+        """
+        if not self.policy.enabled:
+            return self.policy.max_attempts
+        entry = self._entries.setdefault(key, _Entry())
+        if confirmation:
+            entry.confirm_failures += 1
+        else:
+            entry.failures += 1
+        left = self.attempts_left(key)
+        if left == 0:
+            self.lock(key)
+        return left
+
+    def succeed(self, key: str, *, confirmation: bool = False) -> None:
+        """A successful login (or, with ``confirmation``, a right ``<loginPassword>``)."""
+        entry = self._entries.get(key)
+        if entry is None or entry.until is not None:
+            return
+        if confirmation:
+            entry.confirm_failures = 0
+        else:
+            entry.failures = 0
+        if entry.failures == 0 and entry.confirm_failures == 0:
+            del self._entries[key]
+
+    def expire_due(self) -> list[str]:
+        """Clear every lock whose time is up; returns those keys (for ``unlocked`` events)."""
+        now = self.clock.now()
+        done = [k for k, e in self._entries.items() if e.until is not None and e.until <= now]
+        for k in done:
+            del self._entries[k]
+        return done
+
+    def next_expiry(self) -> float | None:
+        """Device time of the next lock expiry, if any lock is held."""
+        times = [e.until for e in self._entries.values() if e.until is not None]
+        return min(times) if times else None
+
+    def locked_keys(self) -> list[str]:
+        now = self.clock.now()
+        return [k for k, e in self._entries.items() if e.until is not None and e.until > now]
+
+    def clear(self) -> list[str]:
+        """Forget everything (a reboot); returns the keys that were locked."""
+        locked = self.locked_keys()
+        self._entries.clear()
+        return locked

@@ -1,0 +1,137 @@
+"""Shared builders for lab tests: small fleets, source-bound HTTP sessions, polling helpers."""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+from requests.auth import HTTPDigestAuth
+
+from enforcer.lab.fleet import Fleet
+from enforcer.lab.spec import (
+    LabAccount,
+    LabChannel,
+    LabClient,
+    LabDevice,
+    LabLockPolicy,
+    LabProfile,
+    LabSpec,
+)
+
+Start = Callable[..., Fleet]
+SCALE = 0.01  # one device second = 10 ms
+CAM_PW = "Cam1Pass!x"
+NVR_PW = "NvrPass1!x"
+
+
+def camera(name: str, address: str, *, password: str = CAM_PW, scheme: str = "http", **kw: Any) -> LabDevice:
+    profile = kw.pop("profile", LabProfile(reboot_seconds=50, upgrade_seconds=30))
+    return LabDevice(
+        name=name,
+        site="s1",
+        role="camera",
+        vendor="hikvision",
+        model="DS-2CD2146G2-ISU",
+        serial=f"DS-2CD2146G2-ISU00000000AAWRG{zlib.crc32(name.encode()) % 100000:05d}",
+        address=address,
+        port=8080,
+        scheme="https" if scheme == "https" else "http",
+        firmware_version="V5.7.17",
+        firmware_build="build 240606",
+        accounts=[LabAccount("admin", "administrator", password), LabAccount("op", "operator", "Op3rator!x")],
+        lock_policy=kw.pop("lock_policy", LabLockPolicy(enabled=True, max_attempts=3, lock_seconds=150)),
+        profile=profile,
+        **kw,
+    )
+
+
+def recorder(name: str, address: str, channels: list[LabChannel], **kw: Any) -> LabDevice:
+    return LabDevice(
+        name=name,
+        site="s1",
+        role="recorder",
+        vendor="hikvision",
+        model="DS-7608NXI-I2",
+        serial="DS-7608NXI-I20000000000CCRRJ00000000WCVU",
+        address=address,
+        port=8080,
+        scheme="http",
+        firmware_version="V4.62.210",
+        firmware_build="build 230619",
+        accounts=[LabAccount("admin", "administrator", NVR_PW)],
+        channels=channels,
+        profile=kw.pop("profile", LabProfile(namespace="isapi", channel_poll_seconds=20, reboot_seconds=50)),
+        **kw,
+    )
+
+
+@pytest.fixture
+def lab_dir(tmp_path: Path) -> Path:
+    return tmp_path / "lab"
+
+
+@pytest.fixture
+def start(lab_dir: Path) -> Iterator[Callable[..., Fleet]]:
+    """``start(spec, **options)`` brings a fleet up; every fleet is stopped after the test."""
+    fleets: list[Fleet] = []
+
+    def run(spec: LabSpec, **options: Any) -> Fleet:
+        options.setdefault("time_scale", SCALE)
+        fleet = Fleet(spec, directory=lab_dir, **options)
+        fleet.start()
+        fleets.append(fleet)
+        return fleet
+
+    yield run
+    for fleet in fleets:
+        fleet.stop()
+
+
+class SourceAdapter(HTTPAdapter):
+    """Bind every connection to one local address, as a host on its own IP would."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.source, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def session_from(source: str) -> requests.Session:
+    s = requests.Session()
+    s.mount("http://", SourceAdapter(source))
+    s.mount("https://", SourceAdapter(source))
+    return s
+
+
+def get(url: str, user: str | None = None, pw: str = "", *, source: str = "127.0.0.1", **kw: Any) -> requests.Response:
+    """One request with a fresh digest handshake: at most one failed login per call."""
+    auth = HTTPDigestAuth(user, pw) if user is not None else None
+    with session_from(source) as s:
+        return s.request(kw.pop("method", "GET"), url, auth=auth, timeout=5, **kw)
+
+
+def wait_for(pred: Callable[[], Any], timeout: float = 10.0, step: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(step)
+
+
+def events_of(fleet: Fleet, event: str, **match: Any) -> list[dict[str, Any]]:
+    return [e for e in fleet.read_events() if e["event"] == event and all(e.get(k) == v for k, v in match.items())]
+
+
+__all__ = ["LabChannel", "LabClient", "LabLockPolicy", "LabProfile", "LabSpec"]
