@@ -39,8 +39,12 @@ def plan_site(
     failures: Mapping[str, str],
     enforce: frozenset[Aspect],
     known: Known,
+    isolated: frozenset[str] = frozenset(),
 ) -> SitePlan:
-    """The plan for one site; a site whose facts are incomplete gets an ``error`` and no steps."""
+    """The plan for one site; a site whose facts are incomplete gets an ``error`` and no steps.
+
+    ``isolated`` names devices a killed run left isolated (from the journal): they are released.
+    """
     failed = [f"{d.name}: {failures[d.id]}" for d in site.devices if d.id in failures]
     if failed:
         return SitePlan(site.name, error="facts failed: " + "; ".join(failed))
@@ -60,7 +64,7 @@ def plan_site(
     stale = _stale_paths(site, pending)
     steps: list[Step] = []
     warnings: list[str] = []
-    isolated = _isolate(site, facts, stale, steps, warnings)
+    _isolate(site, facts, stale, steps, warnings)
     _wait(site, facts, changed, steps)
     phases: tuple[tuple[Phase, str], ...] = (("recorder", "recorder"), ("cameras", "camera"))
     for phase, role in phases:
@@ -71,7 +75,19 @@ def plan_site(
         if change.kind == "channel":
             steps.append(_channel_step(site, change))
     _clients(site, stale, steps, warnings)
-    _release(site, isolated, stale, steps)
+    _release(site, stale, steps)
+    for device in site.devices:
+        if device.id in isolated and not any(s.target == device.id and s.phase == "release" for s in steps):
+            steps.append(
+                Step(
+                    site.name,
+                    "release",
+                    "release_ip_filter",
+                    device.id,
+                    {"restore": None, "keep_blocked": []},
+                    reason="left isolated by an interrupted run",
+                )
+            )
     if steps:
         steps.append(
             Step(site.name, "verify", "verify", site.name, reason="re-read facts: converged, unlocked, online")
@@ -95,8 +111,8 @@ def _stale_paths(site: Site, pending: list[Change]) -> list[StalePath]:
 
 def _isolate(
     site: Site, facts: Mapping[str, DeviceFacts], stale: list[StalePath], steps: list[Step], warnings: list[str]
-) -> set[str]:
-    """Cut every stale path before the change; returns the devices whose IP filter was switched."""
+) -> None:
+    """Cut every stale path before the change."""
     filtered: set[str] = set()
     for path in stale:
         client = path.client
@@ -123,17 +139,29 @@ def _isolate(
             allow.append(recorder.address)
         holders = sorted({p.holder for p in stale if p.device == device})
         previous = facts[device.id].ip_filter
+        # Manual clients keep the old password after the change: keep them out, by address, until updated.
+        blocked = sorted(
+            {
+                p.client.address
+                for p in stale
+                if p.device == device and p.client and p.client.kind not in UPDATABLE and p.client.address
+            }
+        )
+        params = {
+            "allow": allow,
+            "previous": None if previous is None else _filter_dict(previous),
+            "keep_blocked": blocked,
+        }
         steps.append(
             Step(
                 site.name,
                 "isolate",
                 "isolate_ip_filter",
                 device.id,
-                {"allow": allow, "previous": None if previous is None else _filter_dict(previous)},
+                params,
                 reason=f"stale after the change: {', '.join(holders)}",
             )
         )
-    return filtered
 
 
 def _wait(site: Site, facts: Mapping[str, DeviceFacts], changed: set[str], steps: list[Step]) -> None:
@@ -226,29 +254,13 @@ def _clients(site: Site, stale: list[StalePath], steps: list[Step], warnings: li
             )
 
 
-def _release(site: Site, filtered: set[str], stale: list[StalePath], steps: list[Step]) -> None:
-    isolates = [s for s in steps if s.phase == "isolate"]
-    for step in isolates:
+def _release(site: Site, stale: list[StalePath], steps: list[Step]) -> None:
+    for step in [s for s in steps if s.phase == "isolate"]:
         if step.action == "isolate_client":
             steps.append(Step(site.name, "release", "release_client", step.target))
-            continue
-        # Manual clients still hold the old password: keep them out, by address, until updated by hand.
-        blocked = sorted(
-            {
-                p.client.address
-                for p in stale
-                if p.device.id == step.target and p.client and p.client.kind not in UPDATABLE and p.client.address
-            }
-        )
-        steps.append(
-            Step(
-                site.name,
-                "release",
-                "release_ip_filter",
-                step.target,
-                {"restore": step.params["previous"], "keep_blocked": blocked},
-            )
-        )
+        else:
+            params = {"restore": step.params["previous"], "keep_blocked": step.params["keep_blocked"]}
+            steps.append(Step(site.name, "release", "release_ip_filter", step.target, params))
 
 
 def _filter_dict(ip_filter: IPFilterFact) -> dict[str, object]:

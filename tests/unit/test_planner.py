@@ -120,7 +120,8 @@ def test_recorder_password_change_isolates_its_clients_then_releases_keeping_man
         ("verify", "verify", "s"),
     ]
     isolate, release = plan.steps[0], plan.steps[3]
-    assert isolate.params == {"allow": ["@enforcer"], "previous": {"enabled": False, "mode": "allow", "addresses": []}}
+    previous = {"enabled": False, "mode": "allow", "addresses": []}
+    assert isolate.params == {"allow": ["@enforcer"], "previous": previous, "keep_blocked": ["10.0.0.55"]}
     assert release.params == {"restore": isolate.params["previous"], "keep_blocked": ["10.0.0.55"]}
 
 

@@ -1,0 +1,223 @@
+"""The executor: runs site plans, sites concurrently, steps within a site in order.
+
+Sites run at once within a rolling batch (Ansible's ``serial``), and a batch whose failed share
+exceeds ``max_fail_percentage`` stops the play. Within a site, phases run in order; within a phase,
+steps on different devices run in parallel and steps on one device in order. Driver calls run in a
+bounded thread pool; a wait is an asyncio timer and holds no thread, so a hundred sites waiting out
+a lock take as long as one.
+
+The executor knows nothing of protocols: it is given callables (run a step, read a lock state,
+verify a site) and emits typed events that the journal and the console subscribe to. Another
+backend (site jobs on other machines) can implement :class:`Executor` the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, TypeVar
+
+from enforcer.engine.plan import PHASES, SitePlan, Step
+from enforcer.errors import EnforcerError
+from enforcer.facts import LockState
+
+_A = TypeVar("_A")
+_R = TypeVar("_R")
+SiteStatus = Literal["converged", "unchanged", "failed", "skipped"]
+StepStatus = Literal["succeeded", "failed", "skipped"]
+
+#: Steps a resumed run repeats even if the interrupted run finished them: conditions may have changed.
+ALWAYS_RUN = ("wait_unlock", "reboot_unlock", "release_ip_filter", "release_client", "verify")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to roll out; no engine-wide magic keywords, one explicit object."""
+
+    concurrency: int = 20  # driver calls at once
+    serial: tuple[int | str, ...] = ("100%",)
+    max_fail_percentage: float = 0.0
+    time_scale: float = 1.0  # multiplies device-reported waits: for rehearsals on a time-scaled lab
+    max_wait: float = 3600.0  # give up on a lock that does not clear within this (seconds, scaled)
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    step: Step
+
+
+@dataclass(frozen=True)
+class StepFinished:
+    step: Step
+    status: StepStatus
+    detail: str
+
+
+@dataclass(frozen=True)
+class Waiting:
+    step: Step
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SiteFinished:
+    site: str
+    status: SiteStatus
+    detail: str
+
+
+Event = StepStarted | StepFinished | Waiting | SiteFinished
+Subscriber = Callable[[Event], None]
+
+
+@dataclass
+class Work:
+    """What the executor calls; each callable blocks and may raise EnforcerError."""
+
+    run_step: Callable[[Step], str]
+    lock_state: Callable[[str], LockState]
+    verify: Callable[[str], str]
+    skip: frozenset[str] = frozenset()  # step ids a resumed run already finished
+
+
+@dataclass
+class SiteResult:
+    site: str
+    status: SiteStatus
+    detail: str = ""
+    steps: list[tuple[Step, StepStatus, str]] = field(default_factory=list)
+
+
+class Executor(Protocol):
+    def run(
+        self, plans: Sequence[SitePlan], work: Work, options: RunOptions, on_event: Subscriber
+    ) -> list[SiteResult]: ...
+
+
+def batches(plans: Sequence[SitePlan], serial: Sequence[int | str]) -> list[list[SitePlan]]:
+    """Split sites into rolling batches; the last size repeats, as in Ansible."""
+    out: list[list[SitePlan]] = []
+    rest, i = list(plans), 0
+    while rest:
+        size = serial[min(i, len(serial) - 1)]
+        count = math.ceil(len(plans) * int(size[:-1]) / 100) if isinstance(size, str) else size
+        out.append(rest[: max(1, count)])
+        rest = rest[max(1, count) :]
+        i += 1
+    return out
+
+
+class LocalExecutor:
+    """Runs everything in this process: an asyncio loop and a thread pool for driver calls."""
+
+    def run(self, plans: Sequence[SitePlan], work: Work, options: RunOptions, on_event: Subscriber) -> list[SiteResult]:
+        return asyncio.run(self._run(plans, work, options, on_event))
+
+    async def _run(
+        self, plans: Sequence[SitePlan], work: Work, options: RunOptions, on_event: Subscriber
+    ) -> list[SiteResult]:
+        results: list[SiteResult] = []
+        with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="enforce") as pool:
+            runner = _SiteRunner(work, options, on_event, pool)
+            groups = batches(plans, options.serial)
+            for index, batch in enumerate(groups):
+                done = await asyncio.gather(*(runner.site(p) for p in batch))
+                results += done
+                failed = sum(1 for r in done if r.status == "failed")
+                if failed and failed * 100 / len(batch) > options.max_fail_percentage:
+                    reason = f"stopped: {failed} of {len(batch)} sites failed in batch {index + 1}"
+                    for plan in (p for later in groups[index + 1 :] for p in later):
+                        result = SiteResult(plan.site, "skipped", reason)
+                        on_event(SiteFinished(plan.site, "skipped", reason))
+                        results.append(result)
+                    break
+        return results
+
+
+@dataclass
+class _SiteRunner:
+    work: Work
+    options: RunOptions
+    on_event: Subscriber
+    pool: ThreadPoolExecutor
+
+    async def site(self, plan: SitePlan) -> SiteResult:
+        if plan.error:
+            return self._finish(SiteResult(plan.site, "failed", plan.error))
+        if not plan.steps:
+            return self._finish(SiteResult(plan.site, "unchanged", "no changes"))
+        result = SiteResult(plan.site, "converged")
+        for phase in PHASES:
+            by_target: dict[str, list[Step]] = {}
+            for step in plan.steps:
+                if step.phase == phase:
+                    by_target.setdefault(step.target, []).append(step)
+            outcomes = await asyncio.gather(*(self._sequence(steps, result) for steps in by_target.values()))
+            if not all(outcomes):
+                failed = next(s for s in result.steps if s[1] == "failed")
+                result.status = "failed"
+                result.detail = f"{failed[0].target}: {failed[0].action}: {failed[2]}"
+                return self._finish(result)
+        verify = next((s for s in result.steps if s[0].action == "verify"), None)
+        result.detail = verify[2] if verify else ""
+        return self._finish(result)
+
+    def _finish(self, result: SiteResult) -> SiteResult:
+        self.on_event(SiteFinished(result.site, result.status, result.detail))
+        return result
+
+    async def _sequence(self, steps: list[Step], result: SiteResult) -> bool:
+        for step in steps:
+            status, detail = await self._step(step)
+            result.steps.append((step, status, detail))
+            if status == "failed":
+                return False
+        return True
+
+    async def _step(self, step: Step) -> tuple[StepStatus, str]:
+        if step.id in self.work.skip and step.action not in ALWAYS_RUN:
+            self.on_event(StepFinished(step, "skipped", "done by the interrupted run"))
+            return "skipped", "done by the interrupted run"
+        self.on_event(StepStarted(step))
+        try:
+            if step.action == "wait_unlock":
+                detail = await self._wait(step)
+            elif step.action == "verify":
+                detail = await self._call(self.work.verify, step.site)
+            else:
+                detail = await self._call(self.work.run_step, step)
+        except EnforcerError as exc:
+            self.on_event(StepFinished(step, "failed", str(exc)))
+            return "failed", str(exc)
+        except Exception as exc:  # a bug must fail its site, not the run
+            message = f"internal error: {type(exc).__name__}: {exc}"
+            self.on_event(StepFinished(step, "failed", message))
+            return "failed", message
+        self.on_event(StepFinished(step, "succeeded", detail))
+        return "succeeded", detail
+
+    async def _call(self, function: Callable[[_A], _R], argument: _A) -> _R:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, function, argument)
+
+    async def _wait(self, step: Step) -> str:
+        """Sleep out the lock the device reported, then check once; repeat while it still says locked."""
+        seconds = float(step.params.get("seconds", 0))
+        waited = 0.0
+        while True:
+            delay = max(seconds, 1.0) * self.options.time_scale
+            if waited + delay > self.options.max_wait:
+                raise LockWaitExpired(f"{step.target} still locked after {waited:.0f} s")
+            self.on_event(Waiting(step, delay))
+            await asyncio.sleep(delay)
+            waited += delay
+            state = await self._call(self.work.lock_state, step.target)
+            if not state.locked:
+                return f"unlocked after {waited:.1f} s"
+            seconds = state.unlock_seconds
+
+
+class LockWaitExpired(EnforcerError):
+    """A device stayed locked longer than the run allows."""

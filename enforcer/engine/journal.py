@@ -1,0 +1,137 @@
+"""The journal (SQLite): every step's intent before it runs and its outcome after, and the IP
+filters enforcer replaced, so a killed run resumes without redoing finished work and never loses
+what a device's filter was before isolation.
+
+No secret value is ever written here: steps name accounts, never passwords (those live in the
+encrypted credential store, written before any device sees them).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Literal
+
+from enforcer.engine.plan import Step
+from enforcer.facts import IPFilterFact
+
+Status = Literal["started", "succeeded", "failed", "skipped"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY, playbook TEXT NOT NULL, play TEXT NOT NULL,
+    started REAL NOT NULL, finished REAL, status TEXT NOT NULL DEFAULT 'running'
+);
+CREATE TABLE IF NOT EXISTS steps (
+    run INTEGER NOT NULL REFERENCES runs(id), step TEXT NOT NULL, site TEXT NOT NULL,
+    phase TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
+    status TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '', started REAL NOT NULL, finished REAL,
+    PRIMARY KEY (run, step)
+);
+CREATE TABLE IF NOT EXISTS isolations (
+    device TEXT PRIMARY KEY, original TEXT, keep_blocked TEXT NOT NULL DEFAULT '[]',
+    run INTEGER NOT NULL, since REAL NOT NULL
+);
+"""
+
+
+class Journal:
+    """A run journal in one SQLite file; safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def begin(self, playbook: str, play: str) -> tuple[int, bool]:
+        """The run to write to: the unfinished run of this play if one was killed (resumed), else a new one."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id FROM runs WHERE playbook = ? AND play = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
+                (playbook, play),
+            ).fetchone()
+            if row:
+                return int(row[0]), True
+            cursor = self._db.execute(
+                "INSERT INTO runs (playbook, play, started) VALUES (?, ?, ?)", (playbook, play, time.time())
+            )
+            return int(cursor.lastrowid or 0), False
+
+    def finish(self, run: int, status: Literal["converged", "failed"]) -> None:
+        with self._lock:
+            self._db.execute("UPDATE runs SET finished = ?, status = ? WHERE id = ?", (time.time(), status, run))
+
+    def started(self, run: int, step: Step) -> None:
+        """Record the intent before the step touches anything."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO steps (run, step, site, phase, action, target, status, started)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'started', ?)",
+                (run, step.id, step.site, step.phase, step.action, step.target, time.time()),
+            )
+
+    def finished(self, run: int, step: Step, status: Status, detail: str = "") -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE steps SET status = ?, detail = ?, finished = ? WHERE run = ? AND step = ?",
+                (status, detail, time.time(), run, step.id),
+            )
+
+    def succeeded(self, run: int) -> set[str]:
+        """Step ids that finished in ``run`` (a resumed run skips them)."""
+        with self._lock:
+            rows = self._db.execute("SELECT step FROM steps WHERE run = ? AND status = 'succeeded'", (run,))
+            return {r[0] for r in rows}
+
+    def steps(self, run: int) -> list[tuple[str, Status, str]]:
+        with self._lock:
+            rows = self._db.execute("SELECT step, status, detail FROM steps WHERE run = ? ORDER BY started", (run,))
+            return [(r[0], r[1], r[2]) for r in rows]
+
+    def remember_filter(self, run: int, device: str, original: IPFilterFact | None, keep_blocked: list[str]) -> None:
+        """Keep the filter a device had before its *first* isolation, and the stale sources to keep out
+        when it is restored (a rerun after a crash no longer sees which passwords just changed)."""
+        data = None if original is None else json.dumps(_filter(original))
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO isolations (device, original, keep_blocked, run, since) VALUES (?, ?, ?, ?, ?)",
+                (device, data, json.dumps(keep_blocked), run, time.time()),
+            )
+
+    def original_filter(self, device: str) -> tuple[IPFilterFact | None, list[str]] | None:
+        """What to restore on ``device``: its original filter and the sources to keep out; None if not isolated."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT original, keep_blocked FROM isolations WHERE device = ?", (device,)
+            ).fetchone()
+        if row is None:
+            return None
+        keep: list[str] = json.loads(row[1])
+        if row[0] is None:
+            return None, keep
+        raw = json.loads(row[0])
+        return IPFilterFact(raw["enabled"], raw["mode"], tuple(raw["addresses"])), keep
+
+    def isolated(self) -> set[str]:
+        """Devices whose filter enforcer switched and has not restored yet."""
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT device FROM isolations")}
+
+    def released(self, device: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM isolations WHERE device = ?", (device,))
+
+
+def _filter(value: IPFilterFact) -> dict[str, object]:
+    return {"enabled": value.enabled, "mode": value.mode, "addresses": list(value.addresses)}

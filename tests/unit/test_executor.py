@@ -1,0 +1,148 @@
+"""Executor scheduling, with a fake driver (functions): about order and concurrency, not protocols."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from enforcer.engine.executor import (
+    Event,
+    LocalExecutor,
+    RunOptions,
+    SiteFinished,
+    StepFinished,
+    StepStarted,
+    Work,
+    batches,
+)
+from enforcer.engine.plan import SitePlan, Step
+from enforcer.errors import DeviceError
+from enforcer.facts import LockState
+
+
+def site(name: str, *steps: tuple[str, str, str], wait: float = 0.0) -> SitePlan:
+    out = [Step(name, phase, action, f"{name}/{target}") for phase, action, target in steps]  # type: ignore[arg-type]
+    if wait:
+        out.insert(0, Step(name, "wait", "wait_unlock", f"{name}/nvr", {"seconds": wait}))
+    out.append(Step(name, "verify", "verify", name))
+    return SitePlan(name, tuple(out))
+
+
+class Recorder:
+    def __init__(self, fail: str = "", delay: float = 0.0) -> None:
+        self.fail, self.delay = fail, delay
+        self.calls: list[str] = []
+        self.events: list[Event] = []
+        self.lock = threading.Lock()
+
+    def run_step(self, step: Step) -> str:
+        time.sleep(self.delay)
+        with self.lock:
+            self.calls.append(step.id)
+        if step.id == self.fail:
+            raise DeviceError(site=step.site, device=step.target, step=step.action, detail="HTTP 500 from device")
+        return "done"
+
+    def work(self, skip: frozenset[str] = frozenset()) -> Work:
+        return Work(self.run_step, lambda device: LockState(False), lambda s: "converged", skip)
+
+
+STEPS = (
+    ("isolate", "isolate_ip_filter", "cam"),
+    ("recorder", "account", "nvr"),
+    ("cameras", "account", "cam"),
+    ("channels", "channel", "nvr"),
+    ("release", "release_ip_filter", "cam"),
+)
+
+
+def test_phases_run_in_order_and_the_site_converges() -> None:
+    rec = Recorder()
+    [result] = LocalExecutor().run([site("a", *STEPS)], rec.work(), RunOptions(), rec.events.append)
+    assert result.status == "converged" and result.detail == "converged"
+    assert rec.calls == [
+        "a/cam:isolate_ip_filter",
+        "a/nvr:account",
+        "a/cam:account",
+        "a/nvr:channel",
+        "a/cam:release_ip_filter",
+    ]
+
+
+def test_a_failed_step_stops_its_site_and_spares_the_others() -> None:
+    rec = Recorder(fail="b/nvr:account")
+    results = LocalExecutor().run(
+        [site("a", *STEPS), site("b", *STEPS), site("c", *STEPS)],
+        rec.work(),
+        RunOptions(max_fail_percentage=100),
+        rec.events.append,
+    )
+    status = {r.site: r.status for r in results}
+    assert status == {"a": "converged", "b": "failed", "c": "converged"}
+    failed = next(r for r in results if r.site == "b")
+    assert "b/nvr: account: HTTP 500 from device" in failed.detail
+    assert not any(c.startswith("b/cam:account") or c.startswith("b/nvr:channel") for c in rec.calls)
+
+
+def test_max_fail_percentage_stops_later_batches() -> None:
+    rec = Recorder(fail="s1/nvr:account")
+    plans = [site(f"s{i}", *STEPS) for i in range(1, 6)]
+    results = LocalExecutor().run(
+        plans, rec.work(), RunOptions(serial=(1, "100%"), max_fail_percentage=10), rec.events.append
+    )
+    assert [r.status for r in results] == ["failed", "skipped", "skipped", "skipped", "skipped"]
+    assert all("stopped: 1 of 1 sites failed in batch 1" in r.detail for r in results[1:])
+
+
+def test_batches_follow_serial_like_ansible() -> None:
+    plans = [SitePlan(f"s{i}") for i in range(10)]
+    assert [len(b) for b in batches(plans, (1, "25%", "100%"))] == [1, 3, 6]
+    assert [len(b) for b in batches(plans, (3,))] == [3, 3, 3, 1]
+
+
+def test_waits_hold_no_thread_so_many_sites_wait_in_parallel() -> None:
+    rec = Recorder()
+    plans = [site(f"s{i}", ("recorder", "account", "nvr"), wait=0.5) for i in range(100)]
+    start = time.monotonic()
+    results = LocalExecutor().run(plans, rec.work(), RunOptions(concurrency=2), rec.events.append)
+    elapsed = time.monotonic() - start
+    assert all(r.status == "converged" for r in results)
+    assert elapsed < 0.5 * 1.3 + 0.5, f"100 waits of 0.5 s on 2 threads took {elapsed:.2f} s"
+
+
+def test_a_device_still_locked_after_the_wait_is_waited_for_again() -> None:
+    states = iter([LockState(True, 0.2), LockState(False)])
+    work = Work(lambda step: "done", lambda device: next(states), lambda s: "converged")
+    [result] = LocalExecutor().run(
+        [site("a", ("recorder", "account", "nvr"), wait=0.1)], work, RunOptions(), lambda e: None
+    )
+    assert result.status == "converged"
+    assert result.steps[0][2].startswith("unlocked after")
+
+
+def test_resumed_run_skips_finished_steps_but_repeats_releases() -> None:
+    rec = Recorder()
+    skip = frozenset({"a/cam:isolate_ip_filter", "a/nvr:account", "a/cam:release_ip_filter"})
+    LocalExecutor().run([site("a", *STEPS)], rec.work(skip), RunOptions(), rec.events.append)
+    assert rec.calls == ["a/cam:account", "a/nvr:channel", "a/cam:release_ip_filter"]
+
+
+def test_events_bracket_every_step() -> None:
+    rec = Recorder()
+    LocalExecutor().run([site("a", *STEPS)], rec.work(), RunOptions(), rec.events.append)
+    started = [e.step.id for e in rec.events if isinstance(e, StepStarted)]
+    finished = [e.step.id for e in rec.events if isinstance(e, StepFinished)]
+    assert started == finished and len(started) == len(STEPS) + 1
+    assert isinstance(rec.events[-1], SiteFinished)
+
+
+def test_an_internal_error_fails_the_site_not_the_run() -> None:
+    def explode(step: Step) -> str:
+        raise ZeroDivisionError("bug")
+
+    work = Work(explode, lambda device: LockState(False), lambda s: "ok")
+    results = LocalExecutor().run(
+        [site("a", *STEPS), site("b")], work, RunOptions(max_fail_percentage=100), lambda e: None
+    )
+    assert results[0].status == "failed" and "internal error: ZeroDivisionError" in results[0].detail
+    assert results[1].status == "converged"
