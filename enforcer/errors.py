@@ -6,6 +6,7 @@
     ├── ConfigError (ValueError)      inventory or playbook problems, each with file, line and key
     ├── SecretError (LookupError)     a secret reference that cannot be resolved
     └── DeviceError                   a device or client failed: site, device, step, what it said
+        └── LockedOut (drivers.discovery)  the device reports our source locked, with the time left
 
 Library code raises these; only the command line turns them into exit codes.
 """

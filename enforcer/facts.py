@@ -121,9 +121,13 @@ class DeviceFacts:
         )
 
     def fingerprint(self) -> str:
-        """SHA-256 of the facts that planning depends on; the lock countdown is left out, as it moves."""
+        """SHA-256 of the device's configuration as read; what moves by itself is left out: the lock
+        countdown, and each channel's online state (the recorder re-polls its cameras all the time)."""
         data = self.to_dict()
         data["lock"] = {"locked": self.lock.locked}
+        for channel in data["channels"]:
+            channel.pop("online")
+            channel.pop("detect")
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 

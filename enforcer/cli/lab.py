@@ -12,6 +12,7 @@ from typing import TypeVar
 from rich.console import Console
 
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK, Parser
+from enforcer.lab.fleet import LabError
 from enforcer.lab.generate import generate, parse_problems, parse_share
 from enforcer.lab.serve import SPEC_FILE, serve
 from enforcer.lab.spec import PROBLEMS
@@ -132,7 +133,7 @@ def _serve(args: argparse.Namespace, out: Console, err: Console) -> int:
     announce.start()
     try:
         serve(args.directory, time_scale=args.time_scale, ready=ready)
-    except OSError as exc:
+    except (OSError, LabError) as exc:
         err.print(f"[bold red]error:[/] the lab could not start: {exc}")
         return EXIT_ERROR
     out.print("lab stopped")

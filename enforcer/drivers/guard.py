@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from enforcer.config.secrets import Secret
+from enforcer.errors import EnforcerError
 
 log = logging.getLogger("enforcer.guard")
 
@@ -32,7 +33,7 @@ LOWEST_THRESHOLD = 3
 RESERVE = 2
 
 
-class Refused(Exception):
+class Refused(EnforcerError):
     """The guard refused an attempt; ``reason`` says why in words a person can act on."""
 
     def __init__(self, device: str, reason: str) -> None:
@@ -154,7 +155,11 @@ class LoginGuard:
         if not verdict.ok:
             log.warning("%s: %s credential for %s refused by the device", device, label or "a", user)
 
-    def forget(self, device: str, user: str, password: Secret) -> None:
-        """Drop a verified credential (after changing that password, the old one is no longer sure)."""
+    def password_changed(self, device: str, user: str, old: Secret | None, new: Secret) -> None:
+        """We set ``user``'s password to ``new`` ourselves: the old one is no longer sure, and the new
+        one is no longer a refused guess, even if the device refused it before the change."""
         with self._lock:
-            self._budget(device).verified.discard(self.fingerprint(user, password))
+            budget = self._budget(device)
+            if old is not None:
+                budget.verified.discard(self.fingerprint(user, old))
+            budget.refused.discard(self.fingerprint(user, new))

@@ -99,6 +99,18 @@ class Journal:
             rows = self._db.execute("SELECT step, status, detail FROM steps WHERE run = ? ORDER BY started", (run,))
             return [(r[0], r[1], r[2]) for r in rows]
 
+    def in_flight(self, actions: tuple[str, ...]) -> set[str]:
+        """Targets of ``actions`` that an interrupted run started and never finished (e.g. a firmware
+        upgrade killed mid-way: that device may still be rebooting)."""
+        marks = ",".join("?" * len(actions))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT steps.target FROM steps JOIN runs ON runs.id = steps.run WHERE runs.status = 'running'"
+                f" AND steps.status = 'started' AND steps.action IN ({marks})",
+                actions,
+            )
+            return {r[0] for r in rows}
+
     def remember_filter(self, run: int, device: str, original: IPFilterFact | None, keep_blocked: list[str]) -> None:
         """Keep the filter a device had before its *first* isolation, and the stale sources to keep out
         when it is restored (a rerun after a crash no longer sees which passwords just changed)."""

@@ -162,3 +162,19 @@ class Plan:
             sites=tuple(SitePlan.from_dict(s) for s in raw["sites"]),
             fingerprints=raw["fingerprints"],
         )
+
+
+def save_plans(plans: list[Plan]) -> str:
+    """A plan file: the plans of every play of one playbook run."""
+    return json.dumps({"version": PLAN_VERSION, "plans": [json.loads(p.to_json()) for p in plans]}, indent=2) + "\n"
+
+
+def load_plans(text: str) -> list[Plan]:
+    """Read a plan file written by :func:`save_plans`; ValueError when it is not one."""
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not a plan file: {exc}") from None
+    if not isinstance(raw, dict) or raw.get("version") != PLAN_VERSION or "plans" not in raw:
+        raise ValueError("not a plan file of this version of enforce: run enforce plan -o again")
+    return [Plan.from_json(json.dumps(p)) for p in raw["plans"]]

@@ -266,7 +266,10 @@ class Fleet:
         await self._stop.wait()
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            # Bounded: on Python 3.11 a wait_for() racing its cancellation can swallow it (fixed in
+            # 3.12), and one stuck poller must not keep the lab from stopping.
+            await asyncio.wait(list(self._tasks), timeout=2.0)
         for endpoint in self.endpoints.values():
             endpoint.stop()
         await asyncio.sleep(0.05)  # let replies in flight go out

@@ -67,7 +67,12 @@ def test_generate_validate_serve_and_stop(tmp_path: Path, capsys: pytest.Capture
         assert reply.status_code == 200 and camera["model"] in reply.text
     finally:
         server.send_signal(signal.SIGTERM)
-        stdout, stderr = server.communicate(timeout=20)
+        try:
+            stdout, stderr = server.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.communicate()
+            raise AssertionError("enforce lab serve did not stop within 20 s of SIGTERM") from None
     assert server.returncode == 0, stderr
     assert "lab ready: 10 devices, 2 clients" in stdout and "lab stopped" in stdout
 

@@ -126,3 +126,12 @@ def test_no_sequence_of_attempts_spends_the_reserve(
             refused.add(candidate)
             device_left = left if left is not None else device_left
             assert failures <= limit
+
+
+def test_a_password_we_set_ourselves_is_no_longer_a_refused_guess() -> None:
+    guard = LoginGuard()
+    guard.set_threshold("d", 5)
+    _try(guard, "new-one", False)  # discovery tried the desired password: not on the device yet
+    _try(guard, "old-one", True)
+    guard.password_changed("d", "admin", Secret("old-one", "t"), Secret("new-one", "t"))
+    guard.check("d", "admin", Secret("new-one", "t"))  # permitted again: we put it there

@@ -1,0 +1,167 @@
+"""Benchmark: plan and apply on lab fleets of 100 and 1,000 devices, and sites waiting out locks.
+
+Not a test: prints figures. The lab runs in its own process (``enforce lab serve``), as a real fleet
+would be elsewhere; this process is the enforcer, so its peak RSS is the enforcer's.
+
+    .venv/bin/python bench/engine_bench.py            # 100 and 1,000 devices, and 100 locked sites
+    .venv/bin/python bench/engine_bench.py --quick    # 100 devices only
+
+Targets: plan of 1,000 devices under 15 s; a converged re-run of apply on 1,000 devices under 15 s;
+100 sites that each wait out a lock finish within 1.3x one wait.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from enforcer.config.diagnostics import Diagnostics
+from enforcer.config.playbook import load_playbook
+from enforcer.drivers.base import DriverOptions
+from enforcer.engine.executor import RunOptions
+from enforcer.engine.journal import Journal
+from enforcer.engine.run import PlayRun
+from enforcer.lab.generate import generate
+
+ENFORCE = str(Path(sys.executable).parent / "enforce")
+SCALE = 0.01
+
+_count = 0
+_count_lock = threading.Lock()
+_send = requests.Session.send
+
+
+def _counting_send(self: requests.Session, request: requests.PreparedRequest, **kw: object) -> requests.Response:
+    global _count
+    with _count_lock:
+        _count += 1
+    return _send(self, request, **kw)  # type: ignore[arg-type]
+
+
+requests.Session.send = _counting_send  # type: ignore[method-assign]
+
+
+@contextmanager
+def served(root: Path, scale: float) -> Iterator[None]:
+    lab = subprocess.Popen(
+        [ENFORCE, "lab", "serve", str(root), "--time-scale", str(scale)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (root / "lab.ready.json").exists():
+            if time.monotonic() > deadline or lab.poll() is not None:
+                raise RuntimeError(f"the lab did not start: {lab.stderr.read() if lab.stderr else ''}")
+            time.sleep(0.05)
+        yield
+    finally:
+        lab.send_signal(signal.SIGTERM)
+        lab.wait(timeout=30)
+
+
+def _play(root: Path) -> PlayRun:
+    diagnostics = Diagnostics()
+    playbook = load_playbook(root / "site.yml", diagnostics)
+    assert playbook is not None, [str(d) for d in diagnostics]
+    play = playbook.plays[0]
+    return PlayRun(play, DriverOptions(), concurrency=play.concurrency, time_scale=SCALE)
+
+
+def _requests() -> int:
+    with _count_lock:
+        return _count
+
+
+def fleet_figures(sites: int, cameras: int) -> None:
+    global _count
+    devices = sites * (cameras + 1)
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "fleet"
+        generate(
+            root, sites=sites, cameras=cameras, seed=1, problems=("lock_disabled", "old_firmware"), problem_share=0.2
+        )
+        with served(root, SCALE):
+            run = _play(root)
+            _count = 0
+            start = time.monotonic()
+            found = run.gather()
+            plan = run.plan(found, playbook=str(root / "site.yml"))
+            plan_time, plan_requests = time.monotonic() - start, _requests()
+            changes = sum(len(s.pending) for s in plan.sites)
+            journal = Journal(root / "journal.db")
+            options = RunOptions(concurrency=20, serial=("100%",), max_fail_percentage=100, time_scale=SCALE)
+            start = time.monotonic()
+            results = run.apply(plan, journal, options, lambda event: None)
+            apply_time = time.monotonic() - start
+            run.close()
+            failed = sum(1 for r in results if r.status == "failed")
+            rerun = _play(root)
+            _count = 0
+            start = time.monotonic()
+            found = rerun.gather()
+            again = rerun.plan(found, playbook=str(root / "site.yml"))
+            rerun.apply(again, journal, options, lambda event: None)
+            rerun_time, rerun_requests = time.monotonic() - start, _requests()
+            rerun.close()
+    print(
+        f"{devices:>5} devices: plan {plan_time:5.2f} s ({plan_requests / devices:.1f} requests/device, "
+        f"{changes} changes); apply {apply_time:5.2f} s ({failed} failed sites); converged re-run of apply "
+        f"{rerun_time:5.2f} s ({rerun_requests / devices:.1f} requests/device, "
+        f"{sum(len(s.pending) for s in again.sites)} changes)"
+    )
+
+
+def lock_waits(sites: int) -> None:
+    """Every site's recorder starts locked for us: the run waits once for all of them, as timers."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "fleet"
+        spec = generate(root, sites=sites, cameras=1, seed=2, problems=("locked", "lock_disabled"))
+        lock_seconds = max(d.lock_policy.lock_seconds for d in spec.devices if d.locked_sources) * SCALE
+        with served(root, SCALE):
+            run = _play(root)
+            start = time.monotonic()
+            found = run.gather(wait_locks=True)
+            plan = run.plan(found, playbook=str(root / "site.yml"))
+            results = run.apply(
+                plan,
+                Journal(root / "journal.db"),
+                RunOptions(concurrency=20, max_fail_percentage=100, time_scale=SCALE),
+                lambda event: None,
+            )
+            elapsed = time.monotonic() - start
+            run.close()
+    converged = sum(1 for r in results if r.status == "converged")
+    print(
+        f"{sites} sites each waiting out a {lock_seconds:.1f} s lock: {elapsed:.2f} s in all = "
+        f"{elapsed / lock_seconds:.2f}x one wait ({converged}/{sites} converged)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    fleet_figures(10, 9)
+    if not args.quick:
+        fleet_figures(100, 9)
+        lock_waits(100)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"enforcer peak RSS: {rss:.0f} MB")
+    print(json.dumps({"peak_rss_mb": round(rss)}))
+
+
+if __name__ == "__main__":
+    main()

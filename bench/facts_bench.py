@@ -1,0 +1,116 @@
+"""Benchmark ``enforce facts``: 1,000 lab devices, wall time, requests per device, enforcer peak memory.
+
+Usage::
+
+    .venv/bin/python bench/facts_bench.py [--sites 100] [--cameras 9] [--concurrency 32] [--problems ...]
+
+A child process generates the fleet (``--sites`` × (recorder + ``--cameras``)) and serves it with the
+lab; this process is the enforcer only: it loads the playbook, opens the credential store and gathers
+facts from every device, counting requests at the driver's transport. Peak memory is this process's
+maximum RSS (``resource.getrusage``), so the lab is not in it. Targets on a 2-core machine: under
+10 s, at most 4 requests per device, enforcer under 200 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import tempfile
+import threading
+import time
+from collections import Counter
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from typing import Any
+
+
+def serve_lab(out: Path, sites: int, cameras: int, problems: list[str], ready: Event, stop: Event) -> None:
+    from enforcer.lab.fleet import Fleet
+    from enforcer.lab.generate import generate
+
+    spec = generate(out, sites=sites, cameras=cameras, seed=1, problems=problems)
+    with Fleet(spec, directory=out):
+        ready.set()
+        stop.wait()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sites", type=int, default=100)
+    ap.add_argument("--cameras", type=int, default=9)
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--problems", default="", help="comma list of lab problems to seed (default none)")
+    args = ap.parse_args()
+    out = Path(tempfile.mkdtemp(prefix="facts-bench-")) / "repo"
+    ctx = mp.get_context("spawn")
+    ready, stop = ctx.Event(), ctx.Event()
+    problems = [p for p in args.problems.split(",") if p]
+    lab = ctx.Process(target=serve_lab, args=(out, args.sites, args.cameras, problems, ready, stop), daemon=True)
+    lab.start()
+    if not ready.wait(300):
+        raise SystemExit("the lab did not come up")
+    try:
+        run(out, args.concurrency)
+    finally:
+        stop.set()
+        lab.join(10)
+
+
+def run(out: Path, concurrency: int) -> None:
+    from enforcer.cli.facts import open_store
+    from enforcer.config.diagnostics import Diagnostics
+    from enforcer.config.playbook import load_playbook
+    from enforcer.drivers import _http
+    from enforcer.drivers.base import DriverOptions
+    from enforcer.drivers.discovery import StoreCredentials
+    from enforcer.drivers.guard import LoginGuard
+    from enforcer.drivers.isapi import IsapiDriver
+    from enforcer.engine.gather import devices_of, gather
+
+    counts: Counter[str] = Counter()
+    lock = threading.Lock()
+    send = _http.Transport.send
+
+    def counting(self: _http.Transport, method: str, target: str, **kw: Any) -> Any:
+        with lock:
+            counts[self.base_url] += 1
+        return send(self, method, target, **kw)
+
+    _http.Transport.send = counting  # type: ignore[method-assign]
+
+    start = time.perf_counter()
+    playbook = load_playbook(out / "site.yml", Diagnostics())
+    assert playbook is not None
+    [play] = playbook.plays
+    store = open_store(play.inventory, None)
+    devices = devices_of(play)
+    loaded = time.perf_counter()
+    guard, creds, options = LoginGuard(), StoreCredentials(store, devices), DriverOptions(timeout=10)
+    result = gather(
+        devices,
+        lambda d: IsapiDriver(d, guard=guard, credentials=creds, options=options),
+        concurrency=concurrency,
+    )
+    done = time.perf_counter()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    total = sum(counts.values())
+    recorders = [d for d in devices if d.role == "recorder"]
+    by_role = {
+        role: sum(counts[f"http://{d.address}:{d.port}"] for d in devices if d.role == role) / max(1, n)
+        for role, n in (("recorder", len(recorders)), ("camera", len(devices) - len(recorders)))
+    }
+    print(f"devices            {len(devices)} ({len(recorders)} recorders), concurrency {concurrency}")
+    print(f"facts ok / failed  {len(result.facts)} / {len(result.failures)}")
+    for failure in result.failures[:5]:
+        print(f"  {failure.id}: {failure.step}: {failure.reason}")
+    print(f"load playbook      {loaded - start:.2f} s (inventory, vaults, credential store)")
+    print(f"gather facts       {done - loaded:.2f} s")
+    print(f"wall time          {done - start:.2f} s")
+    split = f"recorder {by_role['recorder']:.1f}, camera {by_role['camera']:.1f}"
+    print(f"requests / device  {total / len(devices):.2f} ({split})")
+    print(f"enforcer peak RSS  {peak_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""``enforce plan`` and ``enforce apply``: the dry run is the plan; apply carries out exactly a plan."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from enforcer.cli._common import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_OK,
+    add_playbook_arguments,
+    load,
+    print_json,
+    report_problems,
+)
+from enforcer.config.credstore import CredentialStoreError
+from enforcer.drivers.base import DriverOptions
+from enforcer.engine.executor import RunOptions
+from enforcer.engine.journal import Journal
+from enforcer.engine.plan import Plan, load_plans, save_plans
+from enforcer.engine.run import PlayRun, StalePlan, check_fresh
+from enforcer.model import Play, Playbook
+from enforcer.report.apply import ApplyDisplay, print_recap
+from enforcer.report.plan import plan_view, print_plan
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    plan = commands.add_parser(
+        "plan",
+        help="Gather facts and show what apply would change (exit 0 none, 2 changes, 1 error).",
+        description="Gather facts, diff them with the declared state and show the ordered, masked plan. "
+        "Exit 0: no changes; 2: changes; 1: error (as terraform plan -detailed-exitcode).",
+    )
+    add_playbook_arguments(plan)
+    plan.add_argument("-o", "--out", type=Path, metavar="FILE", help="save the plan, for enforce apply FILE")
+    _run_arguments(plan)
+    plan.set_defaults(run=run_plan)
+
+    apply = commands.add_parser(
+        "apply",
+        help="Plan, then converge every selected site in lock-safe order.",
+        description="Converge the selected sites: isolate stale credential paths, wait out locks, change "
+        "recorders, cameras, their channels and clients, release, verify. Given a saved plan file, refuse it "
+        "if any device changed since.",
+    )
+    apply.add_argument("playbook", type=Path, metavar="PLAYBOOK|PLAN", help="a playbook, or a plan file from plan -o")
+    apply.add_argument("--limit", action="append", default=[], metavar="PATTERN", help="only these sites")
+    apply.add_argument("--vault-password-file", type=Path, metavar="FILE", default=None)
+    apply.add_argument("--json", action="store_true", help="machine-readable results on stdout")
+    apply.add_argument("--check", action="store_true", help="only plan (the same as enforce plan)")
+    apply.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation (CI)")
+    apply.add_argument(
+        "--journal",
+        type=Path,
+        metavar="FILE",
+        help="the run journal (default: .enforcer/journal.db in the inventory folder)",
+    )
+    _run_arguments(apply)
+    apply.set_defaults(run=run_apply)
+
+
+def _run_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--source-address", metavar="IP", help="bind connections to devices to this local address")
+    sub.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="for rehearsals on a lab served with --time-scale F: scale the waits the devices ask for",
+    )
+
+
+def _plans(args: argparse.Namespace, playbook: Playbook, err: Console) -> tuple[list[tuple[PlayRun, Plan]], bool]:
+    """Gather and plan every play; returns the runs with their plans, and whether facts failed anywhere."""
+    out: list[tuple[PlayRun, Plan]] = []
+    failed = False
+    for play in playbook.plays:
+        run = _play_run(args, play)
+        found = run.gather(wait_locks=False)
+        failed |= bool(found.failures)
+        out.append((run, run.plan(found, playbook=str(playbook.path), limit=tuple(args.limit))))
+    return out, failed
+
+
+def _play_run(args: argparse.Namespace, play: Play) -> PlayRun:
+    return PlayRun(play, DriverOptions(source_address=args.source_address), play.concurrency, args.time_scale)
+
+
+def run_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
+    playbook, diagnostics = load(args, err)
+    if playbook is None:
+        report_problems(args, diagnostics, err)
+        return EXIT_ERROR
+    try:
+        runs, _ = _plans(args, playbook, err)
+    except CredentialStoreError as exc:
+        err.print(f"[bold red]error:[/] credential store: {exc}")
+        return EXIT_ERROR
+    plans = [p for _, p in runs]
+    for run, _ in runs:
+        run.close()
+    if args.out:
+        args.out.write_text(save_plans(plans), encoding="utf-8")
+    if args.json:
+        print_json({"plans": [plan_view(p) for p in plans]})
+    else:
+        for plan in plans:
+            print_plan(out, plan)
+        if args.out:
+            out.print(f"saved to {args.out}: enforce apply {args.out}")
+    if any(p.failed for p in plans):
+        return EXIT_ERROR
+    return EXIT_CHANGES if any(p.has_changes for p in plans) else EXIT_OK
+
+
+def run_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
+    saved: list[Plan] | None = None
+    if args.playbook.suffix == ".json":
+        try:
+            saved = load_plans(args.playbook.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            err.print(f"[bold red]error:[/] {args.playbook}: {exc}")
+            return EXIT_ERROR
+        args.playbook, args.limit = Path(saved[0].playbook), list(saved[0].limit)
+    if args.check:
+        return run_plan(argparse.Namespace(**{**vars(args), "out": None}), out, err)
+    playbook, diagnostics = load(args, err)
+    if playbook is None:
+        report_problems(args, diagnostics, err)
+        return EXIT_ERROR
+    failed_sites = 0
+    all_results = []
+    for index, play in enumerate(playbook.plays):
+        run = _play_run(args, play)
+        journal = _journal(args, play)
+        try:
+            found = run.gather(wait_locks=True, rebooting=frozenset(journal.in_flight(("firmware", "reboot_unlock"))))
+            plan = run.plan(
+                found, playbook=str(playbook.path), limit=tuple(args.limit), isolated=frozenset(journal.isolated())
+            )
+            if saved is not None:
+                check_fresh(saved[index], found)
+                plan = saved[index]
+            if not args.json:
+                print_plan(out, plan)
+            if not plan.has_changes and not any(s.steps for s in plan.sites):
+                failed_sites += len(plan.failed)
+                continue
+            if not _confirm(args, out, err):
+                return EXIT_ERROR
+            steps = sum(len(s.steps) for s in plan.sites)
+            with ApplyDisplay(err if args.json else out, steps) as display:
+                options = RunOptions(
+                    concurrency=play.concurrency,
+                    serial=play.serial,
+                    max_fail_percentage=play.max_fail_percentage,
+                    time_scale=args.time_scale,
+                )
+                results = run.apply(plan, journal, options, display, source_address=args.source_address)
+            all_results += results
+            failed_sites += sum(1 for r in results if r.status in ("failed", "skipped"))
+            if not args.json:
+                print_recap(out, results, run.checklist)
+        except StalePlan as exc:
+            err.print(f"[bold red]error:[/] {exc}")
+            return EXIT_ERROR
+        except CredentialStoreError as exc:
+            err.print(f"[bold red]error:[/] credential store: {exc}")
+            return EXIT_ERROR
+        finally:
+            run.close()
+            journal.close()
+    if args.json:
+        print_json({"sites": [{"site": r.site, "status": r.status, "detail": r.detail} for r in all_results]})
+    return EXIT_ERROR if failed_sites else EXIT_OK
+
+
+def _journal(args: argparse.Namespace, play: Play) -> Journal:
+    inventory = Path(play.inventory.path)
+    folder = inventory if inventory.is_dir() else inventory.parent
+    return Journal(args.journal or folder / ".enforcer" / "journal.db")
+
+
+def _confirm(args: argparse.Namespace, out: Console, err: Console) -> bool:
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        err.print("[bold red]error:[/] apply needs confirmation: run it on a terminal, or pass --yes (CI)")
+        return False
+    answer = out.input("\nApply these changes? Only [bold]yes[/] is accepted: ")
+    if answer.strip() != "yes":
+        err.print("apply cancelled; nothing was changed")
+        return False
+    return True

@@ -1,0 +1,80 @@
+"""``enforce facts PLAYBOOK``: what every selected device reports now (read-only).
+
+The working credential of each device is found from the credential store (the inventory's
+``credential_store``, default ``credentials.vault`` beside the inventory, opened with the vault
+password) and the desired state, spending at most one attempt per candidate (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from enforcer.cli._common import EXIT_ERROR, EXIT_OK, add_playbook_arguments, load, print_json, report_problems
+from enforcer.config.credstore import CredentialStoreError
+from enforcer.drivers.base import DriverOptions
+from enforcer.engine.gather import Failure, Gathered, devices_of
+from enforcer.engine.run import PlayRun
+from enforcer.facts import DeviceFacts
+from enforcer.model import Device
+from enforcer.report.console import print_diagnostics
+from enforcer.report.facts import PlayFacts, facts_view, print_facts, summary
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    text = "Gather facts from every selected device: model, firmware, login, lock policy, channels."
+    sub = commands.add_parser("facts", help=text, description=text)
+    add_playbook_arguments(sub)
+    sub.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per-request timeout (10)")
+    sub.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    playbook, diagnostics = load(args, err)
+    if playbook is None:
+        report_problems(args, diagnostics, err)
+        return EXIT_ERROR
+    if not args.json:
+        print_diagnostics(err, diagnostics)
+    options = DriverOptions(timeout=args.timeout)
+    results: list[PlayFacts] = []
+    for play in playbook.plays:
+        try:
+            session = PlayRun(play, options, play.concurrency)
+        except CredentialStoreError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}; no device was touched")
+            return EXIT_ERROR
+        try:
+            devices = devices_of(play)
+            results.append(PlayFacts(play.name, devices, _gather(session, devices, args, err)))
+        finally:
+            session.close()
+    if args.json:
+        print_json(facts_view(results))
+    else:
+        print_facts(out, results)
+        out.print(summary(results))
+    return EXIT_ERROR if any(r.gathered.failures for r in results) else EXIT_OK
+
+
+def _gather(session: PlayRun, devices: tuple[Device, ...], args: argparse.Namespace, err: Console) -> Gathered:
+    if args.json or not err.is_terminal:
+        return session.gather(devices)
+    columns = (
+        TextColumn("facts"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("facts", total=len(devices), last="")
+
+        def progress(device: Device, result: DeviceFacts | Failure, done: int, total: int) -> None:
+            mark = "[red]✗[/]" if isinstance(result, Failure) else "[green]✓[/]"
+            bar.update(task, completed=done, last=f"{mark} {escape(device.id)}")
+
+        return session.gather(devices, progress=progress)

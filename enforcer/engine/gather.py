@@ -1,0 +1,130 @@
+"""Gathering facts: every selected device of a play, concurrently, one failure never stopping the others.
+
+The engine only calls drivers; opening one (protocol, credentials, guard, options) is the caller's
+business, passed in as ``open_driver``. Each device gets its own driver, used by one thread at a
+time, so the driver rule "one request at a time per device" holds. A device that fails (a
+:class:`~enforcer.errors.DeviceError`, the guard refusing, or a driver bug) becomes a
+:class:`Failure` naming its site, device, step and reason.
+
+    >>> from enforcer.facts import DeviceFacts
+    >>> result = gather([], lambda device: None)  # type: ignore[arg-type,return-value]
+    >>> result.facts, result.failures
+    ({}, ())
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from enforcer.drivers.base import DeviceDriver
+from enforcer.drivers.discovery import LockedOut
+from enforcer.drivers.guard import Refused
+from enforcer.errors import DeviceError
+from enforcer.facts import DeviceFacts
+from enforcer.model import Device, Play
+
+log = logging.getLogger("enforcer.engine.gather")
+
+__all__ = ["Failure", "Gathered", "devices_of", "gather"]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why one device has no facts."""
+
+    site: str
+    device: str
+    step: str
+    reason: str
+    unlock_seconds: float = 0.0  # > 0: the device reports us locked out for this long; worth waiting out
+
+    @property
+    def id(self) -> str:
+        return f"{self.site}/{self.device}"
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """Facts by device id (``site/name``) and the devices that failed, both in inventory order."""
+
+    facts: dict[str, DeviceFacts]
+    failures: tuple[Failure, ...]
+
+
+#: ``progress(device, result, done, total)`` after each device, from the worker threads.
+Progress = Callable[[Device, DeviceFacts | Failure, int, int], None]
+
+
+def devices_of(play: Play) -> tuple[Device, ...]:
+    """Every device of the play's selected sites, recorders first within a site."""
+    return tuple(d for site in play.selected() for d in (*site.recorders, *site.cameras))
+
+
+def _one(device: Device, open_driver: Callable[[Device], DeviceDriver], close: bool) -> DeviceFacts | Failure:
+    try:
+        driver = open_driver(device)
+    except DeviceError as exc:
+        return Failure(device.site, device.name, exc.step, exc.detail)
+    except LookupError as exc:  # no driver registered for the device's protocol
+        return Failure(device.site, device.name, "driver", str(exc))
+    try:
+        return driver.facts()
+    except LockedOut as exc:
+        return Failure(device.site, device.name, exc.step, exc.detail, exc.unlock_seconds)
+    except DeviceError as exc:
+        return Failure(device.site, device.name, exc.step, exc.detail)
+    except Refused as exc:
+        return Failure(device.site, device.name, "login", f"login not attempted: {exc.reason}")
+    except Exception as exc:  # a driver bug must fail this device, not the run
+        log.exception("%s: facts failed unexpectedly", device.id)
+        return Failure(device.site, device.name, "facts", f"internal error: {type(exc).__name__}")
+    finally:
+        if close:
+            try:
+                driver.close()
+            except Exception:  # closing sockets must not turn facts into a failure
+                log.debug("%s: close failed", device.id, exc_info=True)
+
+
+def gather(
+    devices: Sequence[Device],
+    open_driver: Callable[[Device], DeviceDriver],
+    *,
+    concurrency: int = 20,
+    progress: Progress | None = None,
+    close: bool = True,
+) -> Gathered:
+    """Facts for ``devices`` with at most ``concurrency`` devices in flight.
+
+    Args:
+        devices: the devices to read, e.g. :func:`devices_of` a play.
+        open_driver: makes the driver for a device (may raise DeviceError or LookupError).
+        concurrency: worker threads; each works on one device at a time.
+        progress: called after every device with its result and the running count.
+        close: close each driver after its facts (a closed ISAPI driver reconnects when used again).
+    """
+    results: dict[str, DeviceFacts | Failure] = {}
+    done = 0
+    lock = threading.Lock()
+
+    def work(device: Device) -> None:
+        nonlocal done
+        result = _one(device, open_driver, close)
+        with lock:
+            results[device.id] = result
+            done += 1
+            count = done
+        if progress is not None:
+            progress(device, result, count, len(devices))
+
+    if devices:
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(devices))), thread_name_prefix="facts") as pool:
+            for future in [pool.submit(work, d) for d in devices]:
+                future.result()
+    facts = {d.id: r for d in devices if isinstance(r := results[d.id], DeviceFacts)}
+    failures = tuple(r for d in devices if isinstance(r := results[d.id], Failure))
+    return Gathered(facts, failures)

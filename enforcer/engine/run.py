@@ -1,0 +1,245 @@
+"""One play, end to end: open drivers, gather facts (waiting out locks), plan, apply, verify.
+
+This is where the pure core meets the drivers: facts in, plan out, plan executed. The CLI and the
+demo call it; tests call it against the lab.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from enforcer.config.credstore import CredentialStore, CredentialStoreError, Entry
+from enforcer.config.secrets import Secret
+from enforcer.drivers.base import DeviceDriver, DriverOptions, driver_for
+from enforcer.drivers.discovery import StoreCredentials
+from enforcer.drivers.guard import LoginGuard
+from enforcer.engine.diff import Known
+from enforcer.engine.executor import Event, LocalExecutor, RunOptions, SiteResult, StepFinished, StepStarted, Work
+from enforcer.engine.gather import Failure, Gathered, Progress, devices_of, gather
+from enforcer.engine.journal import Journal
+from enforcer.engine.plan import Plan, Step
+from enforcer.engine.planner import plan_site
+from enforcer.engine.steps import StepContext, run_step
+from enforcer.errors import DeviceError, EnforcerError
+from enforcer.facts import DeviceFacts
+from enforcer.model import Device, Play, Site
+
+
+class StalePlan(EnforcerError):
+    """A saved plan's devices changed since it was made; ``changed`` names them."""
+
+    def __init__(self, changed: list[str]) -> None:
+        self.changed = changed
+        super().__init__(
+            f"the saved plan is stale: {len(changed)} device{'s' * (len(changed) != 1)} changed since it was made "
+            f"({', '.join(changed[:10])}{', …' if len(changed) > 10 else ''}); run enforce plan again"
+        )
+
+
+@dataclass
+class PlayRun:
+    """The live side of one play: credential store, guard, and one driver per device, reused throughout."""
+
+    play: Play
+    options: DriverOptions = field(default_factory=DriverOptions)
+    concurrency: int = 20
+    time_scale: float = 1.0
+    store: CredentialStore = field(init=False)
+    guard: LoginGuard = field(init=False)
+    drivers: dict[str, DeviceDriver] = field(default_factory=dict)
+    checklist: list[Step] = field(default_factory=list)  # manual clients to update, after apply
+
+    def __post_init__(self) -> None:
+        inventory = self.play.inventory
+        path = inventory.credential_store or Path(inventory.path) / "credentials.vault"
+        if path.exists() and inventory.vault_password is None:
+            raise CredentialStoreError(f"{path} needs a vault password: set vault_password in the inventory")
+        password = inventory.vault_password.reveal().encode() if inventory.vault_password else b""
+        self.store = CredentialStore.load(path, password)
+        # Devices report lock times in their own seconds; on a time-scaled lab the guard's clock follows.
+        scale = self.time_scale
+        self.guard = LoginGuard(clock=lambda: time.monotonic() / scale)
+
+    @property
+    def _credentials(self) -> StoreCredentials:
+        return StoreCredentials(self.store, devices_of(self.play))
+
+    def open_driver(self, device: Device) -> DeviceDriver:
+        if device.id not in self.drivers:
+            factory = driver_for(device.protocol)
+            self.drivers[device.id] = factory(
+                device, guard=self.guard, credentials=self._credentials, options=self.options
+            )
+        return self.drivers[device.id]
+
+    def close(self) -> None:
+        for driver in self.drivers.values():
+            driver.close()
+
+    # -- facts ----------------------------------------------------------------------------------------
+
+    def gather(
+        self,
+        devices: tuple[Device, ...] | None = None,
+        *,
+        progress: Progress | None = None,
+        wait_locks: bool = False,
+        rebooting: frozenset[str] = frozenset(),
+    ) -> Gathered:
+        """Facts for the play's devices (preflight).
+
+        With ``wait_locks``, devices that report us locked are waited out once (one timer for all of
+        them, as long as the longest lock) and read again. Devices in ``rebooting`` (an interrupted
+        run was upgrading them) are read again until they answer, within the firmware timeout.
+        """
+        devices = devices_of(self.play) if devices is None else devices
+        found = gather(devices, self.open_driver, concurrency=self.concurrency, progress=progress, close=False)
+        locked = {f.id for f in found.failures if f.unlock_seconds} if wait_locks else set()
+        if locked:
+            time.sleep(max(f.unlock_seconds for f in found.failures if f.id in locked) * self.time_scale + 0.05)
+            found = self._again(found, devices, locked, progress)
+        deadline = time.monotonic() + self.options.firmware_timeout * self.time_scale
+        while (waiting := {f.id for f in found.failures if f.id in rebooting}) and time.monotonic() < deadline:
+            time.sleep(max(0.05, 2.0 * self.time_scale))
+            found = self._again(found, devices, waiting, progress)
+        return found
+
+    def _again(
+        self, found: Gathered, devices: tuple[Device, ...], ids: set[str], progress: Progress | None
+    ) -> Gathered:
+        """``found`` with the devices in ``ids`` read again."""
+        again = gather(
+            [d for d in devices if d.id in ids],
+            self.open_driver,
+            concurrency=self.concurrency,
+            progress=progress,
+            close=False,
+        )
+        facts = {**found.facts, **again.facts}
+        failures = {f.id: f for f in found.failures if f.id not in ids} | {f.id: f for f in again.failures}
+        return Gathered(
+            {d.id: facts[d.id] for d in devices if d.id in facts},
+            tuple(failures[d.id] for d in devices if d.id in failures),
+        )
+
+    def known(self, facts: Mapping[str, DeviceFacts]) -> Known:
+        """The password known to be current per device account: what discovery logged in with, else the store's."""
+        known: dict[tuple[str, str], Secret] = {}
+        for site in self.play.selected():
+            for device in site.devices:
+                login = facts[device.id].login if device.id in facts else None
+                for account in device.accounts:
+                    entry = self.store.get(device.id, account.name)
+                    secret = entry.current if entry else None
+                    if login is not None and login.account == account.name:
+                        secret = _by_role(login.candidate, entry, account.password)
+                    if secret is not None:
+                        known[(device.id, account.name)] = secret
+        return known
+
+    # -- plan -----------------------------------------------------------------------------------------
+
+    def plan(
+        self, found: Gathered, *, playbook: str, limit: tuple[str, ...] = (), isolated: frozenset[str] = frozenset()
+    ) -> Plan:
+        failures = {f.id: f.reason for f in found.failures}
+        known = self.known(found.facts)
+        sites = tuple(
+            plan_site(site, found.facts, failures, self.play.enforce, known, isolated) for site in self.play.selected()
+        )
+        return Plan(playbook, self.play.name, limit, sites, {d: f.fingerprint() for d, f in found.facts.items()})
+
+    # -- apply ----------------------------------------------------------------------------------------
+
+    def apply(
+        self,
+        plan: Plan,
+        journal: Journal,
+        options: RunOptions,
+        on_event: Callable[[Event], None],
+        *,
+        source_address: str | None = None,
+    ) -> list[SiteResult]:
+        run, resumed = journal.begin(plan.playbook, plan.play)
+        self._reconcile()
+        sites = {s.name: s for s in self.play.selected()}
+        ctx = StepContext(sites, self.drivers, self.store, journal, run, source_address or self.options.source_address)
+        work = Work(
+            run_step=lambda step: run_step(step, ctx),
+            lock_state=lambda device: self.drivers[device].lock_state(),
+            verify=lambda site: self.verify(sites[site]),
+            skip=frozenset(journal.succeeded(run)) if resumed else frozenset(),
+        )
+
+        def record(event: Event) -> None:
+            """The journal subscribes first: a step's intent is on disk before the step runs."""
+            if isinstance(event, StepStarted):
+                journal.started(run, event.step)
+            elif isinstance(event, StepFinished):
+                journal.finished(run, event.step, event.status, event.detail)
+            on_event(event)
+
+        results = LocalExecutor().run(plan.sites, work, options, record)
+        journal.finish(run, "failed" if any(r.status in ("failed", "skipped") for r in results) else "converged")
+        self.checklist = ctx.checklist
+        return results
+
+    def verify(self, site: Site) -> str:
+        """Read the site again: no change left, nothing locked; else the step fails saying what is left."""
+        found = self.gather(tuple(d for d in site.devices))
+        if found.failures:
+            raise DeviceError(
+                site=site.name, device=found.failures[0].device, step="verify", detail=found.failures[0].reason
+            )
+        plan = plan_site(site, found.facts, {}, self.play.enforce, self.known(found.facts))
+        left = [f"{c.device.split('/', 1)[1]} {c.key}" for c in plan.pending]
+        if left:
+            raise DeviceError(
+                site=site.name, device=site.name, step="verify", detail=f"not converged: {', '.join(left)}"
+            )
+        offline = [f"{d.name} ch{c.id}" for d in site.recorders for c in found.facts[d.id].channels if not c.online]
+        return "converged" + (f"; channels still reconnecting: {', '.join(offline)}" if offline else "")
+
+    def _reconcile(self) -> None:
+        """Record in the store what discovery proved: the role that worked is the device's current password."""
+        changed = False
+        for device_id, driver in self.drivers.items():
+            login = getattr(driver, "login", None)
+            if login is None:
+                continue
+            entry = self.store.get(device_id, login.account)
+            if login.candidate == "current" and entry and entry.pending is not None:
+                self.store.discard_pending(device_id, login.account)  # it never reached the device
+                changed = True
+            elif login.candidate != "current":
+                device = next(d for s in self.play.selected() for d in s.devices if d.id == device_id)
+                account = device.account(login.account)
+                secret = _by_role(login.candidate, entry, account.password if account else None)
+                if secret is not None:
+                    self.store.set_current(device_id, login.account, secret)
+                    changed = True
+        if changed:
+            self.store.save()
+
+
+def _by_role(role: str, entry: Entry | None, desired: Secret | None) -> Secret | None:
+    """The password a candidate role stands for."""
+    if role == "desired":
+        return desired
+    if entry is None or role not in ("current", "pending", "previous"):
+        return None
+    found: Secret | None = getattr(entry, role)
+    return found
+
+
+def check_fresh(saved: Plan, found: Gathered) -> None:
+    """Refuse a saved plan whose devices changed: a different fingerprint, or facts that now fail."""
+    changed = [d for d, fp in saved.fingerprints.items() if d not in found.facts or found.facts[d].fingerprint() != fp]
+    if changed:
+        raise StalePlan(changed)
+
+
+__all__ = ["Failure", "PlayRun", "StalePlan", "check_fresh"]

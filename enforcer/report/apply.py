@@ -1,0 +1,104 @@
+"""The console side of apply: a line per finished step, a progress bar, the recap and the checklist.
+
+A subscriber of the executor's events, as the journal is; it holds no state that apply depends on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from enforcer.engine.executor import Event, SiteFinished, SiteResult, StepFinished, Waiting
+from enforcer.engine.plan import Step
+
+_STATUS = {
+    "converged": "[green]converged[/]",
+    "unchanged": "[green]ok[/]",
+    "failed": "[bold red]failed[/]",
+    "skipped": "[yellow]skipped[/]",
+}
+
+
+class ApplyDisplay:
+    """Prints each finished step and keeps a progress bar over all steps (on a terminal)."""
+
+    def __init__(self, console: Console, total_steps: int) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]applying[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
+        self.task = self.progress.add_task("", total=total_steps)
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> ApplyDisplay:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            if isinstance(event, StepFinished):
+                self.progress.advance(self.task)
+                mark = {"succeeded": "[green]✓[/]", "failed": "[bold red]✗[/]", "skipped": "[dim]-[/]"}[event.status]
+                line = f"{mark} {escape(event.step.site)} · {_what(event.step)}: {escape(event.detail)}"
+                self.progress.console.print(line, highlight=False, soft_wrap=True)
+            elif isinstance(event, Waiting):
+                self.progress.update(self.task, description=f"waiting {event.seconds:.0f} s for {event.step.target}")
+                self.progress.console.print(
+                    f"[cyan]…[/] {escape(event.step.site)} · {escape(event.step.target)} is locked: "
+                    f"waiting {event.seconds:.1f} s (a timer; other sites go on)",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            elif isinstance(event, SiteFinished) and event.status == "failed":
+                self.progress.console.print(
+                    f"[bold red]✗ site {escape(event.site)} failed:[/] {escape(event.detail)}", soft_wrap=True
+                )
+
+
+def _what(step: Step) -> str:
+    target = escape(step.target.split("/", 1)[-1])
+    label = step.action.replace("_", " ")
+    return f"{target} {label}" if step.action != "verify" else "verify"
+
+
+def print_recap(console: Console, results: list[SiteResult], checklist: list[Step]) -> None:
+    """Ansible's PLAY RECAP, per site, then the manual checklist."""
+    console.rule("[bold]recap[/]")
+    width = max((len(r.site) for r in results), default=4)
+    for r in results:
+        counts = Counter(status for _, status, _ in r.steps)
+        console.print(
+            f"{escape(r.site):<{width}} : {_STATUS[r.status]:<20} changed={counts['succeeded']} "
+            f"failed={counts['failed']} skipped={counts['skipped']}"
+            + (f"  [dim]{escape(r.detail)}[/]" if r.detail and r.status != "converged" else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
+    if checklist:
+        console.rule("[bold magenta]checklist: update these clients by hand[/]")
+        for step in checklist:
+            p = step.params
+            holds = ", ".join(f"{h['device']} as {h['user']}" for h in p["holds"])
+            where = f" at {p['address']}" if p.get("address") else ""
+            contact = f"; contact: {p['contact']}" if p.get("contact") else ""
+            what = escape(p.get("what") or step.target)
+            console.print(
+                f"☐ {escape(step.site)} · {what}{escape(where)}: enter the new password "
+                f"for {escape(holds)}{escape(contact)}. It stays blocked at the device until then.",
+                highlight=False,
+                soft_wrap=True,
+            )

@@ -1,0 +1,134 @@
+"""The plan as a person reads it: a masked diff grouped by site and phase, then a summary line.
+
+Display choices never change what apply does; everything shown here comes from the plan artifact,
+which holds no secret value, so nothing shown here can leak one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from enforcer.engine.diff import SENSITIVE, Change
+from enforcer.engine.plan import PHASES, Plan, Step
+
+_SYMBOL = {"create": "[green]+[/]", "update": "[yellow]~[/]", "delete": "[red]-[/]", "blocked": "[red]![/]"}
+_PHASE_TITLE = {
+    "isolate": "isolate stale credential paths",
+    "wait": "wait for locks to clear",
+    "recorder": "recorders",
+    "cameras": "cameras",
+    "channels": "recorder channel credentials",
+    "clients": "clients",
+    "release": "release isolation",
+    "verify": "verify",
+}
+
+
+def print_plan(console: Console, plan: Plan) -> None:
+    """Per site: its steps by phase with each change, then warnings and errors; a summary line last."""
+    for site in plan.sites:
+        if not site.steps and not site.changes and not site.error and not site.warnings:
+            continue
+        console.print(f"\n[bold]site {escape(site.site)}[/]")
+        if site.error:
+            console.print(f"  [bold red]✗ cannot plan:[/] {escape(site.error)}")
+        for phase in PHASES:
+            steps = [s for s in site.steps if s.phase == phase]
+            if steps:
+                console.print(f"  [cyan]{_PHASE_TITLE[phase]}[/]")
+                for step in steps:
+                    _print_step(console, step)
+        for change in (c for c in site.changes if c.action == "blocked"):
+            console.print(
+                f"    {_SYMBOL['blocked']} {escape(_short(change.device))} {change.key}: {escape(change.reason)}"
+            )
+        for warning in site.warnings:
+            console.print(f"  [yellow]warning:[/] {escape(warning)}")
+    console.print()
+    console.print(summary(plan))
+
+
+def _print_step(console: Console, step: Step) -> None:
+    target = escape(_short(step.target))
+    head = f"    [bold]{target}[/] {_describe(step)}"
+    console.print(head + (f" [dim]({escape(step.reason)})[/]" if step.reason else ""))
+    for change in step.changes:
+        console.print(f"      {_SYMBOL[change.action]} {change.key}: {_value_change(change)}")
+
+
+def _describe(step: Step) -> str:
+    p = step.params
+    if step.action == "isolate_ip_filter":
+        return "IP filter → allow only " + ", ".join("enforcer" if a == "@enforcer" else a for a in p["allow"])
+    if step.action == "release_ip_filter":
+        keep = p.get("keep_blocked") or []
+        return "restore the IP filter" + (f", keep {', '.join(keep)} out" if keep else "")
+    if step.action == "wait_unlock":
+        return f"wait {p.get('seconds', 0):.0f} s for the lock to clear"
+    if step.action == "account":
+        return f"account {p['account']}" + ("" if p.get("present", True) else " (remove)")
+    if step.action == "channel":
+        return f"channel {p['channel']} → {_short(p['camera'])} as {p['user']}"
+    if step.action == "checklist":
+        holds = ", ".join(f"{h['device']} as {h['user']}" for h in p["holds"])
+        return f"[magenta]checklist[/]: update {escape(p.get('what') or 'this client')} by hand ({holds})"
+    return step.action.replace("_", " ")
+
+
+def _value_change(change: Change) -> str:
+    if change.sensitive and (change.kind == "account" or change.before == change.after):
+        return "(sensitive, new)" if change.action == "create" else "(sensitive, changed)"
+    if change.action == "create":
+        return f"{_show(change.after)}"
+    if change.action == "delete":
+        return f"{_show(change.before)} → (absent)"
+    extra = f" [dim]({escape(change.reason)})[/]" if change.reason else ""
+    return f"{_show(change.before)} → {_show(change.after)}{extra}"
+
+
+def _show(value: Any) -> str:
+    if value == SENSITIVE:
+        return "(sensitive)"
+    return escape(str(value)) if value is not None else "(unknown)"
+
+
+def _short(device_id: str) -> str:
+    return device_id.split("/", 1)[-1]
+
+
+def summary(plan: Plan) -> str:
+    """``Plan: 3 sites to change, 1 failed; 12 changes (4 firmware, ...), 2 blocked.`` like Terraform's line."""
+    changing = [s for s in plan.sites if s.pending]
+    counts = Counter(c.kind for s in plan.sites for c in s.pending)
+    blocked = sum(1 for s in plan.sites for c in s.changes if c.action == "blocked")
+    checklist = sum(1 for s in plan.sites for st in s.steps if st.action == "checklist")
+    if not changing and not plan.failed and not blocked:
+        return "[bold green]No changes.[/] Every selected site matches its declared state."
+    parts = [f"[bold]Plan:[/] {len(changing)} of {len(plan.sites)} sites to change"]
+    if counts:
+        kinds = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items()))
+        parts.append(f"{sum(counts.values())} changes ({kinds})")
+    if checklist:
+        parts.append(f"{checklist} manual client{'s' * (checklist != 1)} on the checklist")
+    if blocked:
+        parts.append(f"[red]{blocked} blocked[/]")
+    if plan.failed:
+        parts.append(f"[bold red]{len(plan.failed)} site{'s' * (len(plan.failed) != 1)} cannot be planned[/]")
+    return "; ".join(parts) + "."
+
+
+def plan_view(plan: Plan) -> dict[str, Any]:
+    """The plan as JSON for ``--json`` (the same document ``-o`` saves)."""
+    data: dict[str, Any] = json.loads(plan.to_json())
+    data["summary"] = {
+        "sites_changing": sum(1 for s in plan.sites if s.pending),
+        "changes": sum(len(s.pending) for s in plan.sites),
+        "blocked": sum(1 for s in plan.sites for c in s.changes if c.action == "blocked"),
+        "failed_sites": [s.site for s in plan.failed],
+    }
+    return data

@@ -1,0 +1,199 @@
+"""Shared helpers for driver tests: generated lab repos, hand-built devices, drivers bound to them."""
+
+from __future__ import annotations
+
+import hashlib
+import ssl
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from enforcer.config.credstore import CredentialStore
+from enforcer.config.diagnostics import Diagnostics
+from enforcer.config.playbook import load_playbook
+from enforcer.config.secrets import Secret
+from enforcer.drivers.base import DriverOptions
+from enforcer.drivers.discovery import StoreCredentials
+from enforcer.drivers.guard import LoginGuard
+from enforcer.drivers.isapi import IsapiDriver
+from enforcer.engine.gather import Gathered, devices_of, gather
+from enforcer.facts import Candidate
+from enforcer.lab.fleet import Fleet
+from enforcer.lab.generate import generate
+from enforcer.lab.spec import LabAccount, LabChannel, LabDevice, LabLockPolicy, LabProfile, LabSpec
+from enforcer.model import TLS, Account, Device, LockPolicy
+
+SCALE = 0.01  # one device second = 10 ms
+ENFORCER = "127.0.0.1"
+
+
+@dataclass
+class Repo:
+    """A generated MSP repo and its running lab."""
+
+    out: Path
+    spec: LabSpec
+    fleet: Fleet
+    devices: tuple[Device, ...]
+    store: CredentialStore
+
+    def credentials(self) -> StoreCredentials:
+        return StoreCredentials(self.store, self.devices)
+
+    def gather(self, guard: LoginGuard | None = None, **options: Any) -> Gathered:
+        guard = guard or LoginGuard()
+        creds = self.credentials()
+        opts = DriverOptions(**({"timeout": 5.0} | options))
+        return gather(self.devices, lambda d: IsapiDriver(d, guard=guard, credentials=creds, options=opts))
+
+    def lab(self, name: str) -> LabDevice:
+        return next(d for d in self.spec.devices if d.name == name)
+
+    def device(self, name: str) -> Device:
+        return next(d for d in self.devices if d.name == name)
+
+    def with_problem(self, problem: str) -> list[LabDevice]:
+        return [d for d in self.spec.devices if problem in d.problems]
+
+    def our_locks(self) -> list[dict[str, Any]]:
+        return [e for e in self.fleet.read_events() if e["event"] == "locked" and e["source"] == ENFORCER]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Iterator[Callable[..., Repo]]:
+    """``repo(sites=, cameras=, problems=, ...)``: generate a fleet into tmp_path and serve it."""
+    fleets: list[Fleet] = []
+
+    def make(**kw: Any) -> Repo:
+        out = tmp_path / f"repo{len(fleets)}"
+        kw.setdefault("seed", 11)
+        spec = generate(out, **kw)
+        fleet = Fleet(LabSpec.load(out / "lab.spec.json"), time_scale=SCALE, directory=out)
+        fleet.start()
+        fleets.append(fleet)
+        diagnostics = Diagnostics()
+        playbook = load_playbook(out / "site.yml", diagnostics)
+        assert playbook is not None, [str(d) for d in diagnostics]
+        devices = tuple(d for play in playbook.plays for d in devices_of(play))
+        password = (out / ".vault-password").read_text(encoding="utf-8").strip().encode()
+        store = CredentialStore.load(out / "inventory" / "credentials.vault", password)
+        return Repo(out, spec, fleet, devices, store)
+
+    yield make
+    for fleet in fleets:
+        fleet.stop()
+
+
+# -- hand-built devices, for write tests that need a particular firmware behaviour ------------------
+
+
+class DictCredentials:
+    """Credentials from a plain mapping ``{(device_id, user): [(role, Secret)]}``."""
+
+    def __init__(self, table: dict[tuple[str, str], list[tuple[Candidate, Secret]]] | None = None) -> None:
+        self.table = table or {}
+
+    def candidates(self, device: str, user: str) -> list[tuple[Candidate, Secret]]:
+        return list(self.table.get((device, user), []))
+
+
+def lab_camera(name: str, address: str, password: str, **kw: Any) -> LabDevice:
+    return LabDevice(
+        name=name,
+        site="s1",
+        role="camera",
+        vendor="hikvision",
+        model=kw.pop("model", "DS-2CD2146G2-ISU"),
+        serial=f"DS-2CD2146G2-ISU0000000AAWRG{abs(hash(name)) % 100000:05d}",
+        address=address,
+        port=kw.pop("port", 8080),
+        scheme=kw.pop("scheme", "http"),
+        firmware_version=kw.pop("firmware_version", "V5.7.17"),
+        firmware_build="240606",
+        accounts=[LabAccount("admin", "administrator", password), LabAccount("operator", "operator", "Op3rator!x")],
+        lock_policy=kw.pop("lock_policy", LabLockPolicy(enabled=True, max_attempts=5, lock_seconds=1800)),
+        profile=kw.pop("profile", LabProfile(reboot_seconds=50, upgrade_seconds=30)),
+        **kw,
+    )
+
+
+def lab_recorder(name: str, address: str, password: str, channels: list[LabChannel], **kw: Any) -> LabDevice:
+    return LabDevice(
+        name=name,
+        site="s1",
+        role="recorder",
+        vendor="hikvision",
+        model="DS-7608NXI-I2",
+        serial="DS-7608NXI-I20000000000CCRRJ00000000WCVU",
+        address=address,
+        port=8080,
+        scheme="http",
+        firmware_version="V4.62.210",
+        firmware_build="230619",
+        accounts=[LabAccount("admin", "administrator", password)],
+        channels=channels,
+        profile=kw.pop("profile", LabProfile(namespace="isapi", channel_poll_seconds=20, reboot_seconds=50)),
+        **kw,
+    )
+
+
+def device_for(lab: LabDevice, password: str, *, tls: TLS | None = None, **kw: Any) -> Device:
+    """The inventory's view of a lab device: admin desired = ``password``."""
+    return Device(
+        site=lab.site,
+        name=lab.name,
+        role=lab.role,
+        vendor="hikvision",
+        model=lab.model,
+        address=lab.address,
+        port=lab.port,
+        scheme=lab.scheme,
+        tls=tls or TLS(),
+        accounts=(Account("admin", "administrator", Secret(password, "test")),),
+        lock_policy=kw.pop("lock_policy", LockPolicy(True, 5, 30)),
+        firmware=kw.pop("firmware", None),
+        isolation="ip_filter",
+        unlock="wait",
+        **kw,
+    )
+
+
+@dataclass
+class Bench:
+    """A hand-built lab plus drivers for its devices."""
+
+    fleet: Fleet
+    guard: LoginGuard = field(default_factory=LoginGuard)
+    credentials: DictCredentials = field(default_factory=DictCredentials)
+
+    def driver(self, device: Device, **options: Any) -> IsapiDriver:
+        opts = DriverOptions(**({"timeout": 5.0, "firmware_timeout": 30.0} | options))
+        return IsapiDriver(device, guard=self.guard, credentials=self.credentials, options=opts)
+
+    def events(self, event: str, **match: Any) -> list[dict[str, Any]]:
+        return [
+            e for e in self.fleet.read_events() if e["event"] == event and all(e.get(k) == v for k, v in match.items())
+        ]
+
+
+@pytest.fixture
+def bench(tmp_path: Path) -> Iterator[Callable[..., Bench]]:
+    fleets: list[Fleet] = []
+
+    def make(spec: LabSpec, **options: Any) -> Bench:
+        fleet = Fleet(spec, time_scale=SCALE, directory=tmp_path / f"lab{len(fleets)}", **options)
+        fleet.start()
+        fleets.append(fleet)
+        return Bench(fleet)
+
+    yield make
+    for fleet in fleets:
+        fleet.stop()
+
+
+def cert_fingerprint(pem: Path) -> str:
+    """SHA-256 of the certificate's DER bytes, hex lower-case without colons."""
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem.read_text())).hexdigest()

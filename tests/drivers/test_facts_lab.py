@@ -1,0 +1,101 @@
+"""Facts against a generated lab fleet over real sockets: every seeded problem, and lock safety."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from enforcer.drivers.guard import LoginGuard
+from enforcer.engine.gather import Failure
+from enforcer.lab.spec import PROBLEMS
+
+from .conftest import ENFORCER, Repo
+
+pytestmark = pytest.mark.lab
+
+FACT_PROBLEMS = [p for p in PROBLEMS if p != "stale_viewer"] + ["stale_viewer"]
+
+
+def test_facts_match_every_seeded_problem(repo: Callable[..., Repo]) -> None:
+    r = repo(sites=4, cameras=4, problems=FACT_PROBLEMS, thresholds=[5, 6, 7], https_share=0.5)
+    result = r.gather()
+    locked = {f"{d.site}/{d.name}" for d in r.with_problem("locked")}
+    assert {x.id for x in result.failures} == locked
+    for failure in result.failures:
+        assert failure.step == "login" and "locked" in failure.reason and "no attempt made" in failure.reason
+        assert failure.unlock_seconds > 0  # the engine may wait it out
+    for lab in r.spec.devices:
+        device_id = f"{lab.site}/{lab.name}"
+        if device_id in locked:
+            continue
+        f = result.facts[device_id]
+        assert (f.model, f.serial, f.firmware_version) == (lab.model, lab.serial, lab.firmware_version)
+        assert f.firmware_build == lab.firmware_build.removeprefix("build ")
+        assert f.device_type == ("NVR" if lab.role == "recorder" else "IPCamera")
+        assert [(a.name, a.level) for a in f.accounts] == [(a.name, a.level) for a in lab.accounts]
+        policy = f.lock_policy
+        assert policy is not None
+        assert (policy.enabled, policy.max_attempts) == (lab.lock_policy.enabled, lab.lock_policy.max_attempts)
+        assert policy.lock_seconds == lab.lock_policy.lock_seconds, (lab.name, lab.profile.lock_time_unit)
+        assert policy.enabled == ("lock_disabled" not in lab.problems)
+        assert f.ip_filter is not None and not f.ip_filter.enabled
+        login = f.login
+        assert login is not None and login.account == "admin"
+        if "unknown_password" in lab.problems:
+            assert (login.candidate, login.attempts_spent) == ("previous", 1)
+        else:
+            assert (login.candidate, login.attempts_spent) == ("current", 0)
+        assert login.is_default == ("default_password" in lab.problems)
+        if "weak_password" in lab.problems or "default_password" in lab.problems:
+            assert login.is_risk
+        if lab.role == "recorder":
+            assert [(c.id, c.address, c.port, c.user) for c in f.channels] == [
+                (c.id, c.address, c.port, c.user) for c in lab.channels
+            ]
+            assert "channels" in f.capabilities
+        else:
+            assert f.channels == ()
+    old = [d for d in r.with_problem("old_firmware") if f"{d.site}/{d.name}" not in locked]
+    assert old and all(result.facts[f"{d.site}/{d.name}"].firmware_version == d.firmware_version for d in old)
+    assert r.our_locks() == []
+
+
+@pytest.mark.parametrize("threshold", [3, 4, 5, 6, 7])
+def test_discovery_never_locks_us_out(repo: Callable[..., Repo], threshold: int) -> None:
+    r = repo(sites=3, cameras=2, problems=["unknown_password", "locked"], thresholds=[threshold], seed=threshold)
+    for _ in range(2):  # a rerun with a fresh guard, as the next `enforce facts` would be
+        result = r.gather(LoginGuard())
+        failed = {x.id: x for x in result.failures}
+        for lab in r.with_problem("unknown_password"):
+            device_id = f"{lab.site}/{lab.name}"
+            if "locked" in lab.problems:
+                assert device_id in failed
+            elif threshold >= 4:
+                login = result.facts[device_id].login
+                assert login is not None and login.candidate == "previous"
+            else:  # one failure leaves 2: both are kept in reserve, so previous is never tried
+                assert device_id in failed and "reserve" in failed[device_id].reason
+        for lab in r.with_problem("locked"):
+            assert isinstance(failed.get(f"{lab.site}/{lab.name}"), Failure)
+    assert r.our_locks() == []
+    failures = [e for e in r.fleet.read_events() if e["event"] == "auth_failed" and e["source"] == ENFORCER]
+    per_device: dict[str, int] = {}
+    for e in failures:
+        per_device[e["device"]] = per_device.get(e["device"], 0) + 1
+    for name, count in per_device.items():
+        lab = r.lab(name)
+        assert count <= max(0, lab.lock_policy.max_attempts - 2) or "locked" in lab.problems, (name, count)
+
+
+def test_lock_state_is_free(repo: Callable[..., Repo]) -> None:
+    from enforcer.drivers.base import DriverOptions
+    from enforcer.drivers.isapi import IsapiDriver
+
+    r = repo(sites=1, cameras=2, problems=["locked"])
+    [lab] = r.with_problem("locked")
+    guard = LoginGuard()
+    with IsapiDriver(r.device(lab.name), guard=guard, credentials=r.credentials(), options=DriverOptions()) as drv:
+        state = drv.lock_state()
+    assert state.locked and state.unlock_seconds > 0
+    assert [e for e in r.fleet.read_events() if e["source"] == ENFORCER and e["event"] == "auth_failed"] == []

@@ -1,0 +1,239 @@
+"""plan → apply → plan against the lab over real sockets: idempotence, lock safety, crash safety,
+stale saved plans and secrets. The lab's events file is the ground truth."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from enforcer.cli import main
+from enforcer.config.credstore import CredentialStore
+from enforcer.lab.fleet import Fleet
+from enforcer.lab.generate import generate
+from enforcer.lab.spec import LabSpec
+
+pytestmark = pytest.mark.lab
+
+SCALE = 0.01
+ENFORCER = "127.0.0.1"
+ENFORCE = str(Path(sys.executable).parent / "enforce")
+WRITES = (
+    "account_changed",
+    "account_added",
+    "account_deleted",
+    "lock_policy_changed",
+    "ip_filter_changed",
+    "firmware_uploaded",
+    "firmware_changed",
+    "channel_changed",
+    "channel_added",
+    "reboot",
+)
+
+
+class Lab:
+    """A generated fleet being served, and the CLI pointed at it."""
+
+    def __init__(self, root: Path, spec: LabSpec, fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+        self.root, self.spec, self.fleet, self.capsys = root, spec, fleet, capsys
+
+    @property
+    def playbook(self) -> str:
+        return str(self.root / "site.yml")
+
+    def run(self, *args: str) -> tuple[int, str]:
+        """Run the CLI; returns the exit code and stdout + stderr (stdout alone in ``self.stdout``)."""
+        code = main([*args, "--time-scale", str(SCALE)])
+        captured = self.capsys.readouterr()
+        self.stdout = captured.out
+        return code, captured.out + captured.err
+
+    def events(self) -> list[dict[str, Any]]:
+        self.fleet.flush()
+        return self.fleet.read_events()
+
+    def store(self) -> CredentialStore:
+        password = (self.root / ".vault-password").read_text().strip().encode()
+        return CredentialStore.load(self.root / "inventory" / "credentials.vault", password)
+
+    def secrets(self) -> set[str]:
+        """Every password the lab or the repo knows: none may appear in any output."""
+        values = {a.password for d in self.spec.devices for a in d.accounts}
+        values |= {c.password for c in self.spec.clients}
+        store = self.store()
+        for _, _, entry in store.entries():
+            values |= {s.reveal() for s in (entry.current, entry.pending, entry.previous) if s is not None}
+        return {v for v in values if len(v) >= 6}
+
+
+@pytest.fixture
+def lab(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
+    fleets: list[Fleet] = []
+
+    def start(**options: Any) -> Lab:
+        root = tmp_path / f"fleet-{uuid.uuid4().hex[:8]}"
+        spec = generate(root, **{"sites": 2, "cameras": 3, "seed": 5, **options})
+        fleet = Fleet(spec, time_scale=SCALE, directory=root)
+        fleet.start()
+        fleets.append(fleet)
+        return Lab(root, spec, fleet, capsys)
+
+    yield start
+    for fleet in fleets:
+        fleet.stop()
+
+
+def _locks(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in events if e["event"] == "locked"]
+
+
+def _our_failures(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in events if e["event"] == "auth_failed" and e["source"] == ENFORCER]
+
+
+@pytest.mark.parametrize("threshold", [3, 5, 7])
+def test_stale_clients_everywhere_converge_without_a_single_lock(lab: Any, threshold: int) -> None:
+    fleet = lab(problems=("stale_viewer", "stale_channel"), thresholds=[threshold])
+    code, output = fleet.run("plan", fleet.playbook)
+    assert code == 2, output
+    code, output = fleet.run("apply", fleet.playbook, "--yes")
+    assert code == 0, output
+    events = fleet.events()
+    assert not _locks(events), _locks(events)
+    assert not _our_failures(events)
+    assert any(e["event"] == "account_changed" for e in events)
+    assert "checklist" in output  # the viewers are manual clients: on the checklist, kept out meanwhile
+    time.sleep(1.0)  # the stale viewers keep polling: they are blocked at the filter, not counted
+    events = fleet.events()
+    assert not _locks(events)
+    assert any(e["event"] == "blocked" for e in events)
+
+
+def test_without_isolation_the_same_fleet_locks(lab: Any) -> None:
+    """Proof that the lock-safety test can fail: the same change with isolation switched off."""
+    fleet = lab(problems=("stale_viewer", "stale_channel"), thresholds=[3])
+    inventory = fleet.root / "inventory" / "fleet.yml"
+    text = inventory.read_text()
+    assert "isolation: ip_filter" in text
+    inventory.write_text(text.replace("isolation: ip_filter", "isolation: none"))
+    _, output = fleet.run("apply", fleet.playbook, "--yes")
+    deadline = time.monotonic() + 10
+    while not _locks(fleet.events()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _locks(fleet.events()), "without isolation the stale viewer should lock its recorder"
+    assert "may lock" in output
+
+
+def test_apply_then_plan_is_idempotent_and_sends_nothing(lab: Any) -> None:
+    fleet = lab(problems=("old_firmware", "lock_disabled", "weak_password", "default_password", "stale_channel"))
+    code, output = fleet.run("apply", fleet.playbook, "--yes")
+    assert code == 0, output
+    code, output = fleet.run("plan", fleet.playbook)
+    assert code == 0, output
+    assert "No changes" in output
+    before = fleet.events()
+    code, output = fleet.run("apply", fleet.playbook, "--yes")
+    assert code == 0, output
+    after = fleet.events()[len(before) :]
+    assert not [e for e in after if e["event"] in WRITES], "a converged rerun must not write"
+    assert not _our_failures(after)
+
+
+def test_unknown_password_is_discovered_within_budget(lab: Any) -> None:
+    fleet = lab(problems=("unknown_password", "locked"))
+    code, output = fleet.run("apply", fleet.playbook, "--yes")
+    assert code == 0, output
+    events = fleet.events()
+    assert not [e for e in _locks(events) if e["source"] == ENFORCER]
+    code, _ = fleet.run("plan", fleet.playbook)
+    assert code == 0
+
+
+def test_saved_plan_is_refused_once_a_device_changed(lab: Any, tmp_path: Path) -> None:
+    fleet = lab(problems=("lock_disabled",))
+    saved = tmp_path / "plan.json"
+    code, _ = fleet.run("plan", fleet.playbook, "-o", str(saved))
+    assert code == 2
+    device = next(d for d in fleet.spec.devices if d.role == "camera")
+    fleet.fleet.set_account_password(device.name, "admin", "Changed-On-Site9")
+    # The store no longer knows the password, so that device's facts change (or fail): refused.
+    code, output = fleet.run("apply", str(saved), "--yes")
+    assert code == 1
+    assert "saved plan is stale" in output and device.name in output
+
+
+def test_saved_plan_applies_when_nothing_changed(lab: Any, tmp_path: Path) -> None:
+    fleet = lab(problems=("lock_disabled", "old_firmware"))
+    saved = tmp_path / "plan.json"
+    assert fleet.run("plan", fleet.playbook, "-o", str(saved))[0] == 2
+    code, output = fleet.run("apply", str(saved), "--yes")
+    assert code == 0, output
+    assert fleet.run("plan", fleet.playbook)[0] == 0
+
+
+def test_no_secret_in_any_output_plan_file_or_journal(lab: Any, tmp_path: Path) -> None:
+    fleet = lab(problems=("stale_viewer", "stale_channel", "weak_password", "unknown_password"))
+    secrets = fleet.secrets()
+    saved = tmp_path / "plan.json"
+    outputs = [fleet.run("plan", fleet.playbook, "-o", str(saved))[1]]
+    outputs.append(fleet.run("plan", fleet.playbook, "--json")[1])
+    outputs.append(fleet.run("apply", fleet.playbook, "--yes")[1])
+    outputs.append(fleet.run("apply", fleet.playbook, "--yes", "--json")[1])
+    outputs.append(saved.read_text())
+    journal = fleet.root / "inventory" / ".enforcer" / "journal.db"
+    outputs.append(journal.read_bytes().decode("latin-1"))
+    secrets |= fleet.secrets()  # the rotated passwords too
+    for text in outputs:
+        for secret in secrets:
+            assert secret not in text
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kill_after=st.floats(0.2, 2.5))
+def test_killed_apply_resumes_and_converges_with_no_lock_and_no_lost_password(lab: Any, kill_after: float) -> None:
+    fleet = lab(problems=("stale_viewer", "stale_channel", "old_firmware"), thresholds=[5])
+    try:
+        _kill_and_resume(fleet, kill_after)
+    finally:
+        fleet.fleet.stop()  # hypothesis runs every example in one test: free the addresses
+
+
+def _kill_and_resume(fleet: Lab, kill_after: float) -> None:
+    process = subprocess.Popen(
+        [ENFORCE, "apply", fleet.playbook, "--yes", "--time-scale", str(SCALE)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(kill_after)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    code, output = fleet.run("apply", fleet.playbook, "--yes")
+    assert code == 0, output
+    assert fleet.run("plan", fleet.playbook)[0] == 0
+    events = fleet.events()
+    assert not _locks(events), _locks(events)
+    store = fleet.store()
+    for device in fleet.spec.devices:
+        for account in fleet.fleet.device(device.name)["accounts"]:
+            entry = store.get(f"{device.site}/{device.name}", account["name"])
+            assert entry is not None and entry.current is not None
+            assert entry.current.reveal() == account["password"], f"{device.name}/{account['name']} lost"
+
+
+def test_json_results(lab: Any) -> None:
+    fleet = lab(problems=("lock_disabled",))
+    code, output = fleet.run("apply", fleet.playbook, "--yes", "--json")
+    assert code == 0, output
+    result = json.loads(fleet.stdout)
+    assert {s["status"] for s in result["sites"]} == {"converged"}
