@@ -94,9 +94,9 @@ def fleet_figures(sites: int, cameras: int) -> None:
             root, sites=sites, cameras=cameras, seed=1, problems=("lock_disabled", "old_firmware"), problem_share=0.2
         )
         with served(root, SCALE):
-            run = _play(root)
             _count = 0
             start = time.monotonic()
+            run = _play(root)
             found = run.gather()
             plan = run.plan(found, playbook=str(root / "site.yml"))
             plan_time, plan_requests = time.monotonic() - start, _requests()
@@ -108,13 +108,16 @@ def fleet_figures(sites: int, cameras: int) -> None:
             apply_time = time.monotonic() - start
             run.close()
             failed = sum(1 for r in results if r.status == "failed")
-            rerun = _play(root)
             _count = 0
             start = time.monotonic()
+            rerun = _play(root)
+            loaded = time.monotonic()
             found = rerun.gather()
+            gathered = time.monotonic()
             again = rerun.plan(found, playbook=str(root / "site.yml"))
             rerun.apply(again, journal, options, lambda event: None)
             rerun_time, rerun_requests = time.monotonic() - start, _requests()
+            split = f"load {loaded - start:.1f} s, facts {gathered - loaded:.1f} s, plan+apply {time.monotonic() - gathered:.1f} s"
             rerun.close()
     print(
         f"{devices:>5} devices: plan {plan_time:5.2f} s ({plan_requests / devices:.1f} requests/device, "

@@ -144,15 +144,25 @@ class LoginGuard:
                 budget.refused.discard(key)
                 budget.failures = 0
                 budget.device_left = None
-            else:
+            elif not verdict.locked:
                 budget.verified.discard(key)
                 budget.refused.add(key)
                 budget.failures += 1
                 if verdict.attempts_left is not None:
                     budget.device_left = verdict.attempts_left
+            # A locked device refuses every password, the right one too: that says nothing of this
+            # credential, and (with the reserve kept) the lock was not ours. Come back after it.
             if verdict.locked:
                 budget.locked_until = max(budget.locked_until, self._clock() + verdict.unlock_seconds)
-        if not verdict.ok:
+        if verdict.locked:
+            log.warning(
+                "%s: locked out for %.0f s: %s credential for %s not judged",
+                device,
+                verdict.unlock_seconds,
+                label or "a",
+                user,
+            )
+        elif not verdict.ok:
             log.warning("%s: %s credential for %s refused by the device", device, label or "a", user)
 
     def password_changed(self, device: str, user: str, old: Secret | None, new: Secret) -> None:

@@ -135,3 +135,15 @@ def test_a_password_we_set_ourselves_is_no_longer_a_refused_guess() -> None:
     _try(guard, "old-one", True)
     guard.password_changed("d", "admin", Secret("old-one", "t"), Secret("new-one", "t"))
     guard.check("d", "admin", Secret("new-one", "t"))  # permitted again: we put it there
+
+
+def test_a_refusal_while_locked_does_not_condemn_the_credential() -> None:
+    clock = FakeClock()
+    guard = LoginGuard(clock=clock)
+    guard.set_threshold("d", 5)
+    _try(guard, "right", False, locked=True, unlock_seconds=60)  # a lock someone else caused
+    with pytest.raises(Refused, match="locked out"):
+        guard.check("d", "admin", Secret("right", "t"))
+    clock.now += 61
+    guard.check("d", "admin", Secret("right", "t"))  # tried again once the lock is over
+    assert guard.remaining("d") == 5
