@@ -90,10 +90,10 @@ def fleet_figures(sites: int, cameras: int) -> None:
     devices = sites * (cameras + 1)
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder) / "fleet"
-        generate(
-            root, sites=sites, cameras=cameras, seed=1, problems=("lock_disabled", "old_firmware"), problem_share=0.2
-        )
-        with served(root, SCALE):
+        # The lab in real time here: at a fast time scale its recorders re-poll their cameras hundreds
+        # of times a second, and the benchmark would measure the lab's own load, not enforcer.
+        generate(root, sites=sites, cameras=cameras, seed=1, problems=("lock_disabled",), problem_share=0.2)
+        with served(root, 1.0):
             _count = 0
             start = time.monotonic()
             run = _play(root)
@@ -117,12 +117,15 @@ def fleet_figures(sites: int, cameras: int) -> None:
             again = rerun.plan(found, playbook=str(root / "site.yml"))
             rerun.apply(again, journal, options, lambda event: None)
             rerun_time, rerun_requests = time.monotonic() - start, _requests()
-            split = f"load {loaded - start:.1f} s, facts {gathered - loaded:.1f} s, plan+apply {time.monotonic() - gathered:.1f} s"
+            split = (
+                f"load {loaded - start:.1f} s, facts {gathered - loaded:.1f} s, "
+                f"plan+apply {time.monotonic() - gathered:.1f} s"
+            )
             rerun.close()
     print(
         f"{devices:>5} devices: plan {plan_time:5.2f} s ({plan_requests / devices:.1f} requests/device, "
         f"{changes} changes); apply {apply_time:5.2f} s ({failed} failed sites); converged re-run of apply "
-        f"{rerun_time:5.2f} s ({rerun_requests / devices:.1f} requests/device, "
+        f"{rerun_time:5.2f} s [{split}] ({rerun_requests / devices:.1f} requests/device, "
         f"{sum(len(s.pending) for s in again.sites)} changes)"
     )
 

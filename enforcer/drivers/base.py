@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from importlib import metadata
 from typing import Protocol, runtime_checkable
 
@@ -119,8 +120,9 @@ class DriverFactory(Protocol):
 ENTRY_POINT_GROUP = "enforcer.drivers"
 
 
+@cache
 def driver_for(protocol: str) -> DriverFactory:
-    """The registered driver factory for ``protocol`` (``isapi``, ``dahua``)."""
+    """The registered driver factory for ``protocol`` (``isapi``, ``dahua``); looked up once."""
     for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if entry.name == protocol:
             factory: DriverFactory = entry.load()
