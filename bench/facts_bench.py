@@ -58,15 +58,12 @@ def main() -> None:
 
 
 def run(out: Path, concurrency: int) -> None:
-    from enforcer.cli.facts import open_store
     from enforcer.config.diagnostics import Diagnostics
     from enforcer.config.playbook import load_playbook
     from enforcer.drivers import _http
     from enforcer.drivers.base import DriverOptions
-    from enforcer.drivers.discovery import StoreCredentials
-    from enforcer.drivers.guard import LoginGuard
-    from enforcer.drivers.isapi import IsapiDriver
-    from enforcer.engine.gather import devices_of, gather
+    from enforcer.engine.gather import devices_of
+    from enforcer.engine.run import PlayRun
 
     counts: Counter[str] = Counter()
     lock = threading.Lock()
@@ -83,15 +80,10 @@ def run(out: Path, concurrency: int) -> None:
     playbook = load_playbook(out / "site.yml", Diagnostics())
     assert playbook is not None
     [play] = playbook.plays
-    store = open_store(play.inventory, None)
+    session = PlayRun(play, DriverOptions(timeout=10), concurrency)  # opens the credential store
     devices = devices_of(play)
     loaded = time.perf_counter()
-    guard, creds, options = LoginGuard(), StoreCredentials(store, devices), DriverOptions(timeout=10)
-    result = gather(
-        devices,
-        lambda d: IsapiDriver(d, guard=guard, credentials=creds, options=options),
-        concurrency=concurrency,
-    )
+    result = session.gather(devices)
     done = time.perf_counter()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     total = sum(counts.values())
