@@ -67,7 +67,16 @@ def _version(drv: IsapiDriver, step: str) -> _isapiparse.DeviceInfo:
 def ensure_firmware(drv: IsapiDriver, firmware: Firmware, *, progress: Progress | None = None) -> Outcome:
     step = "firmware"
     report = progress or (lambda fraction, what: None)
-    before = _version(drv, step)
+    try:
+        before = _version(drv, step)
+    except TransportFailed as exc:
+        if exc.kind != "refused":
+            raise
+        # Down: most likely rebooting into an image an interrupted run uploaded. Wait for it.
+        report(0.5, "the device is down (rebooting?): waiting for it")
+        _rebooting(drv)
+        wait_for_reboot(drv, step, seen_down=True)
+        before = _version(drv, step)
     if _isapiparse.same_version(before.firmware_version, firmware.version):
         return Outcome(False, f"runs {before.firmware_version}")
     try:

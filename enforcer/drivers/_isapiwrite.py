@@ -93,7 +93,25 @@ def ensure_account(drv: IsapiDriver, account: Account) -> Outcome:
             ("loginPassword", _login_password(drv)),
         ]
     )
-    drv.session.request(step, "PUT", f"{USERS}/{existing.id}", body=document("User", body))
+    reply = drv.session.request(step, "PUT", f"{USERS}/{existing.id}", body=document("User", body), allow=(200, 403))
+    if reply.status == 403:
+        if not (password_differs and _same_as_old(reply.body)):
+            raise drv.session.error(step, f"HTTP 403: {_describe(reply.body)}")
+        # The device already holds this password: an interrupted run set it and died before
+        # recording it. Nothing to change; the level, if it differs, goes on its own.
+        if not level_differs:
+            return Outcome(False, "password already set")
+        retry = elements(
+            [
+                ("id", existing.id),
+                ("userName", account.name),
+                ("userLevel", level),
+                ("loginPassword", _login_password(drv)),
+            ]
+        )
+        drv.session.request(step, "PUT", f"{USERS}/{existing.id}", body=document("User", retry))
+        _verify_account(drv, account)
+        return Outcome(True, "level changed (password already set)")
     if password_differs and account.password is not None:
         if is_login:
             drv.switch_credential(account.password, "desired")  # the old one now fails and would count
@@ -102,6 +120,23 @@ def ensure_account(drv: IsapiDriver, account: Account) -> Outcome:
     _verify_account(drv, account)
     changed = [w for w, d in (("password", password_differs), ("level", level_differs)) if d]
     return Outcome(True, " and ".join(changed) + " changed")
+
+
+def _same_as_old(body: bytes) -> bool:
+    """A ResponseStatus saying the new password is the one the account already has."""
+    try:
+        status = response_status(parse(body))
+    except XmlError:
+        return False
+    return status is not None and status.sub == "cannotSameAsOldPassword"
+
+
+def _describe(body: bytes) -> str:
+    try:
+        status = response_status(parse(body))
+    except XmlError:
+        return "unreadable reply"
+    return status.describe() if status is not None else "no ResponseStatus"
 
 
 def _known_password(drv: IsapiDriver, name: str, password: Secret) -> bool:

@@ -275,7 +275,7 @@ class Fleet:
         await asyncio.sleep(0.05)  # let replies in flight go out
         for endpoint in self.endpoints.values():
             endpoint.stop(abort=True)  # TLS connections still closing gracefully
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # connections accepted during the stop run connection_made, then close
         self.events.flush()
         self._write_state()
 

@@ -83,7 +83,7 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         if self.generation != self.endpoint.generation:  # accepted just before the endpoint stopped
-            transport.close()
+            transport.abort()  # at once: a graceful close may outlive the lab's event loop
             return
         self.transport = transport
         peer = transport.get_extra_info("peername")

@@ -23,8 +23,9 @@ from enforcer.engine.gather import Gathered, devices_of, gather
 from enforcer.facts import Candidate
 from enforcer.lab.fleet import Fleet
 from enforcer.lab.generate import generate
-from enforcer.lab.spec import LabAccount, LabChannel, LabDevice, LabLockPolicy, LabProfile, LabSpec
+from enforcer.lab.spec import LabAccount, LabChannel, LabDevice, LabLockPolicy, LabSpec
 from enforcer.model import TLS, Account, Device, LockPolicy
+from tests.lab.conftest import camera, recorder
 
 SCALE = 0.01  # one device second = 10 ms
 ENFORCER = "127.0.0.1"
@@ -101,43 +102,17 @@ class DictCredentials:
 
 
 def lab_camera(name: str, address: str, password: str, **kw: Any) -> LabDevice:
-    return LabDevice(
-        name=name,
-        site="s1",
-        role="camera",
-        vendor="hikvision",
-        model=kw.pop("model", "DS-2CD2146G2-ISU"),
-        serial=f"DS-2CD2146G2-ISU0000000AAWRG{abs(hash(name)) % 100000:05d}",
-        address=address,
-        port=kw.pop("port", 8080),
-        scheme=kw.pop("scheme", "http"),
-        firmware_version=kw.pop("firmware_version", "V5.7.17"),
-        firmware_build="240606",
-        accounts=[LabAccount("admin", "administrator", password), LabAccount("operator", "operator", "Op3rator!x")],
-        lock_policy=kw.pop("lock_policy", LabLockPolicy(enabled=True, max_attempts=5, lock_seconds=1800)),
-        profile=kw.pop("profile", LabProfile(reboot_seconds=50, upgrade_seconds=30)),
-        **kw,
-    )
+    """The lab's camera, with the lock of a current camera firmware (5 attempts, 30 minutes)."""
+    fields: dict[str, Any] = {
+        "accounts": [LabAccount("admin", "administrator", password), LabAccount("operator", "operator", "Op3rator!x")],
+        "lock_policy": LabLockPolicy(enabled=True, max_attempts=5, lock_seconds=1800),
+        "firmware_build": "240606",
+    }
+    return camera(name, address, password=password, **{**fields, **kw})
 
 
 def lab_recorder(name: str, address: str, password: str, channels: list[LabChannel], **kw: Any) -> LabDevice:
-    return LabDevice(
-        name=name,
-        site="s1",
-        role="recorder",
-        vendor="hikvision",
-        model="DS-7608NXI-I2",
-        serial="DS-7608NXI-I20000000000CCRRJ00000000WCVU",
-        address=address,
-        port=8080,
-        scheme="http",
-        firmware_version="V4.62.210",
-        firmware_build="230619",
-        accounts=[LabAccount("admin", "administrator", password)],
-        channels=channels,
-        profile=kw.pop("profile", LabProfile(namespace="isapi", channel_poll_seconds=20, reboot_seconds=50)),
-        **kw,
-    )
+    return recorder(name, address, channels, password=password, **{"firmware_build": "230619", **kw})
 
 
 def device_for(lab: LabDevice, password: str, *, tls: TLS | None = None, **kw: Any) -> Device:

@@ -86,6 +86,19 @@ def test_accounts(lab: Bench, caplog: pytest.LogCaptureFixture) -> None:
         assert secret not in caplog.text
 
 
+def test_password_an_interrupted_run_already_set_is_not_a_failure(lab: Bench) -> None:
+    """Killed after the device took a new password but before the store recorded it: the rerun's
+    write is refused as 'same as old', which means done, not failed."""
+    cam1 = lab.fleet.spec.devices[1]
+    lab.fleet.set_account_password("cam1", "operator", "Alr3ady-Set!9")  # what the killed run did
+    drv = lab.driver(device_for(cam1, CAM))
+    outcome = drv.ensure_account(Account("operator", "operator", Secret("Alr3ady-Set!9", "t")))
+    assert (outcome.changed, outcome.detail) == (False, "password already set")
+    assert lab.fleet.password("cam1", "operator") == "Alr3ady-Set!9"
+    drv.close()
+    assert our_failures(lab) == []
+
+
 def test_lock_policy(lab: Bench) -> None:
     nvr, cam1, cam2, _ = lab.fleet.spec.devices
     with lab.driver(device_for(cam1, CAM)) as drv:

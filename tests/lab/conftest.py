@@ -31,43 +31,50 @@ NVR_PW = "NvrPass1!x"
 
 
 def camera(name: str, address: str, *, password: str = CAM_PW, scheme: str = "http", **kw: Any) -> LabDevice:
-    profile = kw.pop("profile", LabProfile(reboot_seconds=50, upgrade_seconds=30))
+    """A Hikvision camera; any LabDevice field can be given to override the defaults."""
+    fields: dict[str, Any] = {
+        "model": "DS-2CD2146G2-ISU",
+        "serial": f"DS-2CD2146G2-ISU00000000AAWRG{zlib.crc32(name.encode()) % 100000:05d}",
+        "port": 8080,
+        "firmware_version": "V5.7.17",
+        "firmware_build": "build 240606",
+        "accounts": [LabAccount("admin", "administrator", password), LabAccount("op", "operator", "Op3rator!x")],
+        "lock_policy": LabLockPolicy(enabled=True, max_attempts=3, lock_seconds=150),
+        "profile": LabProfile(reboot_seconds=50, upgrade_seconds=30),
+    }
+    fields.update(kw)
     return LabDevice(
         name=name,
         site="s1",
         role="camera",
         vendor="hikvision",
-        model="DS-2CD2146G2-ISU",
-        serial=f"DS-2CD2146G2-ISU00000000AAWRG{zlib.crc32(name.encode()) % 100000:05d}",
         address=address,
-        port=8080,
         scheme="https" if scheme == "https" else "http",
-        firmware_version="V5.7.17",
-        firmware_build="build 240606",
-        accounts=[LabAccount("admin", "administrator", password), LabAccount("op", "operator", "Op3rator!x")],
-        lock_policy=kw.pop("lock_policy", LabLockPolicy(enabled=True, max_attempts=3, lock_seconds=150)),
-        profile=profile,
-        **kw,
+        **fields,
     )
 
 
-def recorder(name: str, address: str, channels: list[LabChannel], **kw: Any) -> LabDevice:
+def recorder(name: str, address: str, channels: list[LabChannel], *, password: str = NVR_PW, **kw: Any) -> LabDevice:
+    """A Hikvision recorder of ``channels``; any LabDevice field can be given to override the defaults."""
+    fields: dict[str, Any] = {
+        "serial": "DS-7608NXI-I20000000000CCRRJ00000000WCVU",
+        "port": 8080,
+        "scheme": "http",
+        "firmware_version": "V4.62.210",
+        "firmware_build": "build 230619",
+        "accounts": [LabAccount("admin", "administrator", password)],
+        "profile": LabProfile(namespace="isapi", channel_poll_seconds=20, reboot_seconds=50),
+    }
+    fields.update(kw)
     return LabDevice(
         name=name,
         site="s1",
         role="recorder",
         vendor="hikvision",
         model="DS-7608NXI-I2",
-        serial="DS-7608NXI-I20000000000CCRRJ00000000WCVU",
         address=address,
-        port=8080,
-        scheme="http",
-        firmware_version="V4.62.210",
-        firmware_build="build 230619",
-        accounts=[LabAccount("admin", "administrator", NVR_PW)],
         channels=channels,
-        profile=kw.pop("profile", LabProfile(namespace="isapi", channel_poll_seconds=20, reboot_seconds=50)),
-        **kw,
+        **fields,
     )
 
 
