@@ -113,6 +113,8 @@ class Fleet:
         self.call_later(device.profile.reboot_seconds, lambda: self._spawn(self._boot(device)))
 
     async def _boot(self, device: HikDevice) -> None:
+        if self._stop is not None and self._stop.is_set():
+            return  # the lab is shutting down: a device whose reboot ends now stays down
         await self.endpoints[device.name].start()
         device.emit("booted", firmware=device.spec.firmware_version)
         poller = self.pollers.get(device.name)
@@ -275,7 +277,7 @@ class Fleet:
         await asyncio.sleep(0.05)  # let replies in flight go out
         for endpoint in self.endpoints.values():
             endpoint.stop(abort=True)  # TLS connections still closing gracefully
-        await asyncio.sleep(0.05)  # connections accepted during the stop run connection_made, then close
+        await asyncio.sleep(0.01)
         self.events.flush()
         self._write_state()
 
