@@ -493,6 +493,8 @@ _GITIGNORE = """\
 # The lab beside the repository: lab.spec.json (the simulated devices, passwords in clear), and what
 # `enforce lab serve` writes (state, events, certificate).
 /lab.*
+# enforce's run journal: local to the machine that applies.
+/inventory/.enforcer/
 """
 
 
