@@ -28,9 +28,14 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
 
 
-def add_playbook_arguments(sub: argparse.ArgumentParser) -> None:
+def add_playbook_arguments(
+    sub: argparse.ArgumentParser,
+    *,
+    metavar: str = "PLAYBOOK",
+    help: str = "the playbook file, e.g. playbooks/site.yml",
+) -> None:
     """PLAYBOOK, --limit, --vault-password-file and --json, as every playbook command takes them."""
-    sub.add_argument("playbook", type=Path, metavar="PLAYBOOK", help="the playbook file, e.g. playbooks/site.yml")
+    sub.add_argument("playbook", type=Path, metavar=metavar, help=help)
     sub.add_argument(
         "--limit",
         action="append",

@@ -47,10 +47,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "recorders, cameras, their channels and clients, release, verify. Given a saved plan file, refuse it "
         "if any device changed since.",
     )
-    apply.add_argument("playbook", type=Path, metavar="PLAYBOOK|PLAN", help="a playbook, or a plan file from plan -o")
-    apply.add_argument("--limit", action="append", default=[], metavar="PATTERN", help="only these sites")
-    apply.add_argument("--vault-password-file", type=Path, metavar="FILE", default=None)
-    apply.add_argument("--json", action="store_true", help="machine-readable results on stdout")
+    add_playbook_arguments(apply, metavar="PLAYBOOK|PLAN", help="a playbook, or a plan file from plan -o")
     apply.add_argument("--check", action="store_true", help="only plan (the same as enforce plan)")
     apply.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation (CI)")
     apply.add_argument(
@@ -74,16 +71,14 @@ def _run_arguments(sub: argparse.ArgumentParser) -> None:
     )
 
 
-def _plans(args: argparse.Namespace, playbook: Playbook, err: Console) -> tuple[list[tuple[PlayRun, Plan]], bool]:
-    """Gather and plan every play; returns the runs with their plans, and whether facts failed anywhere."""
+def _plans(args: argparse.Namespace, playbook: Playbook) -> list[tuple[PlayRun, Plan]]:
+    """Gather and plan every play; returns the runs with their plans."""
     out: list[tuple[PlayRun, Plan]] = []
-    failed = False
     for play in playbook.plays:
         run = _play_run(args, play)
         found = run.gather(wait_locks=False)
-        failed |= bool(found.failures)
         out.append((run, run.plan(found, playbook=str(playbook.path), limit=tuple(args.limit))))
-    return out, failed
+    return out
 
 
 def _play_run(args: argparse.Namespace, play: Play) -> PlayRun:
@@ -96,7 +91,7 @@ def run_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
         report_problems(args, diagnostics, err)
         return EXIT_ERROR
     try:
-        runs, _ = _plans(args, playbook, err)
+        runs = _plans(args, playbook)
     except CredentialStoreError as exc:
         err.print(f"[bold red]error:[/] credential store: {exc}")
         return EXIT_ERROR

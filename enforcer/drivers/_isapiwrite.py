@@ -268,7 +268,7 @@ def wait_online(drv: IsapiDriver, channel: int, timeout: float) -> None:
 
 def ensure_ip_filter(drv: IsapiDriver, wanted: IPFilterFact) -> Outcome:
     step = "ip filter"
-    current = _read_filter(drv, step)
+    current = read_filter(drv, step)
     if _same_filter(current, wanted):
         return Outcome(False, "matches")
     source = drv.options.source_address
@@ -282,13 +282,13 @@ def ensure_ip_filter(drv: IsapiDriver, wanted: IPFilterFact) -> Outcome:
     inner = elements([("enabled", wanted.enabled), ("permissionType", wanted.mode)])
     inner += f"<IPFilterAddressList>{entries}</IPFilterAddressList>"
     drv.session.request(step, "PUT", IP_FILTER, body=document("IPFilter", inner))
-    after = _read_filter(drv, step)
+    after = read_filter(drv, step)
     if not _same_filter(after, wanted):
         raise drv.session.error(step, "the device reports a different filter after the write")
     return Outcome(True, f"{'enabled' if wanted.enabled else 'disabled'} {wanted.mode} list of {len(wanted.addresses)}")
 
 
-def _read_filter(drv: IsapiDriver, step: str) -> IPFilterFact:
+def read_filter(drv: IsapiDriver, step: str) -> IPFilterFact:
     status, body = drv.get(step, IP_FILTER, allow=(200, 403, 404))
     if status != 200:
         raise drv.session.error(step, f"the device has no IP filter ({_refusal(drv, step, status, body)})")

@@ -99,6 +99,10 @@ class SupportsChannels(Protocol):
 
 @runtime_checkable
 class SupportsIPFilter(Protocol):
+    def read_ip_filter(self) -> IPFilterFact:
+        """The IP filter as the device has it now (one read, not a whole facts gathering)."""
+        ...
+
     def ensure_ip_filter(self, wanted: IPFilterFact) -> Outcome:
         """Set the IP filter (the isolation tool); returns once the device reports it."""
         ...

@@ -232,6 +232,10 @@ class IsapiDriver:
             self, channel, address=address, port=port, user=user, password=password, wait=wait
         )
 
+    def read_ip_filter(self) -> IPFilterFact:
+        self.ensure_login()
+        return _isapiwrite.read_filter(self, "ipFilter")
+
     def ensure_ip_filter(self, wanted: IPFilterFact) -> Outcome:
         self.ensure_login()
         return _isapiwrite.ensure_ip_filter(self, wanted)

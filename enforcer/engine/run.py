@@ -49,6 +49,7 @@ class PlayRun:
     time_scale: float = 1.0
     store: CredentialStore = field(init=False)
     guard: LoginGuard = field(init=False)
+    _credentials: StoreCredentials = field(init=False, repr=False)
     drivers: dict[str, DeviceDriver] = field(default_factory=dict)
     checklist: list[Step] = field(default_factory=list)  # manual clients to update, after apply
 
@@ -59,13 +60,10 @@ class PlayRun:
             raise CredentialStoreError(f"{path} needs a vault password: set vault_password in the inventory")
         password = inventory.vault_password.reveal().encode() if inventory.vault_password else b""
         self.store = CredentialStore.load(path, password)
+        self._credentials = StoreCredentials(self.store, devices_of(self.play))  # one for every driver
         # Devices report lock times in their own seconds; on a time-scaled lab the guard's clock follows.
         scale = self.time_scale
         self.guard = LoginGuard(clock=lambda: time.monotonic() / scale)
-
-    @property
-    def _credentials(self) -> StoreCredentials:
-        return StoreCredentials(self.store, devices_of(self.play))
 
     def open_driver(self, device: Device) -> DeviceDriver:
         if device.id not in self.drivers:

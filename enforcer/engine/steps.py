@@ -60,7 +60,7 @@ def _isolate_ip_filter(step: Step, ctx: StepContext) -> str:
     if not isinstance(driver, SupportsIPFilter):
         raise _cannot(step, "set an IP filter")
     if ctx.journal.original_filter(step.target) is None:
-        current = ctx.driver(step.target).facts().ip_filter
+        current = driver.read_ip_filter()
         ctx.journal.remember_filter(ctx.run, step.target, current, list(step.params["keep_blocked"]))
     allow = [_resolve(a, ctx, step.target) for a in step.params["allow"]]
     outcome = driver.ensure_ip_filter(IPFilterFact(True, "allow", tuple(allow)))
