@@ -5,6 +5,7 @@ would be elsewhere; this process is the enforcer, so its peak RSS is the enforce
 
     .venv/bin/python bench/engine_bench.py            # 100 and 1,000 devices, and 100 locked sites
     .venv/bin/python bench/engine_bench.py --quick    # 100 devices only
+    .venv/bin/python bench/engine_bench.py --vendor hikvision dahua   # both, side by side in one run
 
 Targets: plan of 1,000 devices under 15 s; a converged re-run of apply on 1,000 devices under 15 s;
 100 sites that each wait out a lock finish within 1.3x one wait.
@@ -85,14 +86,16 @@ def _requests() -> int:
         return _count
 
 
-def fleet_figures(sites: int, cameras: int) -> None:
+def fleet_figures(sites: int, cameras: int, vendor: str) -> None:
     global _count
     devices = sites * (cameras + 1)
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder) / "fleet"
         # The lab in real time here: at a fast time scale its recorders re-poll their cameras hundreds
         # of times a second, and the benchmark would measure the lab's own load, not enforcer.
-        generate(root, sites=sites, cameras=cameras, seed=1, problems=("lock_disabled",), problem_share=0.2)
+        generate(
+            root, sites=sites, cameras=cameras, seed=1, problems=("lock_disabled",), problem_share=0.2, vendor=vendor
+        )
         with served(root, 1.0):
             _count = 0
             start = time.monotonic()
@@ -130,11 +133,11 @@ def fleet_figures(sites: int, cameras: int) -> None:
     )
 
 
-def lock_waits(sites: int) -> None:
+def lock_waits(sites: int, vendor: str) -> None:
     """Every site's recorder starts locked for us: the run waits once for all of them, as timers."""
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder) / "fleet"
-        spec = generate(root, sites=sites, cameras=1, seed=2, problems=("locked", "lock_disabled"))
+        spec = generate(root, sites=sites, cameras=1, seed=2, problems=("locked", "lock_disabled"), vendor=vendor)
         lock_seconds = max(d.lock_policy.lock_seconds for d in spec.devices if d.locked_sources) * SCALE
         with served(root, SCALE):
             run = _play(root)
@@ -159,11 +162,19 @@ def lock_waits(sites: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--vendor", nargs="+", default=["hikvision"], help="hikvision, annke, dahua, amcrest, mixed")
     args = parser.parse_args()
-    fleet_figures(10, 9)
+    if len(args.vendor) > 1:  # each vendor in a fresh process: its own peak RSS
+        for vendor in args.vendor:
+            print(f"--- {vendor}", flush=True)
+            extra = ["--quick"] if args.quick else []
+            subprocess.run([sys.executable, __file__, *extra, "--vendor", vendor], check=True)
+        return
+    [vendor] = args.vendor
+    fleet_figures(10, 9, vendor)
     if not args.quick:
-        fleet_figures(100, 9)
-        lock_waits(100)
+        fleet_figures(100, 9, vendor)
+        lock_waits(100, vendor)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"enforcer peak RSS: {rss:.0f} MB")
     print(json.dumps({"peak_rss_mb": round(rss)}))

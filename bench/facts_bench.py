@@ -3,6 +3,10 @@
 Usage::
 
     .venv/bin/python bench/facts_bench.py [--sites 100] [--cameras 9] [--concurrency 32] [--problems ...]
+                                          [--vendor hikvision dahua ...]
+
+Several vendors are measured one after the other in one run, each in a fresh process (so each
+peak RSS is its own), for figures taken side by side on a noisy machine.
 
 A child process generates the fleet (``--sites`` × (recorder + ``--cameras``)) and serves it with the
 lab; this process is the enforcer only: it loads the playbook, opens the credential store and gathers
@@ -16,6 +20,8 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import resource
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -25,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 
-def serve_lab(out: Path, sites: int, cameras: int, problems: list[str], ready: Event, stop: Event) -> None:
+def serve_lab(out: Path, sites: int, cameras: int, problems: list[str], vendor: str, ready: Event, stop: Event) -> None:
     from enforcer.lab.fleet import Fleet
     from enforcer.lab.generate import generate
 
-    spec = generate(out, sites=sites, cameras=cameras, seed=1, problems=problems)
+    spec = generate(out, sites=sites, cameras=cameras, seed=1, problems=problems, vendor=vendor)
     with Fleet(spec, directory=out):
         ready.set()
         stop.wait()
@@ -41,12 +47,20 @@ def main() -> None:
     ap.add_argument("--cameras", type=int, default=9)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--problems", default="", help="comma list of lab problems to seed (default none)")
+    ap.add_argument("--vendor", nargs="+", default=["hikvision"], help="hikvision, annke, dahua, amcrest or mixed")
     args = ap.parse_args()
+    if len(args.vendor) > 1:
+        for vendor in args.vendor:
+            print(f"--- {vendor}", flush=True)
+            subprocess.run([sys.executable, __file__, *_without_vendor(sys.argv[1:]), "--vendor", vendor], check=True)
+        return
     out = Path(tempfile.mkdtemp(prefix="facts-bench-")) / "repo"
     ctx = mp.get_context("spawn")
     ready, stop = ctx.Event(), ctx.Event()
     problems = [p for p in args.problems.split(",") if p]
-    lab = ctx.Process(target=serve_lab, args=(out, args.sites, args.cameras, problems, ready, stop), daemon=True)
+    lab = ctx.Process(
+        target=serve_lab, args=(out, args.sites, args.cameras, problems, args.vendor[0], ready, stop), daemon=True
+    )
     lab.start()
     if not ready.wait(300):
         raise SystemExit("the lab did not come up")
@@ -55,6 +69,20 @@ def main() -> None:
     finally:
         stop.set()
         lab.join(10)
+
+
+def _without_vendor(argv: list[str]) -> list[str]:
+    """The command line minus ``--vendor`` and its values (each child gets one vendor)."""
+    out, skipping = [], False
+    for arg in argv:
+        if arg == "--vendor":
+            skipping = True
+        elif skipping and not arg.startswith("--"):
+            continue
+        else:
+            skipping = False
+            out.append(arg)
+    return out
 
 
 def run(out: Path, concurrency: int) -> None:

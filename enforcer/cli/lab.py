@@ -12,9 +12,7 @@ from typing import TypeVar
 from rich.console import Console
 
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK, Parser
-from enforcer.lab.fleet import LabError
-from enforcer.lab.generate import generate, parse_problems, parse_share
-from enforcer.lab.serve import SPEC_FILE, serve
+from enforcer.lab.generate import VENDORS, generate, parse_problems, parse_share
 from enforcer.lab.spec import PROBLEMS
 
 T = TypeVar("T")
@@ -32,7 +30,13 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     gen.add_argument("--sites", type=int, default=2, help="how many sites (default 2)")
     gen.add_argument("--cameras", type=int, default=3, help="cameras per site (default 3)")
-    gen.add_argument("--vendor", default="hikvision", help="hikvision or annke (default hikvision)")
+    gen.add_argument(
+        "--vendor",
+        default="hikvision",
+        choices=VENDORS,
+        help="every site's vendor, or mixed: each site one vendor, in turn hikvision, dahua, annke, amcrest "
+        "(default hikvision)",
+    )
     gen.add_argument("--seed", type=int, default=1, help="seed of every random choice (default 1)")
     gen.add_argument(
         "--problems",
@@ -125,6 +129,10 @@ def _generate(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _serve(args: argparse.Namespace, out: Console, err: Console) -> int:
+    # Imported here: the simulators are only needed to serve, not to generate or for any other command.
+    from enforcer.lab.fleet import LabError
+    from enforcer.lab.serve import SPEC_FILE, serve
+
     if not (args.directory / SPEC_FILE).is_file():
         err.print(f"[bold red]error:[/] {args.directory / SPEC_FILE} not found: run enforce lab generate first")
         return EXIT_ERROR

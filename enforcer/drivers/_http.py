@@ -22,11 +22,12 @@ from enforcer.drivers._digest import Reply
 from enforcer.model import TLS
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
-_SECRET_QUERY = re.compile(r"(loginPassword=)[^&\s\"']*", re.IGNORECASE)
+# ISAPI ``loginPassword=``; Dahua ``pwd=``, ``pwdOld=``, ``user.Password=``, ``<slot>.Password=``.
+_SECRET_QUERY = re.compile(r"(?<![A-Za-z0-9_])((?:loginPassword|pwdOld|pwd|Password)=)[^&\s\"']*", re.IGNORECASE)
 
 
 class _RedactQuery(logging.Filter):
-    """urllib3 logs every request line at DEBUG, query included; ``?loginPassword=`` must not reach a log."""
+    """urllib3 logs every request line at DEBUG, query included; a password in a query must not reach a log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):

@@ -113,6 +113,11 @@ class LoginGuard:
         with self._lock:
             budget = self._budget(device)
             now = self._clock()
+            if 0.0 < budget.locked_until <= now:
+                # The lock ran out, and with it the device's count: what it reported during the lock
+                # (0 attempts left) no longer holds. A device that cannot report its count for free
+                # (Dahua's RPC2 challenge) would otherwise stay refused forever.
+                budget.locked_until, budget.device_left, budget.failures = 0.0, None, 0
             if budget.locked_until > now:
                 reason = f"the device reports us locked out for {budget.locked_until - now:.0f} s more"
             elif key in budget.refused:

@@ -18,6 +18,8 @@ from enforcer.lab.events import EventLog
 from enforcer.lab.httpclient import Outcome, insecure_tls, login_flow, run_flow
 from enforcer.lab.spec import LabClient
 
+ISAPI_LOGIN_PATH = "/ISAPI/Security/userCheck"
+DAHUA_LOGIN_PATH = "/cgi-bin/magicBox.cgi?action=getMachineName"
 CHANNEL_RESULTS: dict[Outcome, str] = {
     "ok": "connect",
     "auth_failed": "errorUserNameOrPasswd",
@@ -38,6 +40,9 @@ class ClientHost(Protocol):
     def device_at(self, address: str, port: int) -> str | None:
         """The device name at ``address:port``."""
 
+    def login_path(self, device: str) -> str:
+        """The path that logs into ``device`` with its vendor's protocol (ISAPI userCheck, Dahua magicBox)."""
+
 
 class SimulatedClient(Protocol):
     """A client of the lab: ``run`` polls until cancelled; ``status`` is a JSON-able summary."""
@@ -49,10 +54,20 @@ class SimulatedClient(Protocol):
     def status(self) -> dict[str, object]: ...
 
 
-async def login(host: ClientHost, address: str, port: int, scheme: str, source: str, user: str, pw: str) -> Outcome:
-    """One login attempt (challenge + one answer) from ``source``."""
+async def login(
+    host: ClientHost,
+    address: str,
+    port: int,
+    scheme: str,
+    source: str,
+    user: str,
+    pw: str,
+    *,
+    path: str = ISAPI_LOGIN_PATH,
+) -> Outcome:
+    """One login attempt (challenge + one answer) from ``source`` on ``path``."""
     tls = insecure_tls() if scheme == "https" else None
-    return await run_flow(login_flow(user, pw), address, port, source=source, tls=tls)
+    return await run_flow(login_flow(user, pw, uri=path), address, port, source=source, tls=tls)
 
 
 class Viewer:
@@ -74,8 +89,9 @@ class Viewer:
             target = self.host.endpoint_of(self.spec.target)
             if target is not None:
                 address, port, scheme = target
+                path = self.host.login_path(self.spec.target)
                 outcome = await login(
-                    self.host, address, port, scheme, self.spec.source, self.spec.user, self.spec.password
+                    self.host, address, port, scheme, self.spec.source, self.spec.user, self.spec.password, path=path
                 )
                 self.polls += 1
                 if outcome != self.last:

@@ -6,6 +6,11 @@ Two families differ on the wire (protocol §2.1):
 - ``nvr`` (recorders): 24-hex or ``DVRNVRDVS`` realm, ``domain="::"``, ``opaque=""``,
   ``algorithm="MD5"``, nonce ``<32 hex>:<epoch ms>``.
 
+Dahua/Amcrest (``dahua``, dahua-cgi.md §2): ``realm="Login to <15 hex>"``, digits nonce, hex
+``opaque``, no ``stale``. Its nonce policy varies by firmware: ``reuse`` (``nc`` must grow),
+``single_use`` (a second use is :attr:`Verdict.REUSED`), ``single_use_403`` (the device answers that
+with 403); none of them counts a reused nonce as a failure.
+
 :class:`DigestServer` issues nonces, counts ``nc`` per nonce and tells a wrong answer
 (:attr:`Verdict.WRONG`, which the device counts toward its lock) from a correct answer to an
 expired or unknown nonce (:attr:`Verdict.STALE`, answered with ``stale="TRUE"``, not counted).
@@ -28,7 +33,8 @@ from typing import Literal
 
 from enforcer.lab.clock import Clock
 
-Family = Literal["ipc", "nvr"]
+Family = Literal["ipc", "nvr", "dahua"]
+NoncePolicy = Literal["reuse", "single_use", "single_use_403"]
 
 _PARAM = re.compile(r'\s*([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?')
 MAX_NONCES = 512
@@ -42,6 +48,7 @@ class Verdict(enum.Enum):
     STALE = "stale"  # right answer to a nonce the device no longer knows: not a failure
     REPLAY = "replay"  # right answer with an nc already seen: refused, not a failure
     MALFORMED = "malformed"  # not a digest answer the device can check: refused, not counted
+    REUSED = "reused"  # right answer to a single-use nonce already answered: refused, not counted
 
 
 def md5_hex(text: str) -> str:
@@ -80,8 +87,15 @@ def parse_basic(token: str) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
+def dahua_id(serial: str) -> str:
+    """The 15 upper-hex device id in a Dahua realm, stable per serial."""
+    return md5_hex(f"dahua:{serial}")[:15].upper()
+
+
 def default_realm(family: Family, serial: str) -> str:
     """The realm a device of ``family`` with ``serial`` announces when the profile sets none."""
+    if family == "dahua":
+        return f"Login to {dahua_id(serial)}"
     if family == "ipc":
         tail = "".join(ch for ch in serial if ch.isalnum())[-5:].upper()
         return f"IP Camera({tail.rjust(5, '0')})"
@@ -99,8 +113,11 @@ class DigestServer:
         clock: Clock,
         nonce_seconds: float = 300.0,
         basic_offered: bool = False,
+        nonce_policy: NoncePolicy = "reuse",
     ) -> None:
         self.family = family
+        self.nonce_policy = nonce_policy
+        self.opaque = md5_hex(f"opaque:{realm}")
         self.realm = realm
         self.clock = clock
         self.nonce_seconds = nonce_seconds
@@ -111,6 +128,8 @@ class DigestServer:
         if self.family == "ipc":
             raw = f"{secrets.token_hex(4)}:{secrets.randbelow(10**8):08d}"
             nonce = base64.b64encode(raw.encode()).hex()
+        elif self.family == "dahua":
+            nonce = f"{secrets.randbelow(10**10):010d}{int(Clock.wall()) % 10**6:06d}"
         else:
             nonce = f"{secrets.token_hex(16)}:{int(Clock.wall() * 1000)}"
         self._nonces[nonce] = [self.clock.now(), 0.0]
@@ -124,6 +143,8 @@ class DigestServer:
         flag = "TRUE" if stale else "FALSE"
         if self.family == "ipc":
             line = f'Digest qop="auth", realm="{self.realm}", nonce="{nonce}", stale="{flag}"'
+        elif self.family == "dahua":
+            line = f'Digest realm="{self.realm}", qop="auth", nonce="{nonce}", opaque="{self.opaque}"'
         else:
             line = (
                 f'Digest realm="{self.realm}", domain="::", qop="auth", nonce="{nonce}", opaque="", '
@@ -172,6 +193,8 @@ class DigestServer:
             nc = int(params["nc"], 16)
         except ValueError:
             return Verdict.MALFORMED, False
+        if self.nonce_policy != "reuse" and entry[1] > 0:
+            return Verdict.REUSED, False
         if nc <= entry[1]:
             return Verdict.REPLAY, False
         first = entry[1] == 0

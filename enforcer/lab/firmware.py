@@ -19,8 +19,9 @@ import re
 from dataclasses import dataclass
 
 MAGIC = b"ENFORCER-LAB-FIRMWARE\n"
-_VERSION = re.compile(r"^V\d+(\.\d+)*$")
-_BUILD = re.compile(r"^\d{6}$")
+# V5.7.18 (ISAPI), 2.800.0000016.0.R (Dahua) or V2.820.00AC000.0.R (Amcrest)
+_VERSION = re.compile(r"^V?\d+(\.[0-9A-Za-z]+)+$")
+_BUILD = re.compile(r"^\d{6}$|^\d{4}-\d{2}-\d{2}$")  # 240901 (ISAPI) or 2024-10-30 (Dahua)
 
 
 class ImageError(ValueError):
@@ -35,7 +36,8 @@ class FirmwareImage:
 
 
 def build_image(model: str, version: str, build: str, payload: bytes = b"\0" * 64) -> bytes:
-    """A firmware image for ``model`` at ``version`` (``V5.7.18``), ``build`` ``YYMMDD``."""
+    """A firmware image for ``model`` at ``version`` (``V5.7.18``, ``2.800.0000016.0.R``), ``build``
+    ``YYMMDD`` or ``YYYY-MM-DD``."""
     return MAGIC + f"model={model}\nversion={version}\nbuild={build}\n\n".encode() + payload
 
 

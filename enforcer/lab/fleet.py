@@ -32,8 +32,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from enforcer.lab.clients import SimulatedClient, make_client
+from enforcer.lab.clients import ISAPI_LOGIN_PATH, SimulatedClient, make_client
 from enforcer.lab.clock import Clock
+from enforcer.lab.dahua import DahuaDevice
+from enforcer.lab.device import SimDevice
 from enforcer.lab.events import EventLog
 from enforcer.lab.hikvision import HikDevice
 from enforcer.lab.httpserver import Endpoint
@@ -43,6 +45,16 @@ from enforcer.lab.tls import server_context, write_certificate
 
 T = TypeVar("T")
 FLUSH_SECONDS = 0.05
+
+
+DAHUA_VENDORS = frozenset({"dahua", "amcrest"})
+
+
+def make_device(spec: LabDevice, host: Fleet, *, nonce_seconds: float) -> SimDevice:
+    """The simulated device for ``spec.vendor``: Dahua and its OEMs speak CGI/RPC2, the rest ISAPI."""
+    if spec.vendor.lower() in DAHUA_VENDORS:
+        return DahuaDevice(spec, host, nonce_seconds=nonce_seconds)
+    return HikDevice(spec, host, nonce_seconds=nonce_seconds)
 
 
 class LabError(RuntimeError):
@@ -81,7 +93,9 @@ class Fleet:
         names = [d.name for d in spec.devices]
         if len(set(names)) != len(names):
             raise LabError("device names must be unique")
-        self.devices = {d.name: HikDevice(d, self, nonce_seconds=nonce_seconds) for d in spec.devices}
+        self.devices: dict[str, SimDevice] = {
+            d.name: make_device(d, self, nonce_seconds=nonce_seconds) for d in spec.devices
+        }
         self._by_address = {(d.address, d.port): d.name for d in spec.devices}
         self.endpoints: dict[str, Endpoint] = {}
         self.pollers: dict[str, ChannelPoller] = {}
@@ -103,7 +117,7 @@ class Fleet:
         assert self._loop is not None
         self._loop.call_later(self.clock.real(device_seconds), callback)
 
-    def reboot(self, device: HikDevice, reason: str) -> None:
+    def reboot(self, device: SimDevice, reason: str) -> None:
         endpoint = self.endpoints[device.name]
         if not endpoint.up:
             return
@@ -112,7 +126,7 @@ class Fleet:
         device.on_down()
         self.call_later(device.profile.reboot_seconds, lambda: self._spawn(self._boot(device)))
 
-    async def _boot(self, device: HikDevice) -> None:
+    async def _boot(self, device: SimDevice) -> None:
         if self._stop is not None and self._stop.is_set():
             return  # the lab is shutting down: a device whose reboot ends now stays down
         await self.endpoints[device.name].start()
@@ -121,7 +135,7 @@ class Fleet:
         if poller is not None:
             poller.poll_now()
 
-    def channel_changed(self, device: HikDevice, channel_id: int) -> None:
+    def channel_changed(self, device: SimDevice, channel_id: int) -> None:
         poller = self.pollers.get(device.name)
         if poller is not None:
             poller.poll_now(channel_id)
@@ -133,13 +147,18 @@ class Fleet:
         dev = self.devices.get(device)
         return (dev.spec.address, dev.spec.port, dev.spec.scheme) if dev else None
 
+    def login_path(self, device: str) -> str:
+        """The path a client logs in with on ``device`` (its vendor's), ISAPI when unknown."""
+        dev = self.devices.get(device)
+        return dev.login_path if dev is not None else ISAPI_LOGIN_PATH
+
     def is_up(self, device: str) -> bool:
         endpoint = self.endpoints.get(device)
         return endpoint is not None and endpoint.up
 
     # -- documents ------------------------------------------------------------------------------
 
-    def _device_doc(self, dev: HikDevice) -> dict[str, Any]:
+    def _device_doc(self, dev: SimDevice) -> dict[str, Any]:
         d: LabDevice = dev.spec
         return {
             "name": d.name,
@@ -288,13 +307,12 @@ class Fleet:
             self.cert_path, key_path = write_certificate(self.directory, https)
             tls = server_context(self.cert_path, key_path)
         for dev in self.devices.values():
-            header = "Webs" if dev.family == "nvr" else "App-webs/"
             endpoint = Endpoint(
                 dev.handle,
                 dev.spec.address,
                 dev.spec.port,
                 ssl_context=tls if dev.spec.scheme == "https" else None,
-                server_header=header,
+                server_header=dev.server_header,
             )
             self.endpoints[dev.name] = endpoint
             try:

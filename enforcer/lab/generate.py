@@ -39,27 +39,27 @@ viewer) and means exactly:
 - ``locked``: the device starts locked for the enforcer's source, 127.0.0.1 (source-scoped lock).
 
 The four admin-password problems go to different devices of a site; the others to any device.
+
+``vendor`` is ``hikvision``, ``annke``, ``dahua``, ``amcrest`` or ``mixed``: site ``i`` of a mixed
+fleet is all of vendor ``MIXED[i % 4]`` (a recorder records its own vendor's cameras), and the sites
+whose lock defaults differ from the first site's join a group that holds them. Models and firmware are
+in :mod:`enforcer.lab.models`, per-vendor device behaviour in :mod:`enforcer.lab.gen_profile`, the
+files in :mod:`enforcer.lab.gen_repo`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import random
 import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-import yaml
-
-from enforcer.config import vault
-from enforcer.config.credstore import CredentialStore
-from enforcer.config.secrets import Secret
-from enforcer.lab.firmware import build_image
+from enforcer.lab.gen_profile import DAHUA_ATTEMPTS, default_lock, draw_lock, profile, serial
+from enforcer.lab.gen_repo import GROUP_NAMES, HTTP_PORT, lock_text, write_repo
+from enforcer.lab.models import CAMERAS, FAMILY, RECORDERS, VIEWERS, Family, Model
 from enforcer.lab.spec import (
     PROBLEMS,
     LabAccount,
@@ -67,14 +67,15 @@ from enforcer.lab.spec import (
     LabClient,
     LabDevice,
     LabLockPolicy,
-    LabProfile,
     LabSpec,
+    Role,
 )
 
 __all__ = [
     "ENFORCER_SOURCE",
     "HTTPS_PORT",
     "HTTP_PORT",
+    "MIXED",
     "VENDORS",
     "format_share",
     "generate",
@@ -82,77 +83,22 @@ __all__ = [
     "parse_share",
 ]
 
-VENDORS = ("hikvision", "annke")
-HTTP_PORT, HTTPS_PORT = 10080, 10443
+VENDORS = ("hikvision", "annke", "dahua", "amcrest", "mixed")
+MIXED = ("hikvision", "dahua", "annke", "amcrest")  # the vendor of each site of a mixed fleet, in turn
+HTTPS_PORT = 10443
 ENFORCER_SOURCE = "127.0.0.1"
 MAX_SITES = 250 * 55  # second octets 10..199 for devices, 200..254 for viewers
 VIEWER_INTERVAL = 5.0
-DEFAULT_LOCK = {"enabled": True, "max_attempts": 5, "lock_minutes": 30}  # as recorders ship
-CAMERA_ATTEMPTS = 7  # cameras ship with 7
 WEAK_PASSWORDS = ("12345678", "11111111", "88888888", "password", "qwertyui", "abcdefgh", "666666", "admin")
 CREDENTIAL_PROBLEMS = ("stale_channel", "default_password", "weak_password", "unknown_password")
+# No ' " ; : & (Dahua refuses them, dahua-cgi.md §4), and nothing a URL query or YAML would mangle.
 _SYMBOLS = "!#%+-.=@_"
 _ALPHABET = string.ascii_letters + string.digits + _SYMBOLS
-_LATER = {"dahua": "Dahua", "amcrest": "Amcrest", "mixed": "mixed-vendor"}
 
 
-@dataclass(frozen=True)
-class Model:
-    """A model the generator knows: its ISAPI namespace, and its firmware now and in an older release."""
-
-    name: str
-    namespace: Literal["hikvision", "isapi"]
-    version: str
-    build: str
-    old_version: str
-    old_build: str
-    channels: int = 0  # recorders: how many cameras it records
-
-
-def _nvrs(names: Sequence[tuple[str, int]], version: str, build: str, old: str, old_build: str) -> tuple[Model, ...]:
-    """Recorders of one family, smallest first: they share one firmware line."""
-    return tuple(Model(name, "isapi", version, build, old, old_build, channels=n) for name, n in names)
-
-
-_RECORDERS: dict[str, tuple[Model, ...]] = {
-    "hikvision": _nvrs(
-        [
-            ("DS-7604NXI-I1", 4),
-            ("DS-7608NXI-I2", 8),
-            ("DS-7616NXI-I2", 16),
-            ("DS-7732NXI-I4", 32),
-            ("DS-96256NXI-I24", 256),
-        ],
-        *("V4.62.210", "230619", "V4.61.025", "220908"),
-    ),
-    "annke": _nvrs(
-        [("N46PCK", 4), ("N48PAW", 8), ("N616PCK", 16), ("N932PCK", 32)], "V4.61.025", "230512", "V4.30.085", "210317"
-    ),
-}
-_SCOPES: tuple[Literal["source", "source_user", "account"], ...] = ("source", "source_user", "account")
-_CAMERAS: dict[str, tuple[tuple[Model, int], ...]] = {
-    "hikvision": (
-        (Model("DS-2CD2146G2-ISU", "hikvision", "V5.7.17", "240606", "V5.7.3", "220112"), 3),
-        (Model("DS-2CD2386G2-IU", "hikvision", "V5.7.17", "240606", "V5.5.800", "210628"), 1),
-    ),
-    "annke": (
-        (Model("C800", "hikvision", "V5.7.11", "230710", "V5.5.3", "210914"), 3),
-        (Model("CZ400", "hikvision", "V5.7.11", "230710", "V5.6.5", "220418"), 1),
-    ),
-}
-_VIEWERS = {
-    "hikvision": (
-        "iVMS-4200 on the reception PC",
-        "iVMS-4200 on the manager's laptop",
-        "Hik-Connect on the owner's phone",
-    ),
-    "annke": ("Annke Vision on the owner's phone", "Guarding Vision on the office PC"),
-}
-
-
-def _default_lock(role: str) -> dict[str, int | bool]:
-    """The inventory's lock policy for ``role`` unless a device says otherwise."""
-    return DEFAULT_LOCK | ({"max_attempts": CAMERA_ATTEMPTS} if role == "camera" else {})
+def site_vendor(vendor: str, site: int) -> str:
+    """The vendor of site ``site`` (from 0) of a ``vendor`` fleet."""
+    return MIXED[site % len(MIXED)] if vendor == "mixed" else vendor
 
 
 def parse_problems(text: str) -> tuple[str, ...]:
@@ -199,10 +145,12 @@ def generate(
     Args:
         sites: how many sites, each with one recorder.
         cameras: cameras per site, all recorded by the site's recorder (0–253).
-        vendor: ``hikvision`` or ``annke`` (Dahua, Amcrest and mixed fleets come later: ValueError).
+        vendor: ``hikvision``, ``annke``, ``dahua``, ``amcrest``, or ``mixed`` (one vendor per site,
+            in the order of :data:`MIXED`).
         seed: the seed of every random choice, passwords included.
         problems: :data:`PROBLEMS` to seed, each on one device of every chosen site.
-        thresholds: lock thresholds to draw from (default 3–7, mostly the model's default).
+        thresholds: lock thresholds to draw from (default 3–7, mostly the model's default; Dahua
+            and Amcrest take 3–10).
         problem_share: the share of sites (0–1) each problem goes to, one number or per problem.
         https_share: the share of recorders served over HTTPS (the inventory trusts
             ``../lab.cert.pem``, the certificate ``enforce lab serve`` writes beside ``lab.spec.json``).
@@ -223,7 +171,8 @@ def generate(
     command += f" --thresholds {','.join(map(str, thresholds))}" if thresholds else ""
     command += f" --https-share {https_share:g}" if https_share else ""
     command += f" --organisation {organisation}" if organisation != "lab-msp" else ""
-    _write(out, fleet, organisation, command)
+    grouped = sorted({f for f in fleet.families if f != fleet.family})
+    write_repo(out, fleet, organisation=organisation, command=command, family=fleet.family, grouped=grouped)
     return fleet.spec
 
 
@@ -243,17 +192,19 @@ def _check_options(
     share: float | Mapping[str, float],
     https_share: float,
 ) -> None:
-    if vendor in _LATER:
-        raise ValueError(f"the lab cannot simulate a {_LATER[vendor]} fleet yet: use --vendor {' or '.join(VENDORS)}")
     if vendor not in VENDORS:
-        raise ValueError(f"unknown vendor {vendor!r}: use {' or '.join(VENDORS)}")
+        raise ValueError(f"unknown vendor {vendor!r}: use {', '.join(VENDORS[:-1])} or {VENDORS[-1]}")
     if not 1 <= sites <= MAX_SITES:
         raise ValueError(f"sites must be 1 to {MAX_SITES}, not {sites}")
-    most = _RECORDERS[vendor][-1].channels
+    used = {site_vendor(vendor, i) for i in range(min(sites, len(MIXED)))}
+    most = min(RECORDERS[v][-1].channels for v in used)
     if not 0 <= cameras <= min(most, 253):
         raise ValueError(f"cameras must be 0 to {min(most, 253)} per site for {vendor}, not {cameras}")
     if thresholds is not None and (not thresholds or any(not 3 <= t <= 20 for t in thresholds)):
         raise ValueError("thresholds must be lock thresholds from 3 to 20")
+    low, high = DAHUA_ATTEMPTS
+    if thresholds and any(FAMILY[v] == "dahua" for v in used) and any(not low <= t <= high for t in thresholds):
+        raise ValueError(f"Dahua and Amcrest devices lock after {low} to {high} failures: use thresholds in that range")
     shares = share.values() if isinstance(share, Mapping) else [share]
     if any(not 0 <= s <= 1 for s in [*shares, https_share]):
         raise ValueError("a share is a fraction from 0 to 1")
@@ -310,9 +261,15 @@ class _Fleet:
     store: list[tuple[str, str, str, str | None]] = field(default_factory=list)  # id, account, current, previous
     models: dict[str, Model] = field(default_factory=dict)
     sites_yaml: list[str] = field(default_factory=list)
+    families: set[Family] = field(default_factory=set)  # of the sites built so far
+
+    @property
+    def family(self) -> Family:
+        """The family whose lock defaults are the inventory's: the first site's."""
+        return FAMILY[site_vendor(self.vendor, 0)]
 
     def password(self) -> str:
-        """16 characters (the most Hikvision accepts) from every character class."""
+        """16 characters (the most Hikvision accepts) from every character class: valid for every vendor."""
         rng = self.rng
         chars = [rng.choice(c) for c in (string.ascii_lowercase, string.ascii_uppercase, string.digits, _SYMBOLS)]
         chars += rng.choices(_ALPHABET, k=12)
@@ -323,61 +280,49 @@ class _Fleet:
         width = max(3, len(str(total)))
         site, tag = f"site-{i + 1:0{width}}", f"{i + 1:0{width}}"
         net = f"127.{10 + i // 250}.{i % 250}"
-        recorder_model = next(m for m in _RECORDERS[self.vendor] if m.channels >= self.cameras)
-        lines = ["", f"  {site}:", f'    vars: {{net: "{net}"}}', "    recorders:"]
+        vendor = site_vendor(self.vendor, i)
+        self.families.add(FAMILY[vendor])
+        recorder_model = next(m for m in RECORDERS[vendor] if m.channels >= self.cameras)
+        lines = ["", f"  {site}:"]
+        if FAMILY[vendor] != self.family:
+            lines.append(f"    groups: [{GROUP_NAMES[FAMILY[vendor]]}]")
+        lines += [f'    vars: {{net: "{net}"}}', "    recorders:"]
         here = {d: [p for p in PROBLEMS if problems.get(p) == d] for d in range(self.cameras + 1)}
-        recorder = self.device(site, f"nvr-{tag}", "recorder", recorder_model, f"{net}.1", here[0], lines)
+        recorder = self.device(site, vendor, f"nvr-{tag}", "recorder", recorder_model, f"{net}.1", here[0], lines)
         if self.cameras:
             lines.append("    cameras:")
-        camera_models, weights = zip(*_CAMERAS[self.vendor], strict=True)
+        camera_models, weights = zip(*CAMERAS[vendor], strict=True)
         cam_width = max(2, len(str(self.cameras)))
         for k in range(1, self.cameras + 1):
             model = self.rng.choices(camera_models, weights)[0]
             name = f"cam-{tag}-{k:0{cam_width}}"
-            camera = self.device(site, name, "camera", model, f"{net}.{k + 1}", here[k], lines, (recorder.name, k))
+            address = f"{net}.{k + 1}"
+            camera = self.device(site, vendor, name, "camera", model, address, here[k], lines, (recorder.name, k))
             admin = camera.accounts[0].password
             recorder.channels.append(LabChannel(k, camera.name, camera.address, camera.port, "admin", admin))
         if "stale_viewer" in problems:
-            self.viewer(site, tag, i, recorder, lines)
+            self.viewer(site, vendor, tag, i, recorder, lines)
         self.sites_yaml += lines
 
     def device(
         self,
         site: str,
+        vendor: str,
         name: str,
-        role: Literal["recorder", "camera"],
+        role: Role,
         model: Model,
         address: str,
         problems: list[str],
         lines: list[str],
         recorder: tuple[str, int] | None = None,
     ) -> LabDevice:
-        rng = self.rng
+        rng, family = self.rng, FAMILY[vendor]
         self.models.setdefault(model.name, model)
         https = role == "recorder" and rng.random() < self.https_share
-        old = rng.random() < 0.1  # old firmware behaviour: no <loginPassword>, sometimes Basic
-        scope = rng.choices(_SCOPES, [85, 12, 3])[0]
-        profile = LabProfile(
-            namespace=model.namespace,
-            lock_scope="source" if "locked" in problems and scope == "account" else scope,
-            retry_during_lock_resets_timer=rng.random() < 0.1,
-            basic_allowed=old and rng.random() < 0.5,
-            basic_attempt_counts=old and rng.random() < 0.5,
-            lock_can_be_disabled="lock_disabled" in problems or rng.random() >= 0.15,
-            requires_login_password=not old,
-            lock_time_unit="seconds" if role == "recorder" and rng.random() < 0.25 else "minutes",
-            reboot_seconds=float(rng.randint(90, 150) if role == "recorder" else rng.randint(45, 90)),
-            upgrade_seconds=float(rng.randint(60, 180) if role == "recorder" else rng.randint(40, 90)),
-        )
-        usual = _default_lock(role)["max_attempts"]
-        floor = 4 if "unknown_password" in problems else 3  # room to try current, then previous
-        if self.thresholds:
-            attempts = rng.choice(self.thresholds)
-        else:
-            attempts = max(floor, usual if rng.random() < 0.5 else rng.randint(3, 7))
-        minutes = rng.choices([30, 10, 60], [70, 20, 10])[0]
+        lab_profile = profile(rng, family, role, model, problems)
+        attempts, minutes = draw_lock(rng, family, role, problems, self.thresholds)
         device_id = f"{site}/{name}"
-        admin = self.admin_password(device_id, name, problems, profile.default_password)
+        admin = self.admin_password(device_id, name, problems, lab_profile.default_password)
         accounts = [LabAccount("admin", "administrator", admin)]
         if role == "recorder":
             actual = self.password()
@@ -390,9 +335,9 @@ class _Fleet:
             name=name,
             site=site,
             role=role,
-            vendor=self.vendor,
+            vendor=vendor,
             model=model.name,
-            serial=f"{model.name}20{model.build}CCWR{rng.randrange(10**9):09d}",
+            serial=serial(rng, vendor, model),
             address=address,
             port=HTTPS_PORT if https else HTTP_PORT,
             scheme="https" if https else "http",
@@ -400,7 +345,7 @@ class _Fleet:
             firmware_build=model.old_build if old_fw else model.build,
             accounts=accounts,
             lock_policy=LabLockPolicy("lock_disabled" not in problems, attempts, minutes * 60),
-            profile=profile,
+            profile=lab_profile,
             problems=list(problems),
             locked_sources=[ENFORCER_SOURCE] if "locked" in problems else [],
         )
@@ -408,13 +353,13 @@ class _Fleet:
         extra = [f'address: "{{{{ net }}}}.{address.rsplit(".", 1)[1]}"']
         if recorder:
             extra += [f"recorder: {recorder[0]}", f"channel: {recorder[1]}"]
-        lock = {"max_attempts": attempts, "lock_minutes": minutes}
-        lock = {k: v for k, v in lock.items() if v != _default_lock(role)[k]}
+        usual = default_lock(family, role)  # the inventory's, through the defaults or the site's group
+        lock = {k: v for k, v in {"max_attempts": attempts, "lock_minutes": minutes}.items() if v != usual[k]}
         if lock:
-            extra.append("lock_policy: {" + ", ".join(f"{k}: {v}" for k, v in lock.items()) + "}")
+            extra.append(f"lock_policy: {lock_text(lock)}")
         if https:
             extra += ["scheme: https", f"port: {HTTPS_PORT}", "tls: {ca: ../lab.cert.pem}"]
-        lines.append(f"      {name}: {{vendor: {self.vendor}, model: {model.name}, {', '.join(extra)}}}")
+        lines.append(f"      {name}: {{vendor: {vendor}, model: {model.name}, {', '.join(extra)}}}")
         return device
 
     def admin_password(self, device_id: str, name: str, problems: list[str], default: str) -> str:
@@ -435,104 +380,14 @@ class _Fleet:
         self.store.append((device_id, "admin", current, previous))
         return actual
 
-    def viewer(self, site: str, tag: str, i: int, recorder: LabDevice, lines: list[str]) -> None:
+    def viewer(self, site: str, vendor: str, tag: str, i: int, recorder: LabDevice, lines: list[str]) -> None:
+        """The app on a PC or phone that holds the recorder's ``operator`` password (``stale_viewer``)."""
         name, source = f"viewer-{tag}", f"127.{200 + i // 250}.{i % 250}.10"
         operator = recorder.accounts[1]
         client = LabClient(name, site, "viewer", source, recorder.name, operator.name, operator.password)
         client.interval_seconds, client.problems = VIEWER_INTERVAL, ["stale_viewer"]
         self.spec.clients.append(client)
-        what = self.rng.choice(_VIEWERS[self.vendor])
+        what = self.rng.choice(VIEWERS[vendor])
         lines += ["    clients:", f"      {name}:", "        kind: manual", f"        what: {json.dumps(what)}"]
         lines += [f"        address: {source}", '        contact: "site manager"']
         lines += [f"        holds: [{{device: {recorder.name}, user: {operator.name}}}]"]
-
-
-_HEADER = """\
-# $organisation: a simulated fleet written by the enforcer lab generator; regenerate it with
-#   enforce lab generate $command --out DIR
-# Each device listens on its own loopback address (see lab.spec.json beside this repository).
-# Desired passwords live in secrets/fleet.vault, one key per device/account; what each device has
-# now lives in the credential store. The vault password is ../.vault-password, kept out of git.
-organisation: $organisation_yaml
-vault_password: !secret "file:../.vault-password"
-credential_store: credentials.vault
-
-vars:
-  vault: secrets/fleet.vault
-
-defaults:
-  accounts:
-    admin: {level: administrator, password: !secret "vault:{{ vault }}#{{ device }}/admin"}
-  recorders:
-    accounts:
-      operator: {level: operator, password: !secret "vault:{{ vault }}#{{ device }}/operator"}
-  cameras:
-    lock_policy: {max_attempts: $camera_attempts}
-  lock_policy: {enabled: true, max_attempts: $attempts, lock_minutes: $minutes}
-  isolation: ip_filter
-  unlock: wait
-  port: $port
-
-firmware:
-"""
-
-_PLAYBOOK = """\
-# Converge the generated fleet: enforce plan site.yml, then enforce apply site.yml.
-- name: $play_yaml
-  inventory: inventory
-  sites: ["*"]
-  enforce: [firmware, lock_policy, credentials]
-  serial: [1, "10%", "100%"]      # one canary site, then a tenth of the fleet, then the rest
-  max_fail_percentage: 10
-  concurrency: 20
-"""
-
-_GITIGNORE = """\
-# The vault password never goes into git: CI and each engineer provide it.
-/.vault-password
-# The lab beside the repository: lab.spec.json (the simulated devices, passwords in clear), and what
-# `enforce lab serve` writes (state, events, certificate).
-/lab.*
-# enforce's run journal: local to the machine that applies.
-/inventory/.enforcer/
-"""
-
-
-def _write(out: Path, fleet: _Fleet, organisation: str, command: str) -> None:
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} is not empty: generate into a new folder")
-    inventory = out / "inventory"
-    for folder in (inventory / "secrets", inventory / "firmware"):
-        folder.mkdir(parents=True, exist_ok=True)
-    rng = fleet.rng
-    password = "".join(rng.choices(string.ascii_letters + string.digits, k=32))
-    fd = os.open(out / ".vault-password", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as stream:
-        stream.write(password + "\n")
-    (out / ".gitignore").write_text(_GITIGNORE, encoding="utf-8")
-    values = {"organisation": organisation, "organisation_yaml": json.dumps(organisation), "command": command}
-    values |= {"port": str(HTTP_PORT), "play_yaml": json.dumps(f"Converge every site of {organisation}")}
-    values |= {"attempts": str(DEFAULT_LOCK["max_attempts"]), "minutes": str(DEFAULT_LOCK["lock_minutes"])}
-    values["camera_attempts"] = str(CAMERA_ATTEMPTS)
-    text = [string.Template(_HEADER).substitute(values)]
-    for model in sorted(fleet.models.values(), key=lambda m: m.name):
-        image = f"firmware/{model.name}_{model.version}.dav"
-        data = build_image(model.name, model.version, model.build, rng.randbytes(4096))
-        (inventory / image).write_bytes(data)
-        digest = hashlib.sha256(data).hexdigest()
-        text.append(f'  {model.name}: {{version: {model.version}, image: {image}, sha256: "{digest}"}}\n')
-    text.append("\nsites:")
-    text.append("\n".join(fleet.sites_yaml) + "\n")
-    (inventory / "fleet.yml").write_text("".join(text), encoding="utf-8")
-    (out / "site.yml").write_text(string.Template(_PLAYBOOK).substitute(values), encoding="utf-8")
-
-    key = password.encode("utf-8")
-    plain = yaml.safe_dump(fleet.desired, sort_keys=True, allow_unicode=True).encode("utf-8")
-    (inventory / "secrets" / "fleet.vault").write_text(vault.encrypt(plain, key), encoding="ascii")
-    store = CredentialStore(inventory / "credentials.vault", key)
-    for device_id, account, current, previous in fleet.store:
-        if previous is not None:  # a rotation recorded, never applied: previous is what the device has
-            store.set_current(device_id, account, Secret(previous, "lab generator"))
-        store.set_current(device_id, account, Secret(current, "lab generator"))
-    store.save()
-    fleet.spec.save(out / "lab.spec.json")

@@ -9,43 +9,17 @@ camera (``clients.ChannelPoller``): ``connect``, ``errorUserNameOrPasswd``, ``ne
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from enforcer.lab.channels import ChannelStatus, ChannelTable
 from enforcer.lab.httpserver import Request, Response
 from enforcer.lab.isapixml import XmlFormatError, parse, tags, text
-from enforcer.lab.spec import LabChannel, LabDevice
+from enforcer.lab.spec import LabChannel
 
 if TYPE_CHECKING:
     from enforcer.lab.hikvision import HikDevice, Session
 
-
-@dataclass
-class ChannelStatus:
-    online: bool = False
-    result: str = "connecting"
-
-
-class ChannelTable:
-    """Live status of each channel of a recorder, keyed by channel id."""
-
-    def __init__(self, spec: LabDevice) -> None:
-        self.spec = spec
-        self.status: dict[int, ChannelStatus] = {c.id: ChannelStatus() for c in spec.channels}
-
-    def get(self, channel_id: int) -> LabChannel | None:
-        return next((c for c in self.spec.channels if c.id == channel_id), None)
-
-    def set_result(self, channel_id: int, result: str) -> bool:
-        """Record a poll result; returns whether it changed."""
-        st = self.status.setdefault(channel_id, ChannelStatus())
-        changed = st.result != result
-        st.result, st.online = result, result == "connect"
-        return changed
-
-    def reset(self) -> None:
-        for st in self.status.values():
-            st.online, st.result = False, "connecting"
+__all__ = ["ChannelStatus", "ChannelTable", "register"]
 
 
 def _not_recorder(dev: HikDevice, req: Request) -> Response | None:

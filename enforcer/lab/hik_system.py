@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from enforcer.lab.device import SystemState
 from enforcer.lab.digest import md5_hex
-from enforcer.lab.firmware import FirmwareImage, ImageError, parse_image
+from enforcer.lab.firmware import ImageError, parse_image
 from enforcer.lab.httpserver import Request, Response
 from enforcer.lab.isapixml import XmlFormatError, boolean, parse, tags, text
 from enforcer.lab.spec import LabIPFilter
@@ -21,17 +21,9 @@ from enforcer.lab.spec import LabIPFilter
 if TYPE_CHECKING:
     from enforcer.lab.hikvision import HikDevice, Session
 
+__all__ = ["SystemState", "apply_pending_firmware", "filter_blocks", "register"]
+
 FILTER_SIZE = 32
-
-
-@dataclass
-class SystemState:
-    """Runtime system state of a device that the spec does not hold."""
-
-    upgrade: FirmwareImage | None = None
-    upgrade_started: float = 0.0
-    upgrade_token: int = 0
-    pending: FirmwareImage | None = None
 
 
 def _build(value: str) -> str:
@@ -89,25 +81,7 @@ def update_firmware(dev: HikDevice, req: Request, s: Session) -> Response:
     if image.model != dev.spec.model:
         dev.emit("firmware_rejected", source=req.source, user=s.account.name, reason="model", model=image.model)
         return dev.invalid(req, "invalidOperation", error_code="0x40000006", message="upgrade packet mismatch")
-    system = dev.system
-    system.upgrade, system.upgrade_started = image, dev.host.clock.now()
-    system.upgrade_token += 1
-    token = system.upgrade_token
-    dev.emit(
-        "firmware_uploaded",
-        source=req.source,
-        user=s.account.name,
-        version=image.version,
-        build=image.build,
-        bytes=len(req.body),
-    )
-
-    def finish() -> None:
-        if system.upgrade_token == token and system.upgrade is image:
-            system.pending = image
-            dev.host.reboot(dev, "firmware")
-
-    dev.host.call_later(dev.profile.upgrade_seconds, finish)
+    dev.start_upgrade(image, req.source, s.account.name, len(req.body))
     return dev.ok(req)
 
 
@@ -115,26 +89,14 @@ def upgrade_status(dev: HikDevice, req: Request, s: Session) -> Response:
     system = dev.system
     if system.upgrade is None:
         return dev.xml("upgradeStatus", tags([("upgrading", False), ("percent", 0)]))
-    span = dev.profile.upgrade_seconds
-    elapsed = dev.host.clock.now() - system.upgrade_started
-    percent = 100 if span <= 0 else min(100, int(elapsed / span * 100))
+    percent = dev.upgrade_percent()
     body = tags([("upgrading", True), ("percent", percent), ("reboot", percent >= 100)])
     return dev.xml("upgradeStatus", body)
 
 
 def apply_pending_firmware(dev: HikDevice) -> None:
     """At the reboot: a finished upgrade takes effect, an unfinished one is lost."""
-    system = dev.system
-    image, system.pending, system.upgrade = system.pending, None, None
-    system.upgrade_token += 1
-    if image is None:
-        return
-    spec = dev.spec
-    old = spec.firmware_version
-    spec.firmware_version = image.version
-    spec.firmware_build = _build(image.build) if spec.firmware_build.startswith("build ") else image.build
-    dev.emit("firmware_changed", old_version=old, version=image.version, build=image.build)
-    dev.host.state_changed()
+    dev.apply_pending_firmware()
 
 
 def reboot(dev: HikDevice, req: Request, s: Session) -> Response:

@@ -12,72 +12,34 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
 
 from enforcer.lab import hik_channels, hik_log, hik_security, hik_system
-from enforcer.lab.clock import Clock
+from enforcer.lab.device import BaseDevice, DeviceHost, Session, key_source
 from enforcer.lab.digest import DigestServer, Verdict, default_realm, parse_authorization, parse_basic
-from enforcer.lab.events import EventLog
 from enforcer.lab.httpserver import Request, Response
 from enforcer.lab.isapixml import NAMESPACES, document, response_status, tags
-from enforcer.lab.locks import LockTable
-from enforcer.lab.spec import LabAccount, LabDevice
-
-
-class DeviceHost(Protocol):
-    """What a device needs from the fleet that runs it."""
-
-    clock: Clock
-    events: EventLog
-
-    def state_changed(self) -> None:
-        """An account, firmware, lock policy, filter or channel changed: rewrite the state file."""
-
-    def call_later(self, device_seconds: float, callback: Callable[[], None]) -> None:
-        """Run ``callback`` after ``device_seconds`` of device time."""
-
-    def reboot(self, device: HikDevice, reason: str) -> None:
-        """Take the device down for its reboot time, then bring it back up."""
-
-    def channel_changed(self, device: HikDevice, channel_id: int) -> None:
-        """A recorder's channel credential changed: poll it now."""
-
-    def device_at(self, address: str, port: int) -> str | None:
-        """The name of the simulated device listening at ``address:port``, if any."""
-
-
-@dataclass
-class Session:
-    """An authenticated request: who, and under which lock key."""
-
-    user_id: int
-    account: LabAccount
-    key: str
-
+from enforcer.lab.spec import LabDevice
 
 Route = Callable[["HikDevice", Request, Session], Response]
 ROUTES: list[tuple[re.Pattern[str], dict[str, Route]]] = []
 
 
-def key_source(key: str) -> str:
-    """The source address inside a lock key (``""`` for an account-scoped key)."""
-    return "" if key.startswith("user:") else key.split("/")[0]
+__all__ = ["DeviceHost", "HikDevice", "Session", "key_source"]
 
 
 def route(pattern: str, **methods: Route) -> None:
     ROUTES.append((re.compile(pattern + r"/?$"), methods))
 
 
-class HikDevice:
+class HikDevice(BaseDevice):
     """One simulated ISAPI device over the mutable :class:`LabDevice` that is its state."""
 
+    login_path = "/ISAPI/Security/userCheck"
+
     def __init__(self, spec: LabDevice, host: DeviceHost, *, nonce_seconds: float = 300.0) -> None:
-        self.spec = spec
-        self.host = host
-        self.profile = spec.profile
-        self.family = "nvr" if spec.role == "recorder" else "ipc"
+        super().__init__(spec, host)
         self.namespace = spec.profile.namespace if spec.profile.namespace in NAMESPACES else "hikvision"
+        self.server_header = "Webs" if self.family == "nvr" else "App-webs/"
         realm = spec.profile.realm or default_realm("nvr" if self.family == "nvr" else "ipc", spec.serial)
         self.digest = DigestServer(
             family="nvr" if self.family == "nvr" else "ipc",
@@ -86,33 +48,9 @@ class HikDevice:
             nonce_seconds=nonce_seconds,
             basic_offered=spec.profile.basic_allowed,
         )
-        self.locks = LockTable(
-            host.clock,
-            spec.lock_policy,
-            scope=spec.profile.lock_scope,
-            resets_timer=spec.profile.retry_during_lock_resets_timer,
-        )
-        self.users: dict[int, LabAccount] = {i + 1: acc for i, acc in enumerate(spec.accounts)}
         self.seclog = hik_log.SecurityLog(host.clock)
-        self.system = hik_system.SystemState()
-        self.channels = hik_channels.ChannelTable(spec)
-        self._sweep_pending = False
-        for source in spec.locked_sources:
-            for key in {self.locks.key(source, acc.name) for acc in spec.accounts}:
-                self.locks.lock(key)
-
-    def started(self) -> None:
-        """The host's loop runs: schedule the expiry of the locks held at start."""
-        self._schedule_sweep()
 
     # -- helpers used by the endpoint modules -------------------------------------------------
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    def emit(self, event: str, *, source: str = "", user: str = "", **fields: object) -> None:
-        self.host.events.emit(self.spec.name, event, source=source, user=user, **fields)
 
     def xml(self, root: str, body: str, *, status: int = 200, attrs: str = "") -> Response:
         return Response(status, document(root, self.namespace, body, attrs=attrs))
@@ -134,51 +72,15 @@ class HikDevice:
     def invalid(self, req: Request, sub: str = "invalidOperation", **kw: str | None) -> Response:
         return self.status(req, 403, 4, sub, **kw)
 
-    def account(self, name: str) -> LabAccount | None:
-        for acc in self.users.values():
-            if acc.name == name:
-                return acc
-        return None
-
-    def sync_accounts(self) -> None:
-        self.spec.accounts = list(self.users.values())
-        self.host.state_changed()
-
-    def count_failure(self, key: str, source: str, user: str, reason: str) -> int:
-        """One failed login under ``key``: log it, maybe lock; returns the attempts left."""
-        left = self.locks.fail(key, confirmation=reason == "login_password")
-        self.emit("auth_failed", source=source, user=user, reason=reason, attempts_left=left)
+    def failure_logged(self, source: str, user: str) -> None:
         self.seclog.add("Exception", "illlegealAccess", user, source)
-        if left == 0 and self.spec.lock_policy.enabled:
-            seconds = self.spec.lock_policy.lock_seconds
-            self.emit("locked", source=source, user=user, key=key, seconds=seconds)
-            self._schedule_sweep()
-        return left
-
-    # -- lock expiry ---------------------------------------------------------------------------
-
-    def _schedule_sweep(self) -> None:
-        nxt = self.locks.next_expiry()
-        if nxt is None or self._sweep_pending:
-            return
-        self._sweep_pending = True
-        self.host.call_later(max(0.0, nxt - self.host.clock.now()) + 0.001, self._sweep)
-
-    def _sweep(self) -> None:
-        self._sweep_pending = False
-        for key in self.locks.expire_due():
-            self.emit("unlocked", source=key_source(key), key=key, reason="expired")
-        self._schedule_sweep()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def on_down(self) -> None:
         """The device stops: nonces void, lock counters cleared, upgrades applied on the way."""
         self.digest.void_all()
-        for key in self.locks.clear():
-            self.emit("unlocked", source=key_source(key), key=key, reason="reboot")
-        self.channels.reset()
-        hik_system.apply_pending_firmware(self)
+        super().on_down()
 
     # -- the request path ----------------------------------------------------------------------
 
@@ -244,9 +146,7 @@ class HikDevice:
         if verdict is Verdict.MALFORMED:
             return self.unauthorized(key)
         if self.locks.is_locked(key):
-            self.locks.refused(key)
-            self.emit("auth_failed", source=req.source, user=user, reason="locked", attempts_left=0)
-            self.seclog.add("Exception", "illlegealAccess", user, req.source)
+            self.refuse_locked(key, req.source, user)
             return self.unauthorized(key)
         if verdict is Verdict.WRONG:
             self.count_failure(key, req.source, user, "bad_credentials")
@@ -259,7 +159,7 @@ class HikDevice:
         self.locks.succeed(key)
         if first:
             self.seclog.add("Operation", "remoteLogin", user, req.source)
-        return Session(self._user_id(acc), acc, key)
+        return Session(self.user_id(acc), acc, key)
 
     def _basic(self, req: Request, token: str) -> Session | Response:
         creds = parse_basic(token)
@@ -272,19 +172,14 @@ class HikDevice:
                 self.count_failure(key, req.source, user, "basic_refused")
             return self.unauthorized(key)
         if self.locks.is_locked(key):
-            self.locks.refused(key)
-            self.emit("auth_failed", source=req.source, user=user, reason="locked", attempts_left=0)
-            self.seclog.add("Exception", "illlegealAccess", user, req.source)
+            self.refuse_locked(key, req.source, user)
             return self.unauthorized(key)
         if not right or acc is None:
             self.count_failure(key, req.source, user, "bad_credentials")
             return self.unauthorized(key)
         self.locks.succeed(key)
         self.seclog.add("Operation", "remoteLogin", user, req.source)
-        return Session(self._user_id(acc), acc, key)
-
-    def _user_id(self, acc: LabAccount) -> int:
-        return next(i for i, a in self.users.items() if a is acc)
+        return Session(self.user_id(acc), acc, key)
 
 
 hik_security.register(route)

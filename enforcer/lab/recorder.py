@@ -1,8 +1,8 @@
 """A recorder's channel loop: it really logs into each camera with each stored channel credential.
 
 Every ``profile.channel_poll_seconds`` (device time) the recorder logs into each camera from its own
-address, over HTTP digest, and records ``chanDetectResult``: a stale credential reads
-``errorUserNameOrPasswd`` and, poll after poll, locks the camera for the recorder's address. A
+address, over HTTP digest on the login path of the camera's vendor, and records the result: a stale
+credential reads ``errorUserNameOrPasswd`` and, poll after poll, locks the camera for the recorder's address. A
 changed channel is polled at once. A 401 is never retried within one poll.
 """
 
@@ -13,8 +13,8 @@ import contextlib
 import random
 from typing import Protocol
 
-from enforcer.lab.clients import CHANNEL_RESULTS, ClientHost, login
-from enforcer.lab.hikvision import HikDevice
+from enforcer.lab.clients import CHANNEL_RESULTS, ISAPI_LOGIN_PATH, ClientHost, login
+from enforcer.lab.device import SimDevice
 from enforcer.lab.spec import LabChannel
 
 
@@ -26,7 +26,7 @@ class RecorderHost(ClientHost, Protocol):
 class ChannelPoller:
     """The login loop of one recorder over all its channels."""
 
-    def __init__(self, device: HikDevice, host: RecorderHost) -> None:
+    def __init__(self, device: SimDevice, host: RecorderHost) -> None:
         self.device = device
         self.host = host
         self.due: dict[int, float] = {}
@@ -41,12 +41,14 @@ class ChannelPoller:
         self._wake.set()
 
     async def _poll(self, ch: LabChannel) -> None:
-        scheme = "http"
+        scheme, path = "http", ISAPI_LOGIN_PATH
         name = self.host.device_at(ch.address, ch.port)
         if name is not None:
             found = self.host.endpoint_of(name)
             scheme = found[2] if found else scheme
-        outcome = await login(self.host, ch.address, ch.port, scheme, self.device.spec.address, ch.user, ch.password)
+            path = self.host.login_path(name)
+        source = self.device.spec.address
+        outcome = await login(self.host, ch.address, ch.port, scheme, source, ch.user, ch.password, path=path)
         self.polls += 1
         result = CHANNEL_RESULTS[outcome]
         if self.device.channels.set_result(ch.id, result):

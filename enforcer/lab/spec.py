@@ -93,6 +93,14 @@ class LabProfile:
     channel_poll_seconds: float = 30.0
     max_attempts_range: tuple[int, int] = (3, 20)
     default_password: str = "12345"
+    # Dahua/Amcrest only (protocols/dahua-cgi.md §2, §3, §8); ignored by the ISAPI devices.
+    nonce_policy: Literal["reuse", "single_use", "single_use_403"] = "reuse"
+    connection_close: bool = False  # every reply, the 401 included, closes the connection
+    basic_only: bool = False  # legacy firmware: ``Basic realm="Device_CGI"``, no digest at all
+    locked_http_status: Literal[401, 403] = 401  # what CGI answers while the account is locked
+    lock_on_challenge: bool = False  # RPC2 already reports the lock in reply to the challenge request
+    unknown_config_status: Literal[400, 403] = 400  # an unknown getConfig name (403 on some NVRs)
+    max_sessions: int = 20  # RPC2 sessions; past it a correct login is refused
 
 
 @dataclass

@@ -28,6 +28,9 @@ pytestmark = pytest.mark.lab
 SCALE = 0.01
 ENFORCER = "127.0.0.1"
 ENFORCE = str(Path(sys.executable).parent / "enforce")
+#: Every engine guarantee is shown on a Hikvision fleet and on a mixed one, whose second site is Dahua
+#: (account-wide locks: a stale client locks the account for everyone, enforcer included).
+VENDORS = ("hikvision", "mixed")
 WRITES = (
     "account_changed",
     "account_added",
@@ -102,9 +105,10 @@ def _our_failures(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in events if e["event"] == "auth_failed" and e["source"] == ENFORCER]
 
 
+@pytest.mark.parametrize("vendor", VENDORS)
 @pytest.mark.parametrize("threshold", [3, 5, 7])
-def test_stale_clients_everywhere_converge_without_a_single_lock(lab: Any, threshold: int) -> None:
-    fleet = lab(problems=("stale_viewer", "stale_channel"), thresholds=[threshold])
+def test_stale_clients_everywhere_converge_without_a_single_lock(lab: Any, threshold: int, vendor: str) -> None:
+    fleet = lab(problems=("stale_viewer", "stale_channel"), thresholds=[threshold], vendor=vendor)
     code, output = fleet.run("plan", fleet.playbook)
     assert code == 2, output
     code, output = fleet.run("apply", fleet.playbook, "--yes")
@@ -120,9 +124,10 @@ def test_stale_clients_everywhere_converge_without_a_single_lock(lab: Any, thres
     assert any(e["event"] == "blocked" for e in events)
 
 
-def test_without_isolation_the_same_fleet_locks(lab: Any) -> None:
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_without_isolation_the_same_fleet_locks(lab: Any, vendor: str) -> None:
     """Proof that the lock-safety test can fail: the same change with isolation switched off."""
-    fleet = lab(problems=("stale_viewer", "stale_channel"), thresholds=[3])
+    fleet = lab(problems=("stale_viewer", "stale_channel"), thresholds=[3], vendor=vendor)
     inventory = fleet.root / "inventory" / "fleet.yml"
     text = inventory.read_text()
     assert "isolation: ip_filter" in text
@@ -135,8 +140,10 @@ def test_without_isolation_the_same_fleet_locks(lab: Any) -> None:
     assert "may lock" in output
 
 
-def test_apply_then_plan_is_idempotent_and_sends_nothing(lab: Any) -> None:
-    fleet = lab(problems=("old_firmware", "lock_disabled", "weak_password", "default_password", "stale_channel"))
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_apply_then_plan_is_idempotent_and_sends_nothing(lab: Any, vendor: str) -> None:
+    problems = ("old_firmware", "lock_disabled", "weak_password", "default_password", "stale_channel")
+    fleet = lab(problems=problems, vendor=vendor)
     code, output = fleet.run("apply", fleet.playbook, "--yes")
     assert code == 0, output
     code, output = fleet.run("plan", fleet.playbook)
@@ -150,8 +157,9 @@ def test_apply_then_plan_is_idempotent_and_sends_nothing(lab: Any) -> None:
     assert not _our_failures(after)
 
 
-def test_unknown_password_is_discovered_within_budget(lab: Any) -> None:
-    fleet = lab(problems=("unknown_password", "locked"))
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_unknown_password_is_discovered_within_budget(lab: Any, vendor: str) -> None:
+    fleet = lab(problems=("unknown_password", "locked"), vendor=vendor)
     code, output = fleet.run("apply", fleet.playbook, "--yes")
     assert code == 0, output
     events = fleet.events()
@@ -182,8 +190,9 @@ def test_saved_plan_applies_when_nothing_changed(lab: Any, tmp_path: Path) -> No
     assert fleet.run("plan", fleet.playbook)[0] == 0
 
 
-def test_no_secret_in_any_output_plan_file_or_journal(lab: Any, tmp_path: Path) -> None:
-    fleet = lab(problems=("stale_viewer", "stale_channel", "weak_password", "unknown_password"))
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_no_secret_in_any_output_plan_file_or_journal(lab: Any, tmp_path: Path, vendor: str) -> None:
+    fleet = lab(problems=("stale_viewer", "stale_channel", "weak_password", "unknown_password"), vendor=vendor)
     secrets = fleet.secrets()
     saved = tmp_path / "plan.json"
     outputs = [fleet.run("plan", fleet.playbook, "-o", str(saved))[1]]
@@ -199,10 +208,13 @@ def test_no_secret_in_any_output_plan_file_or_journal(lab: Any, tmp_path: Path) 
             assert secret not in text
 
 
+@pytest.mark.parametrize("vendor", VENDORS)
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kill_after=st.floats(0.2, 2.5))
-def test_killed_apply_resumes_and_converges_with_no_lock_and_no_lost_password(lab: Any, kill_after: float) -> None:
-    fleet = lab(problems=("stale_viewer", "stale_channel", "old_firmware"), thresholds=[5])
+def test_killed_apply_resumes_and_converges_with_no_lock_and_no_lost_password(
+    lab: Any, kill_after: float, vendor: str
+) -> None:
+    fleet = lab(problems=("stale_viewer", "stale_channel", "old_firmware"), thresholds=[5], vendor=vendor)
     try:
         _kill_and_resume(fleet, kill_after)
     finally:

@@ -4,23 +4,32 @@ means exactly what ``enforcer.lab.generate`` documents. Fast: no lab server is s
 from __future__ import annotations
 
 import ipaddress
+import re
 import stat
+import string
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from enforcer.cli import main
 from enforcer.config import vault
 from enforcer.config.credstore import CredentialStore, Entry
 from enforcer.config.diagnostics import Diagnostics
 from enforcer.config.playbook import load_playbook
 from enforcer.config.secrets import Secret
 from enforcer.lab import generate as gen
+from enforcer.lab import models
 from enforcer.lab.firmware import parse_image
 from enforcer.lab.hik_security import is_risky
+from enforcer.lab.models import Model
 from enforcer.lab.spec import PROBLEMS, LabClient, LabDevice, LabSpec
 from enforcer.model import Device, Inventory, Playbook
 
@@ -84,6 +93,19 @@ def stored(fleet: Generated, device: Device, account: str) -> Entry:
 def secret(value: Secret | None) -> str:
     assert value is not None
     return value.reveal()
+
+
+def dahua_accepts(password: str) -> bool:
+    """Dahua's password rule (protocols/dahua-cgi.md §4): 8-32 characters, two classes, none of ' " ; : &."""
+    classes = (string.ascii_lowercase, string.ascii_uppercase, string.digits)
+    used = sum(bool(set(password) & set(chars)) for chars in classes) + any(not c.isalnum() for c in password)
+    return 8 <= len(password) <= 32 and used >= 2 and not set(password) & set("'\";:&")
+
+
+def known_model(lab: LabDevice) -> Model:
+    recorders = models.RECORDERS[lab.vendor]
+    cameras = tuple(m for m, _ in models.CAMERAS[lab.vendor])
+    return next(m for m in (recorders if lab.role == "recorder" else cameras) if m.name == lab.model)
 
 
 def test_the_repository_validates_and_selects_every_site(fleet: Generated) -> None:
@@ -162,13 +184,18 @@ def test_each_site_gets_each_problem_once(fleet: Generated) -> None:
 
 
 def test_credentials_mean_exactly_what_each_problem_says(fleet: Generated) -> None:
+    check_credentials(fleet)
+
+
+def check_credentials(fleet: Generated) -> None:
+    """Each account's actual, desired and stored passwords are as the device's problems say."""
     clients = {(c.site, c.target): c for c in fleet.spec.clients}
     by_name = {d.name: d for d in fleet.spec.devices}
     for want, lab in fleet.devices():
         problems = set(lab.problems)
         admin, entry = actual(lab, "admin"), stored(fleet, want, "admin")
         wanted = desired(want, "admin")
-        assert len(wanted) == 16 and not is_risky(wanted)
+        assert len(wanted) == 16 and not is_risky(wanted) and dahua_accepts(wanted)
         if "default_password" in problems:
             assert admin == lab.profile.default_password == secret(entry.current) != wanted
         elif "weak_password" in problems:
@@ -204,15 +231,20 @@ def test_credentials_mean_exactly_what_each_problem_says(fleet: Generated) -> No
 
 
 def test_firmware_and_locks_mean_exactly_what_each_problem_says(fleet: Generated) -> None:
-    def version(text: str) -> tuple[int, ...]:
-        return tuple(int(x) for x in text.removeprefix("V").split("."))
+    check_firmware_and_locks(fleet)
 
+
+def check_firmware_and_locks(fleet: Generated) -> None:
+    """Firmware and lock state are as the device's problems say; the inventory wants them right."""
     for want, lab in fleet.devices():
         assert want.firmware is not None and want.lock_policy.enabled
+        model = known_model(lab)
+        assert want.firmware.version == model.version
         if "old_firmware" in lab.problems:
-            assert version(lab.firmware_version) < version(want.firmware.version)
+            assert (lab.firmware_version, lab.firmware_build) == (model.old_version, model.old_build)
+            assert lab.firmware_version != want.firmware.version and lab.firmware_build < model.build
         else:
-            assert lab.firmware_version == want.firmware.version
+            assert (lab.firmware_version, lab.firmware_build) == (model.version, model.build)
         if "lock_disabled" in lab.problems:
             assert not lab.lock_policy.enabled and lab.profile.lock_can_be_disabled
         else:
@@ -306,10 +338,11 @@ def test_annke_fleet(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"vendor": "dahua"}, "cannot simulate a Dahua fleet yet"),
-        ({"vendor": "amcrest"}, "cannot simulate a Amcrest fleet yet"),
-        ({"vendor": "mixed"}, "cannot simulate a mixed-vendor fleet yet"),
         ({"vendor": "axis"}, "unknown vendor 'axis'"),
+        ({"vendor": "amcrest", "cameras": 33}, "cameras must be 0 to 32 per site for amcrest"),
+        ({"vendor": "mixed", "sites": 3, "cameras": 33}, "cameras must be 0 to 32 per site for mixed"),
+        ({"vendor": "dahua", "thresholds": [3, 11]}, "Dahua and Amcrest devices lock after 3 to 10"),
+        ({"vendor": "mixed", "sites": 2, "thresholds": [20]}, "Dahua and Amcrest devices lock after 3 to 10"),
         ({"problems": ["lockd"]}, "unknown problem 'lockd'"),
         ({"thresholds": [2, 5]}, "thresholds"),
         ({"thresholds": []}, "thresholds"),
@@ -358,3 +391,211 @@ def test_a_thousand_devices_generate_in_well_under_a_few_seconds(tmp_path: Path)
     assert {d.model for d in spec.devices if d.role == "recorder"} == {"DS-7616NXI-I2"}
     assert sum(1 for d in spec.devices if "locked" in d.problems) == 10
     assert len(load(tmp_path / "big").inventory.sites) == 100
+
+
+# -- every vendor: Dahua, Amcrest and mixed fleets as well as Hikvision and Annke ----------------------
+
+ALL_VENDORS = gen.VENDORS
+FIELD_LOCK_MINUTES = {"recorder": {30, 10, 60}, "camera": {5, 10, 30}}  # Dahua: shipped first
+
+
+def generate_loaded(out: Path, **options: Any) -> Generated:
+    """Generate, load as the CLI does, and check ``enforce validate`` accepts the playbook."""
+    spec = gen.generate(out, **options)
+    fleet = load(out)
+    assert fleet.spec == spec
+    assert main(["validate", str(out / "site.yml")]) == 0
+    return fleet
+
+
+def check_dahua_profile(lab: LabDevice) -> None:
+    profile, recorder = lab.profile, lab.role == "recorder"
+    assert (profile.namespace, profile.default_password, profile.max_attempts_range) == ("none", "admin", (3, 10))
+    assert not profile.basic_only and not profile.basic_allowed and profile.lock_can_be_disabled
+    assert profile.nonce_policy in ("reuse", "single_use", "single_use_403")
+    assert profile.locked_http_status in (401, 403)
+    assert recorder or (not profile.connection_close and profile.unknown_config_status == 400)
+    assert 3 <= lab.lock_policy.max_attempts <= 10
+    assert lab.lock_policy.lock_seconds // 60 in FIELD_LOCK_MINUTES[lab.role]
+    assert re.fullmatch(r"(AMC0[0-9A-F]{14})|[0-9A-Z]{15}", lab.serial)
+    if "locked" in lab.problems:
+        assert profile.lock_scope in ("source", "source_user")
+
+
+def check_vendors_and_profiles(fleet: Generated, vendor: str) -> None:
+    """Each site is one vendor (its turn in a mixed fleet); the inventory and the spec agree."""
+    sites = [s.name for s in fleet.inventory.sites]
+    by_name = {d.name: d for d in fleet.spec.devices}
+    for want, lab in fleet.devices():
+        assert lab.vendor == want.vendor == gen.site_vendor(vendor, sites.index(lab.site))
+        assert (want.model, want.role) == (lab.model, lab.role)
+        assert (want.address, want.port, want.scheme) == (lab.address, lab.port, lab.scheme)
+        assert want.lock_policy.max_attempts == lab.lock_policy.max_attempts
+        assert want.lock_policy.lock_minutes * 60 == lab.lock_policy.lock_seconds
+        assert want.firmware is not None
+        header = f"model={lab.model}\nversion={want.firmware.version}\nbuild={known_model(lab).build}\n\n"
+        assert want.firmware.image.read_bytes().startswith(b"ENFORCER-LAB-FIRMWARE\n" + header.encode())
+        if models.FAMILY[lab.vendor] == "dahua":
+            check_dahua_profile(lab)
+        else:
+            assert lab.profile.namespace in ("isapi", "hikvision") and lab.profile.default_password == "12345"
+        if lab.role == "recorder":
+            for channel in lab.channels:
+                camera = by_name[channel.camera]
+                assert (camera.site, camera.vendor, channel.user) == (lab.site, lab.vendor, "admin")
+    for site in fleet.inventory.sites:
+        for manual in site.clients:
+            (hold,) = manual.holds
+            assert manual.what in models.VIEWERS[by_name[hold.device].vendor]
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
+@pytest.mark.parametrize("vendor", ALL_VENDORS)
+def test_every_vendor_seeds_every_problem(tmp_path: Path, vendor: str, problem: str) -> None:
+    options = {"sites": len(gen.MIXED), "cameras": 2, "vendor": vendor, "problems": [problem], "https_share": 0.25}
+    fleet = generate_loaded(tmp_path / "fleet", seed=PROBLEMS.index(problem), **options)
+    check_vendors_and_profiles(fleet, vendor)
+    check_credentials(fleet)
+    check_firmware_and_locks(fleet)
+    for site in fleet.inventory.sites:
+        holders = [d for d in fleet.spec.devices if d.site == site.name and d.problems]
+        assert [d.problems for d in holders] == [[problem]]
+        if problem == "stale_viewer":
+            assert holders[0].role == "recorder"
+            assert [c.target for c in fleet.spec.clients if c.site == site.name] == [holders[0].name]
+    assert bool(fleet.spec.clients) == (problem == "stale_viewer")
+
+
+def test_a_mixed_fleet_gives_each_site_one_vendor_in_turn(tmp_path: Path) -> None:
+    fleet = generate_loaded(tmp_path / "m", sites=6, cameras=3, vendor="mixed", seed=4, problems=PROBLEMS)
+    vendors = [{d.vendor for d in fleet.spec.devices if d.site == s.name} for s in fleet.inventory.sites]
+    assert vendors == [{"hikvision"}, {"dahua"}, {"annke"}, {"amcrest"}, {"hikvision"}, {"dahua"}]
+    check_vendors_and_profiles(fleet, "mixed")
+    grouped = ("dahua-amcrest",)
+    assert [s.groups for s in fleet.inventory.sites] == [(), grouped, (), grouped, (), grouped]
+    text = (fleet.out / "inventory" / "fleet.yml").read_text()
+    assert "--vendor mixed" in text and "cameras:\n        lock_policy: {max_attempts: 5, lock_minutes: 5}" in text
+    # Cameras declared without a lock_policy get their vendor's shipped one: through the defaults, or the group.
+    lines = {line.split(":")[0].strip(): line for line in text.splitlines() if line.startswith("      cam-")}
+    plain = {
+        (w.vendor, w.lock_policy.max_attempts, w.lock_policy.lock_minutes)
+        for w, _ in fleet.devices()
+        if w.role == "camera" and "lock_policy" not in lines[w.name]
+    }
+    assert {v for v, _, _ in plain} == set(gen.MIXED)
+    assert plain == {("hikvision", 7, 30), ("annke", 7, 30), ("dahua", 5, 5), ("amcrest", 5, 5)}
+    two = gen.generate(tmp_path / "two", sites=2, cameras=1, vendor="mixed", seed=1)
+    assert [d.vendor for d in two.devices] == ["hikvision", "hikvision", "dahua", "dahua"]
+
+
+@pytest.mark.parametrize("vendor", ["dahua", "amcrest", "mixed"])
+def test_generated_passwords_satisfy_the_dahua_rule(tmp_path: Path, vendor: str) -> None:
+    fleet = generate_loaded(tmp_path / "f", sites=4, cameras=4, vendor=vendor, seed=8, problems=PROBLEMS)
+    factory = set(gen.WEAK_PASSWORDS) | {"admin", "12345"}  # set at start only, as the devices came
+    passwords = _passwords(fleet) - factory
+    assert len(passwords) > len(fleet.spec.devices)
+    assert [p for p in passwords if not dahua_accepts(p)] == []
+    weak = {a.password for d in fleet.spec.devices for a in d.accounts} & factory
+    assert weak and all(d.problems for d in fleet.spec.devices for a in d.accounts if a.password in weak)
+
+
+def test_dahua_profiles_spread_like_the_field(tmp_path: Path) -> None:
+    spec = gen.generate(
+        tmp_path / "d", sites=80, cameras=4, vendor="dahua", seed=9, problems=["locked"], problem_share=0.1
+    )
+    devices = spec.devices
+    recorders = [d for d in devices if d.role == "recorder"]
+    cameras = [d for d in devices if d.role == "camera"]
+
+    def share(pool: list[LabDevice], test: Callable[[LabDevice], bool]) -> float:
+        return sum(map(test, pool)) / len(pool)
+
+    free = [d for d in devices if "locked" not in d.problems]
+    assert 0.8 <= share(free, lambda d: d.profile.lock_scope == "account") <= 0.95
+    assert {d.profile.lock_scope for d in free} == {"account", "source", "source_user"}
+    assert 0.7 <= share(devices, lambda d: d.profile.nonce_policy == "reuse") <= 0.9
+    assert {d.profile.nonce_policy for d in devices} == {"reuse", "single_use", "single_use_403"}
+    assert 0.15 <= share(recorders, lambda d: d.profile.connection_close) <= 0.45
+    assert not any(d.profile.connection_close for d in cameras)
+    assert 0.2 <= share(devices, lambda d: d.profile.locked_http_status == 403) <= 0.4
+    assert 0.35 <= share(devices, lambda d: d.profile.lock_on_challenge) <= 0.65
+    assert 0.3 <= share(recorders, lambda d: d.profile.unknown_config_status == 403) <= 0.7
+    assert {d.profile.unknown_config_status for d in cameras} == {400}
+    assert not any(d.profile.basic_only or d.profile.basic_allowed for d in devices)
+    assert share(recorders, lambda d: d.lock_policy.lock_seconds == 1800) >= 0.5
+    assert share(cameras, lambda d: d.lock_policy.lock_seconds == 300) >= 0.5
+    assert share(devices, lambda d: d.lock_policy.max_attempts == 5) >= 0.4
+    assert all(d.lock_policy.enabled for d in devices)
+    assert {d.lock_policy.max_attempts for d in devices} <= set(range(3, 8))
+
+
+@pytest.mark.parametrize(
+    ("vendor", "cameras", "recorder"),
+    [
+        ("dahua", 0, "DHI-NVR4104HS-P-4KS3"),
+        ("dahua", 6, "DHI-NVR4208-8P-4KS3"),
+        ("dahua", 12, "DHI-NVR5216-16P-4KS2E"),
+        ("dahua", 32, "DHI-NVR5432-16P-I"),
+        ("dahua", 100, "DHI-NVR608H-128-4KS3"),
+        ("amcrest", 3, "NV4108E-HS"),
+        ("amcrest", 9, "NV4116E-HS"),
+        ("amcrest", 32, "NV5232E-16P"),
+    ],
+)
+def test_each_site_gets_the_smallest_recorder_that_fits(
+    tmp_path: Path, vendor: str, cameras: int, recorder: str
+) -> None:
+    spec = gen.generate(tmp_path / "f", sites=1, cameras=cameras, vendor=vendor, seed=2)
+    assert [d.model for d in spec.devices if d.role == "recorder"] == [recorder]
+    assert {d.model for d in spec.devices if d.role == "camera"} <= {m.name for m, _ in models.CAMERAS[vendor]}
+
+
+def test_the_model_tables_hold_plausible_firmware() -> None:
+    assert set(models.FAMILY) == set(gen.VENDORS) - {"mixed"} == set(models.RECORDERS) == set(models.CAMERAS)
+    assert set(models.VIEWERS) == set(models.FAMILY)
+    formats = {
+        "isapi": (r"V\d+(\.\d+)+", r"\d{6}"),
+        "dahua": (r"V?\d\.\d{3}\.[0-9A-Z]{7}\.\d+\.R", r"20\d\d-[01]\d-[0-3]\d"),
+    }
+    for vendor, family in models.FAMILY.items():
+        recorders = models.RECORDERS[vendor]
+        assert [m.channels for m in recorders] == sorted({m.channels for m in recorders}) and recorders[0].channels >= 4
+        version, build = formats[family]
+        for model in recorders + tuple(m for m, _ in models.CAMERAS[vendor]):
+            assert re.fullmatch(version, model.version) and re.fullmatch(version, model.old_version)
+            assert re.fullmatch(build, model.build) and re.fullmatch(build, model.old_build)
+            assert model.old_version != model.version and model.old_build < model.build
+            assert (model.namespace == "none") == (family == "dahua")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32),
+    vendor=st.sampled_from(ALL_VENDORS),
+    sites=st.integers(1, 6),
+    cameras=st.integers(3, 5),
+    problems=st.sets(st.sampled_from(PROBLEMS)),
+)
+def test_any_seed_gives_a_consistent_fleet(
+    seed: int, vendor: str, sites: int, cameras: int, problems: set[str]
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        options = {"sites": sites, "cameras": cameras, "vendor": vendor, "problems": sorted(problems)}
+        fleet = generate_loaded(Path(folder) / "f", seed=seed, **options)
+        check_vendors_and_profiles(fleet, vendor)
+        check_credentials(fleet)
+        check_firmware_and_locks(fleet)
+
+
+def test_the_cli_writes_a_dahua_repo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "dahua"
+    args = ["lab", "generate", "--vendor", "dahua", "--sites", "2", "--cameras", "3", "--seed", "4"]
+    assert main([*args, "--problems", "all", "--out", str(out)]) == 0
+    assert "8 devices, 2 clients" in capsys.readouterr().out
+    fleet = load(out)
+    assert {d.vendor for d, _ in fleet.devices()} == {d.vendor for d in fleet.spec.devices} == {"dahua"}
+    assert "--vendor dahua --seed 4" in (out / "inventory" / "fleet.yml").read_text()
+    with pytest.raises(SystemExit) as exit:
+        main([*args, "--vendor", "axis", "--out", str(tmp_path / "axis")])
+    assert exit.value.code == 1 and "invalid choice: 'axis'" in capsys.readouterr().err
+    assert not (tmp_path / "axis").exists()

@@ -74,6 +74,20 @@ def test_lock_reported_by_device_blocks_until_its_unlock_time() -> None:
     guard.check("d", "admin", Secret("right", "t"))
 
 
+def test_a_lock_that_ran_out_takes_the_count_it_reported_with_it() -> None:
+    """Dahua reports "0 attempts left, locked" and, once the lock ends, nothing for free: the guard
+    must not keep the stale 0 and refuse the device for ever."""
+    clock = FakeClock()
+    guard = LoginGuard(clock=clock)
+    guard.set_threshold("d", 5)
+    guard.observe("d", attempts_left=0, locked=True, unlock_seconds=300)
+    with pytest.raises(Refused, match="locked out"):
+        guard.check("d", "admin", Secret("right", "t"))
+    clock.now += 301
+    guard.check("d", "admin", Secret("right", "t"))
+    assert guard.remaining("d") == 5
+
+
 def test_success_resets_our_count_and_verified_credentials_pass_freely() -> None:
     guard = LoginGuard()
     guard.set_threshold("d", 5)

@@ -1,0 +1,152 @@
+"""Dahua configuration writes: the login lock (``General``), recorder channels (``RemoteDevice``), the
+IP filter (``IPFilter``), all through ``setConfig`` (protocols/dahua-cgi.md §5).
+
+Each ``ensure_*`` re-reads, compares, writes only what differs (``setConfig`` is all-or-nothing, so
+one request carries every key), and verifies the write took. ``Error`` on a write is a refusal.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from enforcer.config.secrets import Secret
+from enforcer.drivers import _dahuaparse
+from enforcer.drivers._dahuaparse import NETCAMERA, ParseError
+from enforcer.drivers._dahuasession import Refusal
+from enforcer.drivers.base import Outcome
+from enforcer.facts import IPFilterFact
+from enforcer.model import LockPolicy
+
+if TYPE_CHECKING:
+    from enforcer.drivers.dahua import DahuaDriver
+
+CONFIG = "/cgi-bin/configManager.cgi"
+CAMERAS = "/cgi-bin/LogicDeviceManager.cgi"
+POLL_SECONDS = 0.2
+
+
+def _set(drv: DahuaDriver, step: str, params: list[tuple[str, str]], what: str) -> None:
+    try:
+        drv.session.request(step, CONFIG, "setConfig", params, write=True)
+    except Refusal as exc:
+        said = f": {exc.said}" if exc.said else ""
+        raise drv.error(step, f"the device refused {what} (Error{said})") from exc
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def ensure_lock_policy(drv: DahuaDriver, policy: LockPolicy) -> Outcome:
+    step = "lock policy"
+    current = drv.read_lock_policy()
+    if _matches(current.enabled, current.max_attempts, current.lock_seconds, policy):
+        return Outcome(False, "matches")
+    params = [("General.LockLoginEnable", _flag(policy.enabled))]
+    if policy.enabled:
+        params += [
+            ("General.LockLoginTimes", str(policy.max_attempts)),
+            ("General.LoginFailLockTime", str(policy.lock_minutes * 60)),
+        ]
+    _set(drv, step, params, "the lock policy")
+    after = drv.read_lock_policy()
+    if not _matches(after.enabled, after.max_attempts, after.lock_seconds, policy):
+        raise drv.error(
+            step,
+            f"the device reports enabled={after.enabled}, {after.max_attempts} attempts, "
+            f"{after.lock_seconds} s after the write",
+        )
+    return Outcome(True, "lock policy set")
+
+
+def _matches(enabled: bool, attempts: int | None, seconds: int | None, policy: LockPolicy) -> bool:
+    if enabled != policy.enabled:
+        return False
+    return not policy.enabled or (attempts == policy.max_attempts and seconds == policy.lock_minutes * 60)
+
+
+def _slots(drv: DahuaDriver, step: str) -> dict[int, _dahuaparse.Slot]:
+    status, body = drv.config(step, "RemoteDevice", allow=(200, 400, 403))
+    if status != 200:
+        raise drv.error(step, f"the device has no remote devices (HTTP {status}): not a recorder")
+    try:
+        return _dahuaparse.remote_devices(body)
+    except ParseError as exc:
+        raise drv.error(step, f"unreadable RemoteDevice: {exc}") from exc
+
+
+def ensure_channel(
+    drv: DahuaDriver, channel: int, *, address: str, port: int, user: str, password: Secret, wait: bool = False
+) -> Outcome:
+    """Always written: the stored password cannot be read back (``******``), and a channel that shows
+    Connected may still hold a password its camera has just stopped accepting.
+
+    Verified by re-reading the slot; with ``wait``, also until ``getCameraState`` says Connected.
+    """
+    step = f"channel {channel}"
+    slot = channel - 1
+    if slot not in _slots(drv, step):
+        raise drv.error(step, f"the recorder has no channel {channel}")
+    prefix = f"RemoteDevice.{NETCAMERA}{slot}"
+    params = [
+        (f"{prefix}.Enable", "true"),
+        (f"{prefix}.Address", address),
+        (f"{prefix}.HttpPort", str(port)),
+        (f"{prefix}.UserName", user),
+        (f"{prefix}.Password", password.reveal()),
+    ]
+    _set(drv, step, params, f"channel {channel}")
+    after = _slots(drv, step).get(slot)
+    if after is None or (after.enabled, after.address, after.http_port, after.user) != (True, address, port, user):
+        shown = f"{after.user}@{after.address}:{after.http_port}" if after else "no such slot"
+        raise drv.error(step, f"the recorder reports {shown} after the write")
+    if wait:
+        wait_connected(drv, channel, drv.options.timeout)
+    return Outcome(True, f"channel {channel} logs into {address}:{port} as {user}")
+
+
+def wait_connected(drv: DahuaDriver, channel: int, timeout: float) -> None:
+    """Poll ``getCameraState`` until the channel is Connected (the recorder logged in) or ``timeout``."""
+    step = f"channel {channel}"
+    deadline = time.monotonic() + timeout
+    while True:
+        body = drv.get(step, CAMERAS, "getCameraState", [("uniqueChannels", "-1")])[1]
+        state = _dahuaparse.camera_states(body).get(channel - 1, "")
+        if state == "Connected":
+            return
+        if time.monotonic() > deadline:
+            raise drv.error(step, f"channel {channel} is not Connected within {timeout:g} s ({state or 'no state'})")
+        time.sleep(POLL_SECONDS)
+
+
+def read_filter(drv: DahuaDriver, step: str) -> IPFilterFact:
+    status, body = drv.config(step, "IPFilter", allow=(200, 400, 403))
+    if status != 200:
+        raise drv.error(step, f"the device has no IP filter (HTTP {status})")
+    try:
+        return _dahuaparse.ip_filter(body)
+    except ParseError as exc:
+        raise drv.error(step, f"unreadable IP filter: {exc}") from exc
+
+
+def ensure_ip_filter(drv: DahuaDriver, wanted: IPFilterFact) -> Outcome:
+    step = "ip filter"
+    current = read_filter(drv, step)
+    if _same_filter(current, wanted):
+        return Outcome(False, "matches")
+    source = drv.options.source_address
+    if wanted.enabled and source and (source in wanted.addresses) != (wanted.mode == "allow"):
+        raise drv.error(step, f"refusing a filter that would shut out enforcer's own source {source}")
+    kind = "TrustList" if wanted.mode == "allow" else "BannedList"
+    params = [("IPFilter.Enable", _flag(wanted.enabled)), ("IPFilter.Type", kind)]
+    params += [(f"IPFilter.{kind}[{i}]", addr) for i, addr in enumerate(dict.fromkeys(wanted.addresses))]
+    _set(drv, step, params, "the IP filter")
+    after = read_filter(drv, step)
+    if not _same_filter(after, wanted):
+        raise drv.error(step, "the device reports a different filter after the write")
+    return Outcome(True, f"{'enabled' if wanted.enabled else 'disabled'} {wanted.mode} list of {len(wanted.addresses)}")
+
+
+def _same_filter(a: IPFilterFact, b: IPFilterFact) -> bool:
+    return a.enabled == b.enabled and a.mode == b.mode and set(a.addresses) == set(b.addresses)

@@ -1,0 +1,238 @@
+"""The Dahua/Amcrest driver (protocols/dahua-cgi.md, /work/dahua-contract.md), registered as ``dahua``.
+
+Login is discovered over RPC2 (its refusals state the attempts left and the lock time), everything
+else goes over CGI digest on one kept-alive connection. Facts cost one free challenge, the RPC2
+login (challenge, answer, logout), then one request per fact: ``getSoftwareVersion``,
+``getSystemInfo``, ``getUserInfoAll``, ``General``, ``IPFilter``, and for recorders ``RemoteDevice``
+and ``getCameraState``. Writes live in :mod:`._dahuausers`, :mod:`._dahuawrite` and
+:mod:`._dahuafirmware`.
+
+    >>> from enforcer.drivers.base import driver_for
+    >>> driver_for("dahua") is DahuaDriver
+    True
+"""
+
+from __future__ import annotations
+
+import logging
+
+from enforcer.config.secrets import Secret
+from enforcer.drivers import _dahuafirmware, _dahuaparse, _dahuausers, _dahuawrite
+from enforcer.drivers._dahualogin import RpcLogin, confirm
+from enforcer.drivers._dahuaparse import ParseError
+from enforcer.drivers._dahuasession import DahuaSession
+from enforcer.drivers._http import Transport, trust_for
+from enforcer.drivers.base import Credentials, DriverOptions, Outcome, Progress
+from enforcer.drivers.discovery import Discovery, LockedOut, candidates_for, discover
+from enforcer.drivers.guard import LoginGuard
+from enforcer.errors import DeviceError
+from enforcer.facts import Candidate, ChannelFact, DeviceFacts, IPFilterFact, LockPolicyFact, LockState, LoginFact
+from enforcer.model import Account, Device, Firmware, LockPolicy
+
+log = logging.getLogger("enforcer.drivers.dahua")
+
+MAGICBOX = "/cgi-bin/magicBox.cgi"
+CONFIG = "/cgi-bin/configManager.cgi"
+USERS = "/cgi-bin/userManager.cgi"
+CAMERAS = "/cgi-bin/LogicDeviceManager.cgi"
+
+
+class DahuaDriver:
+    """One Dahua/Amcrest device; implements DeviceDriver and every optional ability."""
+
+    def __init__(self, device: Device, *, guard: LoginGuard, credentials: Credentials, options: DriverOptions) -> None:
+        self.device, self.guard, self.credentials, self.options = device, guard, credentials, options
+        host = f"[{device.address}]" if ":" in device.address else device.address
+        try:
+            trust = trust_for(device.tls, device.scheme)
+        except ValueError as exc:
+            raise DeviceError(site=device.site, device=device.name, step="connect", detail=str(exc)) from None
+        transport = Transport(
+            f"{device.scheme}://{host}:{device.port}",
+            trust=trust,
+            source_address=options.source_address,
+            timeout=options.timeout,
+        )
+        self.session = DahuaSession(
+            site=device.site,
+            device_id=device.id,
+            name=device.name,
+            guard=guard,
+            transport=transport,
+            user=options.login_user,
+        )
+        self.login: LoginFact | None = None
+
+    def error(self, step: str, detail: str) -> DeviceError:
+        return self.session.error(step, detail)
+
+    # -- login ----------------------------------------------------------------------------------------
+
+    def ensure_login(self) -> LoginFact:
+        """Find the working credential once per run (RPC2 discovery), or raise DeviceError saying why not."""
+        if self.login is not None:
+            return self.login
+        user = self.options.login_user
+        self.session.challenge("login")  # free: refuses Basic-only devices and reads the first nonce
+        rpc = RpcLogin(self.session, user)
+        first = rpc.probe()
+        if first.kind == "locked":
+            raise LockedOut(
+                site=self.device.site,
+                device=self.device.name,
+                step="login",
+                detail=f"the account {user} is locked for {first.remain_lock_seconds:.0f} s more; no attempt made",
+                unlock_seconds=first.remain_lock_seconds,
+            )
+        account = self.device.account(user)
+        candidates = candidates_for(self.credentials, self.device.id, user, account.password if account else None)
+        found: Discovery = discover(self.device.id, user, candidates, rpc.attempt, self.guard)
+        if found.locked:
+            raise LockedOut(
+                site=self.device.site,
+                device=self.device.name,
+                step="login",
+                detail=f"{found.reason}; {found.attempts} failed attempt{'s' * (found.attempts != 1)} spent",
+                unlock_seconds=found.unlock_seconds,
+            )
+        if not found.found:
+            spent = f"; {found.attempts} failed attempt{'s' * (found.attempts != 1)} spent" if found.attempts else ""
+            raise self.error("login", f"{found.reason}{spent}")
+        assert found.candidate is not None and found.password is not None
+        self.session.use(found.password, found.candidate)
+        self.login = LoginFact(user, found.candidate, attempts_spent=found.attempts)
+        log.info("%s: logged in as %s with the %s credential", self.device.id, user, found.candidate)
+        return self.login
+
+    def switch_credential(self, password: Secret, label: Candidate) -> None:
+        """The login user's password changed: confirm the new one with a fresh RPC2 login, then use it."""
+        user = self.options.login_user
+        self.guard.password_changed(self.device.id, user, self.session.password, password)
+        self.session.state.forget()
+        confirm(self.session, user, password, "confirm new password")
+        self.session.use(password, label)
+        self.login = LoginFact(user, label)
+
+    # -- facts ----------------------------------------------------------------------------------------
+
+    def get(
+        self,
+        step: str,
+        path: str,
+        action: str,
+        params: list[tuple[str, str]] | None = None,
+        *,
+        allow: tuple[int, ...] = (200,),
+    ) -> tuple[int, bytes]:
+        reply = self.session.request(step, path, action, params or [], allow=allow)
+        return reply.status, reply.body
+
+    def config(self, step: str, name: str, *, allow: tuple[int, ...] = (200,)) -> tuple[int, bytes]:
+        return self.get(step, CONFIG, "getConfig", [("name", name)], allow=allow)
+
+    def facts(self) -> DeviceFacts:
+        login = self.ensure_login()
+        try:
+            version, build = _dahuaparse.software_version(
+                self.get("software version", MAGICBOX, "getSoftwareVersion")[1]
+            )
+            info = _dahuaparse.system_info(self.get("system info", MAGICBOX, "getSystemInfo")[1])
+            accounts = tuple(u.fact() for u in _dahuausers.read_users(self))
+            policy = self.read_lock_policy()
+            ip_filter = self._ip_filter_or_none()
+            channels: tuple[ChannelFact, ...] = ()
+            capabilities = ["firmware", "reboot"] + (["ip_filter"] if ip_filter is not None else [])
+            if self.device.role == "recorder" or info.device_type == "NVR":
+                channels = self.read_channels()
+                capabilities.append("channels")
+        except ParseError as exc:
+            raise self.error("facts", f"unreadable reply: {exc}") from exc
+        return DeviceFacts(
+            device=self.device.id,
+            model=info.model,
+            serial=info.serial,
+            firmware_version=version,
+            firmware_build=build,
+            device_type=info.device_type,
+            login=login,
+            accounts=accounts,
+            lock_policy=policy,
+            lock=LockState(False),
+            ip_filter=ip_filter,
+            channels=channels,
+            capabilities=tuple(capabilities),
+        )
+
+    def read_lock_policy(self) -> LockPolicyFact:
+        """``General`` (seconds); tells the guard the device's threshold."""
+        try:
+            policy = _dahuaparse.lock_policy(self.config("lock policy", "General")[1])
+        except ParseError as exc:
+            raise self.error("lock policy", f"unreadable General: {exc}") from exc
+        if policy.max_attempts:
+            self.guard.set_threshold(self.device.id, policy.max_attempts)
+        return policy
+
+    def _ip_filter_or_none(self) -> IPFilterFact | None:
+        """``None`` when the firmware does not know the config (400, or 403 on some NVRs)."""
+        status, body = self.config("ip filter", "IPFilter", allow=(200, 400, 403))
+        return _dahuaparse.ip_filter(body) if status == 200 else None
+
+    def read_channels(self) -> tuple[ChannelFact, ...]:
+        status, body = self.config("channels", "RemoteDevice", allow=(200, 400, 403))
+        if status != 200:
+            return ()
+        slots = _dahuaparse.remote_devices(body)
+        states = _dahuaparse.camera_states(
+            self.get("channel state", CAMERAS, "getCameraState", [("uniqueChannels", "-1")])[1]
+        )
+        return _dahuaparse.channel_facts(slots, states)
+
+    def lock_state(self) -> LockState:
+        """A free RPC2 challenge: only a lock it reports is known; anything else reads unlocked."""
+        locked, seconds = self.session.rpc_lock("lock state")
+        return LockState(locked, seconds if locked else 0.0, 0 if locked else None)
+
+    # -- writes ---------------------------------------------------------------------------------------
+
+    def ensure_account(self, account: Account) -> Outcome:
+        self.ensure_login()
+        return _dahuausers.ensure_account(self, account)
+
+    def ensure_lock_policy(self, policy: LockPolicy) -> Outcome:
+        self.ensure_login()
+        return _dahuawrite.ensure_lock_policy(self, policy)
+
+    def ensure_channel(
+        self, channel: int, *, address: str, port: int, user: str, password: Secret, wait: bool = False
+    ) -> Outcome:
+        """Store the credential for ``channel``; with ``wait``, also until the channel is Connected."""
+        self.ensure_login()
+        return _dahuawrite.ensure_channel(
+            self, channel, address=address, port=port, user=user, password=password, wait=wait
+        )
+
+    def read_ip_filter(self) -> IPFilterFact:
+        self.ensure_login()
+        return _dahuawrite.read_filter(self, "ip filter")
+
+    def ensure_ip_filter(self, wanted: IPFilterFact) -> Outcome:
+        self.ensure_login()
+        return _dahuawrite.ensure_ip_filter(self, wanted)
+
+    def reboot(self, *, wait: bool = True) -> None:
+        self.ensure_login()
+        _dahuafirmware.reboot(self, wait=wait)
+
+    def ensure_firmware(self, firmware: Firmware, *, progress: Progress | None = None) -> Outcome:
+        self.ensure_login()
+        return _dahuafirmware.ensure_firmware(self, firmware, progress=progress)
+
+    def close(self) -> None:
+        self.session.transport.close()
+
+    def __enter__(self) -> DahuaDriver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
