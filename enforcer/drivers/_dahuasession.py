@@ -12,20 +12,18 @@ Where the rules of protocols/dahua-cgi.md §9 meet the wire:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
-from enforcer.config.secrets import Secret
 from enforcer.drivers import _dahuakv as kv
 from enforcer.drivers._dahuaflow import CgiState, adopt, cgi_flow, nonce_refused
 from enforcer.drivers._dahuarpc import RpcClient, RpcError
 from enforcer.drivers._digest import DigestError, Reply
 from enforcer.drivers._http import Transport, TransportError
+from enforcer.drivers._session import DeviceSession
 from enforcer.drivers.discovery import LockedOut
 from enforcer.drivers.guard import LoginGuard, Verdict
 from enforcer.errors import DeviceError
-from enforcer.facts import Candidate
 
 PROBE_PATH = "/cgi-bin/magicBox.cgi?action=getMachineName"
 T = TypeVar("T")
@@ -43,48 +41,13 @@ class Refusal(DeviceError):
         self.said = said
 
 
-class TransportFailed(DeviceError):
-    """No whole reply came back; ``kind`` is timeout, refused, reset, truncated, tls or other."""
-
-    def __init__(self, *, site: str, device: str, step: str, detail: str, kind: str) -> None:
-        super().__init__(site=site, device=device, step=step, detail=detail)
-        self.kind = kind
-
-
-class DahuaSession:
+class DahuaSession(DeviceSession):
     """Digest-authenticated CGI requests to one device as one user, guarded; one at a time."""
 
     def __init__(self, *, site: str, device_id: str, name: str, guard: LoginGuard, transport: Transport, user: str):
-        self.site, self.device_id, self.name = site, device_id, name
-        self.guard, self.transport, self.user = guard, transport, user
-        self.password: Secret | None = None
-        self.label: Candidate | None = None
+        super().__init__(site=site, device_id=device_id, name=name, guard=guard, transport=transport, user=user)
         self.state = CgiState()
         self.rpc = RpcClient(transport)
-        self._lock = threading.RLock()
-
-    def error(self, step: str, detail: str) -> DeviceError:
-        return DeviceError(site=self.site, device=self.name, step=step, detail=detail)
-
-    def use(self, password: Secret, label: Candidate) -> None:
-        """Authenticate further requests with this credential."""
-        self.password, self.label = password, label
-
-    def send(
-        self,
-        step: str,
-        method: str,
-        target: str,
-        headers: dict[str, str] | None = None,
-        body: bytes | None = None,
-        timeout: float | None = None,
-    ) -> Reply:
-        try:
-            return self.transport.send(method, target, headers=headers, body=body, timeout=timeout)
-        except TransportError as exc:
-            raise TransportFailed(
-                site=self.site, device=self.name, step=step, detail=exc.detail, kind=exc.kind
-            ) from exc
 
     # -- free reads -------------------------------------------------------------------------------
 
@@ -103,9 +66,7 @@ class DahuaSession:
             try:
                 return call(self.rpc)
             except TransportError as exc:
-                raise TransportFailed(
-                    site=self.site, device=self.name, step=step, detail=exc.detail, kind=exc.kind
-                ) from exc
+                raise self.failed(step, exc) from exc
             except RpcError as exc:
                 raise self.error(step, exc.detail) from exc
 

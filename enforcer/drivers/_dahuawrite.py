@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from enforcer.config.secrets import Secret
-from enforcer.drivers import _dahuaparse
+from enforcer.drivers import _dahuaparse, _settings
 from enforcer.drivers._dahuaparse import NETCAMERA, ParseError
 from enforcer.drivers._dahuasession import Refusal
 from enforcer.drivers.base import Outcome
@@ -39,31 +39,16 @@ def _flag(value: bool) -> str:
 
 
 def ensure_lock_policy(drv: DahuaDriver, policy: LockPolicy) -> Outcome:
-    step = "lock policy"
-    current = drv.read_lock_policy()
-    if _matches(current.enabled, current.max_attempts, current.lock_seconds, policy):
-        return Outcome(False, "matches")
-    params = [("General.LockLoginEnable", _flag(policy.enabled))]
-    if policy.enabled:
-        params += [
-            ("General.LockLoginTimes", str(policy.max_attempts)),
-            ("General.LoginFailLockTime", str(policy.lock_minutes * 60)),
-        ]
-    _set(drv, step, params, "the lock policy")
-    after = drv.read_lock_policy()
-    if not _matches(after.enabled, after.max_attempts, after.lock_seconds, policy):
-        raise drv.error(
-            step,
-            f"the device reports enabled={after.enabled}, {after.max_attempts} attempts, "
-            f"{after.lock_seconds} s after the write",
-        )
-    return Outcome(True, "lock policy set")
+    def write() -> None:
+        params = [("General.LockLoginEnable", _flag(policy.enabled))]
+        if policy.enabled:
+            params += [
+                ("General.LockLoginTimes", str(policy.max_attempts)),
+                ("General.LoginFailLockTime", str(policy.lock_minutes * 60)),
+            ]
+        _set(drv, "lock policy", params, "the lock policy")
 
-
-def _matches(enabled: bool, attempts: int | None, seconds: int | None, policy: LockPolicy) -> bool:
-    if enabled != policy.enabled:
-        return False
-    return not policy.enabled or (attempts == policy.max_attempts and seconds == policy.lock_minutes * 60)
+    return _settings.ensure_lock_policy(policy, read=drv.read_lock_policy, write=write, error=drv.error)
 
 
 def _slots(drv: DahuaDriver, step: str) -> dict[int, _dahuaparse.Slot]:
@@ -132,21 +117,13 @@ def read_filter(drv: DahuaDriver, step: str) -> IPFilterFact:
 
 def ensure_ip_filter(drv: DahuaDriver, wanted: IPFilterFact) -> Outcome:
     step = "ip filter"
-    current = read_filter(drv, step)
-    if _same_filter(current, wanted):
-        return Outcome(False, "matches")
-    source = drv.options.source_address
-    if wanted.enabled and source and (source in wanted.addresses) != (wanted.mode == "allow"):
-        raise drv.error(step, f"refusing a filter that would shut out enforcer's own source {source}")
-    kind = "TrustList" if wanted.mode == "allow" else "BannedList"
-    params = [("IPFilter.Enable", _flag(wanted.enabled)), ("IPFilter.Type", kind)]
-    params += [(f"IPFilter.{kind}[{i}]", addr) for i, addr in enumerate(dict.fromkeys(wanted.addresses))]
-    _set(drv, step, params, "the IP filter")
-    after = read_filter(drv, step)
-    if not _same_filter(after, wanted):
-        raise drv.error(step, "the device reports a different filter after the write")
-    return Outcome(True, f"{'enabled' if wanted.enabled else 'disabled'} {wanted.mode} list of {len(wanted.addresses)}")
 
+    def write() -> None:
+        kind = "TrustList" if wanted.mode == "allow" else "BannedList"
+        params = [("IPFilter.Enable", _flag(wanted.enabled)), ("IPFilter.Type", kind)]
+        params += [(f"IPFilter.{kind}[{i}]", addr) for i, addr in enumerate(dict.fromkeys(wanted.addresses))]
+        _set(drv, step, params, "the IP filter")
 
-def _same_filter(a: IPFilterFact, b: IPFilterFact) -> bool:
-    return a.enabled == b.enabled and a.mode == b.mode and set(a.addresses) == set(b.addresses)
+    return _settings.ensure_ip_filter(
+        wanted, source=drv.options.source_address, read=lambda: read_filter(drv, step), write=write, error=drv.error
+    )

@@ -1,9 +1,10 @@
-"""The HTTP transport under the ISAPI driver: one ``requests`` session per device.
+"""The HTTP transport under both drivers: one ``requests`` session per device.
 
 It owns connection reuse, timeouts, the source address, and trust: HTTPS is verified against the
 device's CA (or the system store), or against a pinned SHA-256 fingerprint of the certificate's DER
 bytes. It knows nothing of digest or XML, and turns every ``requests``/socket error into a
-:class:`TransportError` whose ``detail`` a person can act on (never a header, so never a secret).
+:class:`TransportError` whose ``detail`` a person can act on (never a header, so never a secret);
+sessions raise it on as :class:`TransportFailed`, a DeviceError naming the device and step.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from enforcer.drivers._digest import Reply
-from enforcer.model import TLS
+from enforcer.errors import DeviceError
+from enforcer.model import TLS, Device
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 # ISAPI ``loginPassword=``; Dahua ``pwd=``, ``pwdOld=``, ``user.Password=``, ``<slot>.Password=``.
@@ -52,6 +54,14 @@ class TransportError(Exception):
     def __init__(self, kind: str, detail: str) -> None:
         self.kind, self.detail = kind, detail
         super().__init__(detail)
+
+
+class TransportFailed(DeviceError):
+    """No whole reply came back; ``kind`` is timeout, refused, reset, truncated, tls or other."""
+
+    def __init__(self, *, site: str, device: str, step: str, detail: str, kind: str) -> None:
+        super().__init__(site=site, device=device, step=step, detail=detail)
+        self.kind = kind
 
 
 class _Adapter(HTTPAdapter):
@@ -92,6 +102,18 @@ def trust_for(tls: TLS, scheme: str) -> Trust:
             "unverified connection; pin the certificate's sha256 fingerprint instead"
         )
     return Trust(verify=str(tls.ca) if tls.ca else True)
+
+
+def transport_for(device: Device, *, source_address: str | None, timeout: float) -> Transport:
+    """The transport to ``device``; DeviceError (step ``connect``) for a TLS setting it refuses."""
+    host = f"[{device.address}]" if ":" in device.address else device.address
+    try:
+        trust = trust_for(device.tls, device.scheme)
+    except ValueError as exc:
+        raise DeviceError(site=device.site, device=device.name, step="connect", detail=str(exc)) from None
+    return Transport(
+        f"{device.scheme}://{host}:{device.port}", trust=trust, source_address=source_address, timeout=timeout
+    )
 
 
 class Transport:

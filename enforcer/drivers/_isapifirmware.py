@@ -1,165 +1,115 @@
-"""ISAPI reboot and firmware upgrade (protocol §3.5, §3.6).
+"""ISAPI reboot and firmware upgrade (protocol §3.5, §3.6): the wire under :mod:`._upgrade`.
 
-The upgrade refuses an image whose sha256 does not match before a byte is sent, uploads it once as
-``application/octet-stream`` with the long firmware timeout, follows ``upgradeStatus``, waits for
-the reboot (a dropped upload connection may be that reboot), and confirms the version through
-``deviceInfo``. It never uploads again to "check". Waiting uses free, unauthenticated probes, which
-also fetch the fresh nonce a rebooted device requires.
+The image goes up once as ``application/octet-stream`` with the long firmware timeout (a
+``statusCode 7`` "reboot required" is an accepted upload); ``upgradeStatus`` tells an upgrade in
+flight and its progress, and a device that finishes without rebooting is asked to, as documented.
+The version is read from ``deviceInfo``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
-from enforcer.drivers import _isapiparse
-from enforcer.drivers._isapisession import RebootRequired, TransportFailed
+from enforcer.drivers import _isapiparse, _upgrade
+from enforcer.drivers._isapiparse import Upgrade
+from enforcer.drivers._isapisession import RebootRequired
 from enforcer.drivers._isapixml import XmlError
 from enforcer.drivers.base import Outcome, Progress
+from enforcer.errors import DeviceError
 from enforcer.model import Firmware
 
 if TYPE_CHECKING:
     from enforcer.drivers.isapi import IsapiDriver
 
 STATUS = "/ISAPI/System/upgradeStatus"
-POLL_SECONDS = 0.2
-DOWN_GRACE = 15.0  # how long a device may take to go down once it said it reboots
+REBOOT = "/ISAPI/System/reboot"
 
 
 def reboot(drv: IsapiDriver, *, wait: bool = True) -> None:
-    drv.session.request("reboot", "PUT", "/ISAPI/System/reboot")
-    _rebooting(drv)
-    if wait:
-        wait_for_reboot(drv, "reboot")
-
-
-def _rebooting(drv: IsapiDriver) -> None:
-    """The device reboots because we asked: its nonces die with it, so start afresh (free)."""
-    drv.session.digest.forget()
-    drv.session.transport.drop_connections()
-
-
-def wait_for_reboot(drv: IsapiDriver, step: str, *, seen_down: bool = False) -> None:
-    """Return once the device went down and answers again (a 401 challenge to a free probe)."""
-    start = time.monotonic()
-    deadline = start + drv.options.firmware_timeout
-    while True:
-        try:
-            drv.session.probe(step)
-            if seen_down or time.monotonic() - start > DOWN_GRACE:
-                return
-        except TransportFailed:
-            seen_down = True
-            drv.session.digest.forget()
-        if time.monotonic() > deadline:
-            raise drv.session.error(step, f"the device did not come back within {drv.options.firmware_timeout:g} s")
-        time.sleep(POLL_SECONDS)
-
-
-def _version(drv: IsapiDriver, step: str) -> _isapiparse.DeviceInfo:
-    try:
-        return _isapiparse.device_info(drv.get(step, "/ISAPI/System/deviceInfo")[1])
-    except XmlError as exc:
-        raise drv.session.error(step, f"unreadable deviceInfo: {exc}") from exc
+    _upgrade.reboot(_Isapi(drv), wait=wait)
 
 
 def ensure_firmware(drv: IsapiDriver, firmware: Firmware, *, progress: Progress | None = None) -> Outcome:
-    step = "firmware"
-    report = progress or (lambda fraction, what: None)
-    try:
-        before = _version(drv, step)
-    except TransportFailed as exc:
-        if exc.kind != "refused":
-            raise
-        # Down: most likely rebooting into an image an interrupted run uploaded. Wait for it.
-        report(0.5, "the device is down (rebooting?): waiting for it")
-        _rebooting(drv)
-        wait_for_reboot(drv, step, seen_down=True)
-        before = _version(drv, step)
-    if _isapiparse.same_version(before.firmware_version, firmware.version):
-        return Outcome(False, f"runs {before.firmware_version}")
-    try:
-        image = firmware.image.read_bytes()
-    except OSError as exc:
-        raise drv.session.error(step, f"cannot read image {firmware.image}: {exc.strerror}") from exc
-    digest = hashlib.sha256(image).hexdigest()
-    if digest != firmware.sha256.lower():
-        raise drv.session.error(
-            step, f"image {firmware.image.name} has sha256 {digest[:12]}…, not {firmware.sha256[:12]}…: not uploaded"
-        )
-    # Also a live nonce, so the upload is not answered "stale".
-    if _upgrading(drv, *drv.get(step, STATUS, allow=(200, 403, 404))):
-        # An interrupted run already uploaded: follow that upgrade, never upload a second time.
-        report(0.5, "an upgrade is already in progress: following it")
-        return _finish(drv, firmware, before, step, report, _follow(drv, report))
-    report(0.05, f"uploading {firmware.image.name} ({len(image) // 1024} KiB)")
-    dropped = False
-    try:
-        drv.session.request(
-            "firmware upload",
-            "PUT",
-            "/ISAPI/System/updateFirmware",
-            body=image,
-            content_type="application/octet-stream",
-            timeout=drv.options.firmware_timeout,
-        )
-    except RebootRequired:
-        pass  # accepted; followed below like any other upgrade
-    except TransportFailed as exc:
-        if exc.kind not in ("reset", "truncated"):
-            raise
-        dropped = True  # many devices reboot into the new image and drop the upload connection
-    report(0.5, "upgrading")
-    if not dropped:
-        dropped = _follow(drv, report)
-    return _finish(drv, firmware, before, step, report, dropped)
+    return _upgrade.ensure_firmware(_Isapi(drv), firmware, progress=progress)
 
 
-def _upgrading(drv: IsapiDriver, status: int, body: bytes) -> bool:
-    try:
-        state = _isapiparse.upgrade_status(body) if status == 200 else None
-    except XmlError:
-        return False
-    return state is not None and state.upgrading
+class _Isapi:
+    """One ISAPI device as :class:`._upgrade.Device`."""
 
+    def __init__(self, drv: IsapiDriver) -> None:
+        self.drv = drv
 
-def _finish(
-    drv: IsapiDriver, firmware: Firmware, before: _isapiparse.DeviceInfo, step: str, report: Progress, dropped: bool
-) -> Outcome:
-    """Wait for the reboot into the new image and confirm its version."""
-    _rebooting(drv)
-    report(0.8, "rebooting")
-    wait_for_reboot(drv, step, seen_down=dropped)
-    after = _version(drv, step)
-    if not _isapiparse.same_version(after.firmware_version, firmware.version):
-        raise drv.session.error(
-            step, f"the device came back with {after.firmware_version}, not {firmware.version} (not uploaded again)"
-        )
-    report(1.0, f"runs {after.firmware_version}")
-    return Outcome(True, f"{before.firmware_version} → {after.firmware_version}")
+    @property
+    def firmware_timeout(self) -> float:
+        return self.drv.options.firmware_timeout
 
+    def error(self, step: str, detail: str) -> DeviceError:
+        return self.drv.session.error(step, detail)
 
-def _follow(drv: IsapiDriver, report: Progress) -> bool:
-    """Poll ``upgradeStatus`` until the device goes down (True) or finishes without rebooting (False,
-    after which we ask it to reboot, as documented)."""
-    deadline = time.monotonic() + drv.options.firmware_timeout
-    finished_at: float | None = None
-    while time.monotonic() < deadline:
+    def version(self, step: str) -> str:
         try:
-            status, body = drv.get("upgrade status", STATUS, allow=(200, 403, 404))
-        except TransportFailed:
-            return True
+            return _isapiparse.device_info(self.drv.get(step, "/ISAPI/System/deviceInfo")[1]).firmware_version
+        except XmlError as exc:
+            raise self.error(step, f"unreadable deviceInfo: {exc}") from exc
+
+    def same_version(self, running: str, wanted: str) -> bool:
+        return _isapiparse.same_version(running, wanted)
+
+    def in_flight(self, step: str) -> bool:
+        """Read just before the upload: also a live nonce, so the upload is not answered "stale"."""
+        status, body = self.drv.get(step, STATUS, allow=(200, 403, 404))
         try:
             state = _isapiparse.upgrade_status(body) if status == 200 else None
-        except XmlError as exc:
-            raise drv.session.error("upgrade status", f"unreadable reply: {exc}") from exc
-        if state is not None:
-            report(0.5 + min(state.percent, 100) / 400, f"upgrading: {state.percent} %")
-            if state.percent >= 100 or not state.upgrading:
-                finished_at = finished_at or time.monotonic()
-        if finished_at is not None and time.monotonic() - finished_at > DOWN_GRACE:
-            drv.session.request("reboot", "PUT", "/ISAPI/System/reboot")
+        except XmlError:
             return False
-        time.sleep(POLL_SECONDS)
-    raise drv.session.error("firmware", f"the upgrade did not finish within {drv.options.firmware_timeout:g} s")
+        return state is not None and state.upgrading
+
+    def upload(self, step: str, name: str, image: bytes) -> None:
+        with suppress(RebootRequired):  # accepted; followed like any other upgrade
+            self.drv.session.request(
+                "firmware upload",
+                "PUT",
+                "/ISAPI/System/updateFirmware",
+                body=image,
+                content_type="application/octet-stream",
+                timeout=self.firmware_timeout,
+            )
+
+    def follow(self, report: Progress) -> bool:
+        """Poll ``upgradeStatus`` until the device goes down (True) or finishes without rebooting (False,
+        after which we ask it to reboot, as documented)."""
+        finished_at: float | None = None
+
+        def judge(reply: tuple[int, bytes]) -> bool | None:
+            nonlocal finished_at
+            state = self._status(*reply)
+            if state is not None:
+                report(0.5 + min(state.percent, 100) / 400, f"upgrading: {state.percent} %")
+                if state.percent >= 100 or not state.upgrading:
+                    finished_at = finished_at or time.monotonic()
+            if finished_at is not None and time.monotonic() - finished_at > _upgrade.DOWN_GRACE:
+                self.request_reboot()
+                return False
+            return None
+
+        return _upgrade.poll(self, lambda: self.drv.get("upgrade status", STATUS, allow=(200, 403, 404)), judge)
+
+    def _status(self, status: int, body: bytes) -> Upgrade | None:
+        try:
+            return _isapiparse.upgrade_status(body) if status == 200 else None
+        except XmlError as exc:
+            raise self.error("upgrade status", f"unreadable reply: {exc}") from exc
+
+    def request_reboot(self) -> None:
+        self.drv.session.request("reboot", "PUT", REBOOT)
+
+    def probe(self, step: str) -> None:
+        self.drv.session.probe(step)
+
+    def forget_nonce(self) -> None:
+        self.drv.session.digest.forget()
+
+    def drop_connections(self) -> None:
+        self.drv.session.transport.drop_connections()

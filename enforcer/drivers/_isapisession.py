@@ -12,13 +12,12 @@ The session is where the lock rules of protocols/hikvision-isapi.md §5 meet the
 
 from __future__ import annotations
 
-import threading
 from urllib.parse import quote, urlencode
 
-from enforcer.config.secrets import Secret
 from enforcer.drivers._digest import DigestError, DigestState, Reply, digest_flow, is_stale, parse_challenge
-from enforcer.drivers._http import Transport, TransportError
+from enforcer.drivers._http import Transport
 from enforcer.drivers._isapixml import Status, UserCheck, XmlError, parse, response_status, user_check
+from enforcer.drivers._session import DeviceSession
 from enforcer.drivers.guard import LoginGuard, Verdict
 from enforcer.errors import DeviceError
 from enforcer.facts import Candidate
@@ -38,30 +37,19 @@ class RebootRequired(DeviceError):
     """The device accepted the change but applies it only after a reboot (``statusCode 7``)."""
 
 
-class IsapiSession:
+class IsapiSession(DeviceSession):
     """Digest-authenticated requests to one device as one user, guarded; thread-safe, one at a time."""
 
     def __init__(self, *, site: str, device_id: str, name: str, guard: LoginGuard, transport: Transport, user: str):
-        self.site, self.device_id, self.name = site, device_id, name
-        self.guard, self.transport, self.user = guard, transport, user
-        self.password: Secret | None = None
-        self.label: Candidate | None = None
+        super().__init__(site=site, device_id=device_id, name=name, guard=guard, transport=transport, user=user)
         self.digest = DigestState()
-        self._lock = threading.RLock()
-
-    def error(self, step: str, detail: str) -> DeviceError:
-        return DeviceError(site=self.site, device=self.name, step=step, detail=detail)
-
-    def use(self, password: Secret, label: Candidate) -> None:
-        """Authenticate further requests with this credential."""
-        self.password, self.label = password, label
 
     # -- free reads -------------------------------------------------------------------------------
 
     def probe(self, step: str = "probe") -> UserCheck | None:
         """An unauthenticated ``userCheck``: adopts the challenge and returns our lock state (no attempt)."""
         with self._lock:
-            reply = self._send(step, "GET", PROBE_PATH)
+            reply = self.send(step, "GET", PROBE_PATH)
             if reply.status == 403 and _status_of(reply) is not None:
                 raise self.error(step, f"the device refuses our source: {_status_detail(reply)[2:]}")
             if reply.status != 401:
@@ -136,7 +124,7 @@ class IsapiSession:
                 if body is not None:
                     headers["Content-Type"] = content_type
                 key = self.guard.check(self.device_id, self.user, password, label=self.label)
-                reply = self._send(step, method, target, headers, body, timeout)
+                reply = self.send(step, method, target, headers, body, timeout)
                 self._record(key, reply)
                 send = flow.send(reply)
         except StopIteration as done:
@@ -174,30 +162,6 @@ class IsapiSession:
             else:
                 verdict = Verdict(ok=True)
         self.guard.record(self.device_id, key, verdict, user=self.user, label=self.label or "")
-
-    def _send(
-        self,
-        step: str,
-        method: str,
-        target: str,
-        headers: dict[str, str] | None = None,
-        body: bytes | None = None,
-        timeout: float | None = None,
-    ) -> Reply:
-        try:
-            return self.transport.send(method, target, headers=headers, body=body, timeout=timeout)
-        except TransportError as exc:
-            raise TransportFailed(
-                site=self.site, device=self.name, step=step, detail=exc.detail, kind=exc.kind
-            ) from exc
-
-
-class TransportFailed(DeviceError):
-    """No whole reply came back; ``kind`` is timeout, refused, reset, truncated, tls or other."""
-
-    def __init__(self, *, site: str, device: str, step: str, detail: str, kind: str) -> None:
-        super().__init__(site=site, device=device, step=step, detail=detail)
-        self.kind = kind
 
 
 def _status_of(reply: Reply) -> Status | None:

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from enforcer.config.secrets import Secret
-from enforcer.drivers import _isapiparse
+from enforcer.drivers import _isapiparse, _settings
 from enforcer.drivers._digest import DigestState
 from enforcer.drivers._isapisession import PROBE_PATH, IsapiSession
 from enforcer.drivers._isapixml import XmlError, document, elements, parse, response_status
@@ -171,38 +171,27 @@ def _confirm_password(drv: IsapiDriver, user: str, password: Secret) -> None:
 
 
 def ensure_lock_policy(drv: IsapiDriver, policy: LockPolicy) -> Outcome:
-    step = "lock policy"
-    current = drv.read_lock_policy()
-    seconds = policy.lock_minutes * 60
-    if _matches(current.enabled, current.max_attempts, current.lock_seconds, policy):
-        return Outcome(False, "matches")
-    if not policy.enabled:
-        body = elements([("enabled", False)])
-    else:
-        duration = policy.lock_minutes if drv.unit == "minutes" else seconds
-        body = elements(
-            [("enabled", True), ("maxIllegalLoginTimes", policy.max_attempts), ("maxIllegalLoginLockTime", duration)]
-        )
-    reply = drv.session.request(step, "PUT", LOCK, body=document("IllegalLoginLock", body), allow=(200, 400, 403))
-    if reply.status != 200:
-        detail = _refusal(drv, step, reply.status, reply.body)
-        if not policy.enabled and reply.status == 403:
-            raise drv.session.error(step, f"this firmware cannot switch the illegal-login lock off ({detail})")
-        raise drv.session.error(step, f"the device refused the lock policy ({detail})")
-    after = drv.read_lock_policy()
-    if not _matches(after.enabled, after.max_attempts, after.lock_seconds, policy):
-        raise drv.session.error(
-            step,
-            f"the device reports enabled={after.enabled}, {after.max_attempts} attempts, "
-            f"{after.lock_seconds} s after the write",
-        )
-    return Outcome(True, "lock policy set")
+    def write() -> None:
+        step = "lock policy"
+        if not policy.enabled:
+            body = elements([("enabled", False)])
+        else:
+            duration = policy.lock_minutes if drv.unit == "minutes" else policy.lock_minutes * 60
+            body = elements(
+                [
+                    ("enabled", True),
+                    ("maxIllegalLoginTimes", policy.max_attempts),
+                    ("maxIllegalLoginLockTime", duration),
+                ]
+            )
+        reply = drv.session.request(step, "PUT", LOCK, body=document("IllegalLoginLock", body), allow=(200, 400, 403))
+        if reply.status != 200:
+            detail = _refusal(drv, step, reply.status, reply.body)
+            if not policy.enabled and reply.status == 403:
+                raise drv.session.error(step, f"this firmware cannot switch the illegal-login lock off ({detail})")
+            raise drv.session.error(step, f"the device refused the lock policy ({detail})")
 
-
-def _matches(enabled: bool, attempts: int | None, seconds: int | None, policy: LockPolicy) -> bool:
-    if enabled != policy.enabled:
-        return False
-    return not policy.enabled or (attempts == policy.max_attempts and seconds == policy.lock_minutes * 60)
+    return _settings.ensure_lock_policy(policy, read=drv.read_lock_policy, write=write, error=drv.session.error)
 
 
 def ensure_channel(
@@ -268,24 +257,24 @@ def wait_online(drv: IsapiDriver, channel: int, timeout: float) -> None:
 
 def ensure_ip_filter(drv: IsapiDriver, wanted: IPFilterFact) -> Outcome:
     step = "ip filter"
-    current = read_filter(drv, step)
-    if _same_filter(current, wanted):
-        return Outcome(False, "matches")
-    source = drv.options.source_address
-    if wanted.enabled and source and (source in wanted.addresses) != (wanted.mode == "allow"):
-        raise drv.session.error(step, f"refusing a filter that would shut out enforcer's own source {source}")
-    entries = "".join(
-        f"<IPFilterAddress>{elements([('id', i), ('permissionType', wanted.mode), ('addressFilterType', 'mask')])}"
-        f"<AddressMask>{elements([('ipAddress', addr)])}</AddressMask></IPFilterAddress>"
-        for i, addr in enumerate(wanted.addresses, start=1)
+
+    def write() -> None:
+        entries = "".join(
+            f"<IPFilterAddress>{elements([('id', i), ('permissionType', wanted.mode), ('addressFilterType', 'mask')])}"
+            f"<AddressMask>{elements([('ipAddress', addr)])}</AddressMask></IPFilterAddress>"
+            for i, addr in enumerate(wanted.addresses, start=1)
+        )
+        inner = elements([("enabled", wanted.enabled), ("permissionType", wanted.mode)])
+        inner += f"<IPFilterAddressList>{entries}</IPFilterAddressList>"
+        drv.session.request(step, "PUT", IP_FILTER, body=document("IPFilter", inner))
+
+    return _settings.ensure_ip_filter(
+        wanted,
+        source=drv.options.source_address,
+        read=lambda: read_filter(drv, step),
+        write=write,
+        error=drv.session.error,
     )
-    inner = elements([("enabled", wanted.enabled), ("permissionType", wanted.mode)])
-    inner += f"<IPFilterAddressList>{entries}</IPFilterAddressList>"
-    drv.session.request(step, "PUT", IP_FILTER, body=document("IPFilter", inner))
-    after = read_filter(drv, step)
-    if not _same_filter(after, wanted):
-        raise drv.session.error(step, "the device reports a different filter after the write")
-    return Outcome(True, f"{'enabled' if wanted.enabled else 'disabled'} {wanted.mode} list of {len(wanted.addresses)}")
 
 
 def read_filter(drv: IsapiDriver, step: str) -> IPFilterFact:
@@ -296,7 +285,3 @@ def read_filter(drv: IsapiDriver, step: str) -> IPFilterFact:
         return _isapiparse.ip_filter(body)
     except XmlError as exc:
         raise drv.session.error(step, f"unreadable IP filter: {exc}") from exc
-
-
-def _same_filter(a: IPFilterFact, b: IPFilterFact) -> bool:
-    return a.enabled == b.enabled and a.mode == b.mode and set(a.addresses) == set(b.addresses)

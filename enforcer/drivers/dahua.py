@@ -1,4 +1,4 @@
-"""The Dahua/Amcrest driver (protocols/dahua-cgi.md, /work/dahua-contract.md), registered as ``dahua``.
+"""The Dahua/Amcrest driver (protocols/dahua-cgi.md, docs/dahua-wire.md), registered as ``dahua``.
 
 Login is discovered over RPC2 (its refusals state the attempts left and the lock time), everything
 else goes over CGI digest on one kept-alive connection. Facts cost one free challenge, the RPC2
@@ -21,9 +21,8 @@ from enforcer.drivers import _dahuafirmware, _dahuaparse, _dahuausers, _dahuawri
 from enforcer.drivers._dahualogin import RpcLogin, confirm
 from enforcer.drivers._dahuaparse import ParseError
 from enforcer.drivers._dahuasession import DahuaSession
-from enforcer.drivers._http import Transport, trust_for
 from enforcer.drivers.base import Credentials, DriverOptions, Outcome, Progress
-from enforcer.drivers.discovery import Discovery, LockedOut, candidates_for, discover
+from enforcer.drivers.discovery import Discovery, LockedOut, candidates_for, discover, settle
 from enforcer.drivers.guard import LoginGuard
 from enforcer.errors import DeviceError
 from enforcer.facts import Candidate, ChannelFact, DeviceFacts, IPFilterFact, LockPolicyFact, LockState, LoginFact
@@ -42,25 +41,7 @@ class DahuaDriver:
 
     def __init__(self, device: Device, *, guard: LoginGuard, credentials: Credentials, options: DriverOptions) -> None:
         self.device, self.guard, self.credentials, self.options = device, guard, credentials, options
-        host = f"[{device.address}]" if ":" in device.address else device.address
-        try:
-            trust = trust_for(device.tls, device.scheme)
-        except ValueError as exc:
-            raise DeviceError(site=device.site, device=device.name, step="connect", detail=str(exc)) from None
-        transport = Transport(
-            f"{device.scheme}://{host}:{device.port}",
-            trust=trust,
-            source_address=options.source_address,
-            timeout=options.timeout,
-        )
-        self.session = DahuaSession(
-            site=device.site,
-            device_id=device.id,
-            name=device.name,
-            guard=guard,
-            transport=transport,
-            user=options.login_user,
-        )
+        self.session = DahuaSession.open(device, guard, options)
         self.login: LoginFact | None = None
 
     def error(self, step: str, detail: str) -> DeviceError:
@@ -87,21 +68,10 @@ class DahuaDriver:
         account = self.device.account(user)
         candidates = candidates_for(self.credentials, self.device.id, user, account.password if account else None)
         found: Discovery = discover(self.device.id, user, candidates, rpc.attempt, self.guard)
-        if found.locked:
-            raise LockedOut(
-                site=self.device.site,
-                device=self.device.name,
-                step="login",
-                detail=f"{found.reason}; {found.attempts} failed attempt{'s' * (found.attempts != 1)} spent",
-                unlock_seconds=found.unlock_seconds,
-            )
-        if not found.found:
-            spent = f"; {found.attempts} failed attempt{'s' * (found.attempts != 1)} spent" if found.attempts else ""
-            raise self.error("login", f"{found.reason}{spent}")
-        assert found.candidate is not None and found.password is not None
-        self.session.use(found.password, found.candidate)
-        self.login = LoginFact(user, found.candidate, attempts_spent=found.attempts)
-        log.info("%s: logged in as %s with the %s credential", self.device.id, user, found.candidate)
+        candidate, password = settle(found, self.device)
+        self.session.use(password, candidate)
+        self.login = LoginFact(user, candidate, attempts_spent=found.attempts)
+        log.info("%s: logged in as %s with the %s credential", self.device.id, user, candidate)
         return self.login
 
     def switch_credential(self, password: Secret, label: Candidate) -> None:

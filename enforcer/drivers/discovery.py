@@ -27,7 +27,7 @@ from enforcer.errors import DeviceError
 from enforcer.facts import Candidate
 from enforcer.model import Device
 
-__all__ = ["Attempt", "Discovery", "LockedOut", "StoreCredentials", "candidates_for", "discover"]
+__all__ = ["Attempt", "Discovery", "LockedOut", "StoreCredentials", "candidates_for", "discover", "settle"]
 
 
 class LockedOut(DeviceError):
@@ -124,6 +124,24 @@ def discover(
     return Discovery(
         None, None, failures, tuple(tried), reason=f"no known password for {user} works (tried {', '.join(tried)})"
     )
+
+
+def settle(found: Discovery, device: Device) -> tuple[Candidate, Secret]:
+    """The working credential, or the login step's LockedOut or DeviceError saying why there is none
+    and how many failed attempts the search spent (the operator weighs them against the lock)."""
+    spent = f"{found.attempts} failed attempt{'s' * (found.attempts != 1)} spent"
+    if found.locked:
+        raise LockedOut(
+            site=device.site,
+            device=device.name,
+            step="login",
+            detail=f"{found.reason}; {spent}",
+            unlock_seconds=found.unlock_seconds,
+        )
+    if found.candidate is None or found.password is None:
+        detail = f"{found.reason}; {spent}" if found.attempts else found.reason
+        raise DeviceError(site=device.site, device=device.name, step="login", detail=detail)
+    return found.candidate, found.password
 
 
 class StoreCredentials:

@@ -17,12 +17,11 @@ import logging
 
 from enforcer.config.secrets import Secret
 from enforcer.drivers import _isapifirmware, _isapiparse, _isapiwrite
-from enforcer.drivers._http import Transport, trust_for
 from enforcer.drivers._isapiparse import LockCaps
 from enforcer.drivers._isapisession import PROBE_PATH, IsapiSession, LoginFailed
 from enforcer.drivers._isapixml import XmlError, user_check
 from enforcer.drivers.base import Credentials, DriverOptions, Outcome, Progress
-from enforcer.drivers.discovery import Attempt, Discovery, LockedOut, candidates_for, discover
+from enforcer.drivers.discovery import Attempt, Discovery, LockedOut, candidates_for, discover, settle
 from enforcer.drivers.guard import LoginGuard
 from enforcer.errors import DeviceError
 from enforcer.facts import Candidate, ChannelFact, DeviceFacts, IPFilterFact, LockPolicyFact, LockState, LoginFact
@@ -38,25 +37,7 @@ class IsapiDriver:
 
     def __init__(self, device: Device, *, guard: LoginGuard, credentials: Credentials, options: DriverOptions) -> None:
         self.device, self.guard, self.credentials, self.options = device, guard, credentials, options
-        host = f"[{device.address}]" if ":" in device.address else device.address
-        try:
-            trust = trust_for(device.tls, device.scheme)
-        except ValueError as exc:
-            raise DeviceError(site=device.site, device=device.name, step="connect", detail=str(exc)) from None
-        transport = Transport(
-            f"{device.scheme}://{host}:{device.port}",
-            trust=trust,
-            source_address=options.source_address,
-            timeout=options.timeout,
-        )
-        self.session = IsapiSession(
-            site=device.site,
-            device_id=device.id,
-            name=device.name,
-            guard=guard,
-            transport=transport,
-            user=options.login_user,
-        )
+        self.session = IsapiSession.open(device, guard, options)
         self.login: LoginFact | None = None
         self.unit: _isapiparse.Unit | None = None
         self._model, self._firmware = device.model, ""
@@ -108,21 +89,10 @@ class IsapiDriver:
             self.guard,
             threshold_hint=check.attempts_left if check else None,
         )
-        if found.locked:
-            raise LockedOut(
-                site=self.device.site,
-                device=self.device.name,
-                step="login",
-                detail=f"{found.reason}; {found.attempts} failed attempt{'s' * (found.attempts != 1)} spent",
-                unlock_seconds=found.unlock_seconds,
-            )
-        if not found.found:
-            spent = f"; {found.attempts} failed attempt{'s' * (found.attempts != 1)} spent" if found.attempts else ""
-            raise self._error("login", f"{found.reason}{spent}")
-        assert found.candidate is not None and found.password is not None
-        self.session.use(found.password, found.candidate)
-        self.login = LoginFact(user, found.candidate, self._flags[0], self._flags[1], found.attempts)
-        log.info("%s: logged in as %s with the %s credential", self.device.id, user, found.candidate)
+        candidate, password = settle(found, self.device)
+        self.session.use(password, candidate)
+        self.login = LoginFact(user, candidate, self._flags[0], self._flags[1], found.attempts)
+        log.info("%s: logged in as %s with the %s credential", self.device.id, user, candidate)
         return self.login
 
     def switch_credential(self, password: Secret, label: Candidate) -> None:

@@ -2,7 +2,7 @@
 
 Like :class:`~enforcer.lab.hikvision.HikDevice` it is ``handle(Request) -> Response`` over the
 mutable :class:`LabDevice`, with timers and reboots through the :class:`DeviceHost`. Order of checks
-(``/work/dahua-contract.md``): IP filter (before authentication, 403 ``IP not permitted!``), then
+(``docs/dahua-wire.md``): IP filter (before authentication, 403 ``IP not permitted!``), then
 RPC2 (``/RPC2_Login``, ``/RPC2``: JSON that authenticates itself, ``dh_rpc``), then CGI: digest (or
 Basic on legacy ``basic_only`` firmware), the illegal-login lock, then the ``action``. CGI and RPC2
 share one :class:`LockTable`, so failures over either add up. Endpoints live in ``dh_users``,

@@ -1,6 +1,6 @@
 """The simulated Dahua device's userManager, configManager, RemoteDevice, firmware and reboot.
 
-Wire contract: /work/dahua-contract.md; protocol facts: protocols/dahua-cgi.md §4–6.
+Wire contract: docs/dahua-wire.md; protocol facts: protocols/dahua-cgi.md §4–6.
 """
 
 from __future__ import annotations

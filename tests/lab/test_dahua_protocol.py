@@ -1,6 +1,6 @@
 """The simulated Dahua/Amcrest device over real sockets: CGI digest, nonce policies, the lock, RPC2.
 
-Wire contract: /work/dahua-contract.md; protocol facts: protocols/dahua-cgi.md §2, §3, §8.
+Wire contract: docs/dahua-wire.md; protocol facts: protocols/dahua-cgi.md §2, §3, §8.
 """
 
 from __future__ import annotations
