@@ -11,16 +11,20 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.panel import Panel
 
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK
 
+if TYPE_CHECKING:
+    from enforcer.lab.spec import LabDevice
+
 SCALE = 0.01  # one device minute lasts 0.6 s
 PROBLEMS = ("stale_viewer", "stale_channel", "old_firmware", "lock_disabled")
 ENFORCER = "127.0.0.1"
+VENDOR = "mixed"  # site 1 Hikvision (locks the source address), site 2 Dahua (locks the account)
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -46,17 +50,17 @@ def _demo(root: Path, out: Console, err: Console) -> int:
     started = time.monotonic()
     out.print(
         Panel.fit(
-            "[bold]enforcer demo[/]: two customer sites on the built-in lab, each with\n"
-            "a Hikvision recorder, three cameras and a viewer app. Every device speaks\n"
-            "the real protocol on its own loopback address; time runs "
-            f"{1 / SCALE:.0f}x fast,\nso a 30-minute lock lasts {30 * 60 * SCALE:.0f} s.",
+            "[bold]enforcer demo[/]: two customer sites on the built-in lab, one Hikvision\n"
+            "and one Dahua, each with a recorder, three cameras and a viewer app.\n"
+            "Every device speaks its real protocol on its own loopback address;\n"
+            f"time runs {1 / SCALE:.0f}x fast, so a 30-minute lock lasts {30 * 60 * SCALE:.0f} s.",
         )
     )
     seed = _seed()
-    naive = generate(root / "naive", sites=2, cameras=3, seed=seed, problems=PROBLEMS)
+    naive = generate(root / "naive", sites=2, cameras=3, seed=seed, problems=PROBLEMS, vendor=VENDOR)
     out.rule("[bold]Act 1: a password change, the usual way[/]")
     with Fleet(naive, time_scale=SCALE, directory=root / "naive") as fleet:
-        nvr = next(d for d in naive.devices if "stale_viewer" in d.problems and d.lock_policy.enabled)
+        nvr = next(d for d in naive.devices if _tells_the_story(d))
         cam = next(d for d in naive.devices if "stale_channel" in d.problems)
         viewer = next(c for c in naive.clients if c.target == nvr.name)
         out.print(
@@ -80,9 +84,13 @@ def _demo(root: Path, out: Console, err: Console) -> int:
             and e["time"] <= lock["time"]
             and (e["device"], e["source"]) == (lock["device"], lock["source"])
         )
+        if str(lock.get("key", "")).startswith("user:"):  # Dahua: the account, for every source
+            whom = f"the [bold]{lock['user']}[/] account out for everyone"
+        else:
+            whom = f"{who} ({lock['source']}) out"
         out.print(
-            f"  [bold red]✗ {lock['device']} locked[/] {who} ({lock['source']}) out after {count} failed logins "
-            f"with the old password."
+            f"  [bold red]✗ {lock['device']} locked[/] {whom} after {count} failed logins by {who} "
+            "with the old password."
         )
     if len(_locks(events)) < 2:
         err.print("[bold red]the naive change did not lock the lab as expected[/]")
@@ -94,7 +102,7 @@ def _demo(root: Path, out: Console, err: Console) -> int:
 
     out.rule("[bold]Act 2: the same change with enforcer[/]")
     fresh = root / "fleet"
-    spec = generate(fresh, sites=2, cameras=3, seed=seed, problems=PROBLEMS)
+    spec = generate(fresh, sites=2, cameras=3, seed=seed, problems=PROBLEMS, vendor=VENDOR)
     playbook = str(fresh / "site.yml")
     with Fleet(spec, time_scale=SCALE, directory=fresh) as fleet:
         from enforcer.cli import main
@@ -115,8 +123,10 @@ def _demo(root: Path, out: Console, err: Console) -> int:
         f"  locks during the run: [bold]{len(locks)}[/]; failed logins from enforcer: [bold]{len(ours)}[/]; "
         f"blocked stale requests: {sum(1 for e in events if e['event'] == 'blocked')}"
     )
+    # Dahua cannot set another account's password without the old one: it is deleted and added again.
+    rotated = sum(1 for e in events if e["event"] in ("account_changed", "account_added"))
     out.print(
-        f"  passwords rotated: {sum(1 for e in events if e['event'] == 'account_changed')}, firmware upgraded: "
+        f"  passwords rotated: {rotated}, firmware upgraded: "
         f"{sum(1 for e in events if e['event'] == 'firmware_changed')}"
     )
     ok = applied == 0 and again == 0 and code == 2 and not locks and not ours
@@ -129,14 +139,24 @@ def _demo(root: Path, out: Console, err: Console) -> int:
     return EXIT_OK if ok else EXIT_ERROR
 
 
+def _tells_the_story(device: LabDevice) -> bool:
+    """A Dahua recorder that locks the whole account, with a stale viewer on it."""
+    return (
+        device.vendor == "dahua"
+        and "stale_viewer" in device.problems
+        and device.lock_policy.enabled
+        and device.profile.lock_scope == "account"
+    )
+
+
 def _seed() -> int:
-    """The first seed whose fleet tells the story: a stale viewer on a recorder whose lock is on."""
+    """The first seed whose fleet tells the story (see :func:`_tells_the_story`)."""
     from enforcer.lab.generate import generate
 
-    for seed in range(42, 142):
+    for seed in range(42, 242):
         with tempfile.TemporaryDirectory() as folder:
-            spec = generate(Path(folder) / "probe", sites=2, cameras=3, seed=seed, problems=PROBLEMS)
-        if any("stale_viewer" in d.problems and d.lock_policy.enabled for d in spec.devices):
+            spec = generate(Path(folder) / "probe", sites=2, cameras=3, seed=seed, problems=PROBLEMS, vendor=VENDOR)
+        if any(_tells_the_story(d) for d in spec.devices):
             return seed
     raise RuntimeError("no seed tells the story")  # pragma: no cover
 

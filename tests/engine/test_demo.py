@@ -19,7 +19,8 @@ def test_demo_runs_end_to_end_in_under_a_minute(tmp_path: Path) -> None:
     elapsed = time.monotonic() - start
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
-    assert "locked the viewer" in out and "locked its recorder" in out  # act 1: the field failure
+    # act 1, the field failure: the Dahua recorder's account locked for everyone, a camera locking its recorder out
+    assert "locked the operator account out for everyone" in out and "locked its recorder" in out
     assert "locks during the run: 0; failed logins from enforcer: 0" in out  # act 2: ground truth from the lab
     assert "No changes." in out and "converged without a single lockout" in out
     assert elapsed < 60, f"the demo took {elapsed:.0f} s"
