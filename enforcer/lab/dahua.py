@@ -12,12 +12,12 @@ share one :class:`LockTable`, so failures over either add up. Endpoints live in 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from enforcer.lab import dh_config, dh_kv, dh_rpc, dh_system, dh_users
 from enforcer.lab.clients import DAHUA_LOGIN_PATH
-from enforcer.lab.device import BaseDevice, DeviceHost, Session
-from enforcer.lab.digest import DigestServer, Verdict, default_realm, parse_authorization, parse_basic
-from enforcer.lab.hik_system import filter_blocks
+from enforcer.lab.device import BaseDevice, DeviceHost, Judgement, Session
+from enforcer.lab.digest import DigestServer, Verdict, default_realm, parse_authorization
 from enforcer.lab.httpserver import Request, Response
 from enforcer.lab.locks import LockTable
 from enforcer.lab.spec import LabDevice, LabLockPolicy
@@ -32,6 +32,19 @@ MODIFY_ATTEMPTS = 5  # wrong ``pwdOld`` before modifyPassword locks for that acc
 
 def register(cgi: str, **actions: Action) -> None:
     CGI.setdefault(cgi, {}).update(actions)
+
+
+@dataclass(frozen=True)
+class ModifyLockPolicy:
+    """The lock of wrong ``pwdOld``: always on, :data:`MODIFY_ATTEMPTS`, as long as the login lock's time."""
+
+    login: LabLockPolicy
+    enabled: bool = True
+    max_attempts: int = MODIFY_ATTEMPTS
+
+    @property
+    def lock_seconds(self) -> int:
+        return self.login.lock_seconds
 
 
 class DahuaDevice(BaseDevice):
@@ -53,8 +66,7 @@ class DahuaDevice(BaseDevice):
         self.memos: dict[str, str] = {}
         self.rpc = dh_rpc.RpcState()
         # wrong ``pwdOld`` has its own lock, per account (NetSDK REMAIN_MODIFY_TIME_AND_LOCK_SECOND)
-        modify_policy = LabLockPolicy(True, MODIFY_ATTEMPTS, spec.lock_policy.lock_seconds)
-        self.modify_locks = LockTable(host.clock, modify_policy, scope="account")
+        self.modify_locks = LockTable(host.clock, ModifyLockPolicy(spec.lock_policy), scope="account")
 
     # -- replies -------------------------------------------------------------------------------
 
@@ -94,8 +106,7 @@ class DahuaDevice(BaseDevice):
         return self.reply(self._route(req))
 
     def _route(self, req: Request) -> Response:
-        if filter_blocks(self.spec.ip_filter, req.source):
-            self.emit("blocked", source=req.source, path=req.path, method=req.method)
+        if self.blocked(req):
             return Response(403, b"Error\r\nIP not permitted!\r\n", content_type=dh_kv.TEXT)
         if req.path in ("/RPC2_Login", "/RPC2"):
             return dh_rpc.handle(self, req)
@@ -120,36 +131,25 @@ class DahuaDevice(BaseDevice):
         if self.profile.basic_only:
             if scheme != "basic":
                 return self.challenge()
-            creds = parse_basic(params.get("token", ""))
-            user, password = creds if creds else ("", "")
-            acc = self.account(user)
-            right = acc is not None and acc.enabled and acc.password == password
-            return self._judge(req, user, Verdict.OK if right else Verdict.WRONG)
+            user, acc, right = self.check_basic(params.get("token", ""))
+            return self._reply_to(self.judge(req, user, acc, Verdict.OK if right else Verdict.WRONG))
         if scheme != "digest":
             return self.challenge()
         user = params.get("username", "")
         acc = self.account(user)
         verdict, _ = self.digest.check(params, req.method, acc.password if acc is not None and acc.enabled else None)
-        return self._judge(req, user, verdict)
+        return self._reply_to(self.judge(req, user, acc, verdict))
 
-    def _judge(self, req: Request, user: str, verdict: Verdict) -> Session | Response:
-        if verdict is Verdict.MALFORMED:
-            return self.challenge()
-        key = self.locks.key(req.source, user)
-        if self.locks.is_locked(key):
-            self.refuse_locked(key, req.source, user)
+    def _reply_to(self, judged: Judgement) -> Session | Response:
+        if judged.session is not None:
+            return judged.session
+        if judged.outcome == "locked":
             return self.locked_reply()
-        if verdict is Verdict.WRONG:
-            self.count_failure(key, req.source, user, "bad_credentials")
-            return self.locked_reply() if self.locks.is_locked(key) else self.challenge()
-        if verdict is Verdict.REUSED and self.profile.nonce_policy == "single_use_403":
+        if judged.outcome == "failed":
+            return self.locked_reply() if self.locks.is_locked(judged.key) else self.challenge()
+        if judged.verdict is Verdict.REUSED and self.profile.nonce_policy == "single_use_403":
             return dh_kv.denied()
-        if verdict is not Verdict.OK:
-            return self.challenge()  # stale, replayed or reused nonce: not a failure
-        acc = self.account(user)
-        assert acc is not None
-        self.locks.succeed(key)
-        return Session(self.user_id(acc), acc, key)
+        return self.challenge()  # malformed; a stale, replayed or reused nonce: not a failure
 
 
 dh_users.register(register)

@@ -15,12 +15,13 @@ from typing import Protocol
 
 from enforcer.lab.channels import ChannelTable
 from enforcer.lab.clock import Clock
-from enforcer.lab.digest import DigestServer
+from enforcer.lab.digest import DigestServer, Verdict, parse_basic
 from enforcer.lab.events import EventLog
-from enforcer.lab.firmware import FirmwareImage
+from enforcer.lab.firmware import FirmwareImage, ImageError, build_label, parse_image
 from enforcer.lab.httpserver import Request, Response
+from enforcer.lab.ipfilter import filter_blocks
 from enforcer.lab.locks import LockTable
-from enforcer.lab.spec import LabAccount, LabDevice, LabProfile
+from enforcer.lab.spec import LabAccount, LabChannel, LabDevice, LabProfile
 
 
 class SimDevice(Protocol):
@@ -43,6 +44,8 @@ class SimDevice(Protocol):
     def account(self, name: str) -> LabAccount | None: ...
 
     def sync_accounts(self) -> None: ...
+
+    def password_changed(self, user: str) -> None: ...
 
     def started(self) -> None: ...
 
@@ -93,6 +96,21 @@ class SystemState:
     rejected: str = ""  # why the last upload was refused (Dahua ``getState``), "" when none
 
 
+@dataclass
+class Judgement:
+    """What :meth:`BaseDevice.judge` made of one credentialed attempt; the vendor words the reply.
+
+    ``outcome``: ``ok`` (``session`` set), ``malformed`` (not an attempt), ``locked`` (refused by
+    the lock), ``failed`` (counted; the key may be locked now) or ``retry`` (a stale, replayed or
+    reused nonce: refused, not counted; ``verdict`` says which).
+    """
+
+    key: str
+    outcome: str
+    verdict: Verdict
+    session: Session | None = None
+
+
 def key_source(key: str) -> str:
     """The source address inside a lock key (``""`` for an account-scoped key)."""
     return "" if key.startswith("user:") else key.split("/")[0]
@@ -115,10 +133,11 @@ class BaseDevice:
             spec.lock_policy,
             scope=spec.profile.lock_scope,
             resets_timer=spec.profile.retry_during_lock_resets_timer,
+            on_expire=self._expired,
         )
         self.users: dict[int, LabAccount] = {i + 1: acc for i, acc in enumerate(spec.accounts)}
         self.system = SystemState()
-        self.channels = ChannelTable(spec)
+        self.channels = ChannelTable(spec, lambda address, port: host.device_at(address, port))
         self._sweep_pending = False
         for source in spec.locked_sources:
             for key in {self.locks.key(source, acc.name) for acc in spec.accounts}:
@@ -139,6 +158,26 @@ class BaseDevice:
     def emit(self, event: str, *, source: str = "", user: str = "", **fields: object) -> None:
         self.host.events.emit(self.spec.name, event, source=source, user=user, **fields)
 
+    def channel_event(self, event: str, ch: LabChannel, source: str, user: str) -> None:
+        """``channel_added`` or ``channel_changed``: where ``ch`` points now."""
+        self.emit(
+            event,
+            source=source,
+            user=user,
+            channel=ch.id,
+            camera=ch.camera,
+            channel_user=ch.user,
+            address=ch.address,
+            port=ch.port,
+        )
+
+    def blocked(self, req: Request) -> bool:
+        """Whether the IP filter refuses ``req`` (before authentication); logs ``blocked`` if so."""
+        if not filter_blocks(self.spec.ip_filter, req.source):
+            return False
+        self.emit("blocked", source=req.source, path=req.path, method=req.method)
+        return True
+
     def account(self, name: str) -> LabAccount | None:
         for acc in self.users.values():
             if acc.name == name:
@@ -152,8 +191,35 @@ class BaseDevice:
         self.spec.accounts = list(self.users.values())
         self.host.state_changed()
 
+    def password_changed(self, user: str) -> None:
+        """Hook: ``user``'s password changed; a device with login sessions ends them."""
+
     def failure_logged(self, source: str, user: str) -> None:
         """Hook: a failed or refused login, for a device's own security log."""
+
+    def check_basic(self, token: str) -> tuple[str, LabAccount | None, bool]:
+        """A Basic ``token``: the user it names, that account, and whether the password is right."""
+        creds = parse_basic(token)
+        user, password = creds if creds else ("", "")
+        acc = self.account(user)
+        return user, acc, acc is not None and acc.enabled and acc.password == password
+
+    def judge(self, req: Request, user: str, acc: LabAccount | None, verdict: Verdict) -> Judgement:
+        """One credentialed attempt by ``user`` (``acc``) judged ``verdict``: the lock, then the count."""
+        key = self.locks.key(req.source, user)
+        if verdict is Verdict.MALFORMED:
+            return Judgement(key, "malformed", verdict)
+        if self.locks.is_locked(key):
+            self.refuse_locked(key, req.source, user)
+            return Judgement(key, "locked", verdict)
+        if verdict is Verdict.WRONG:
+            self.count_failure(key, req.source, user, "bad_credentials")
+            return Judgement(key, "failed", verdict)
+        if verdict is not Verdict.OK:
+            return Judgement(key, "retry", verdict)
+        assert acc is not None
+        self.locks.succeed(key)
+        return Judgement(key, "ok", verdict, Session(self.user_id(acc), acc, key))
 
     def refuse_locked(self, key: str, source: str, user: str) -> None:
         """A credentialed attempt while ``key`` is locked: refused, maybe restarting the lock."""
@@ -184,8 +250,12 @@ class BaseDevice:
     def _sweep(self) -> None:
         self._sweep_pending = False
         for key in self.locks.expire_due():
-            self.emit("unlocked", source=key_source(key), key=key, reason="expired")
+            self._expired(key)
         self._schedule_sweep()
+
+    def _expired(self, key: str) -> None:
+        """``key``'s lock ran out: found by the sweep, or dropped earlier by the request touching it."""
+        self.emit("unlocked", source=key_source(key), key=key, reason="expired")
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -197,6 +267,20 @@ class BaseDevice:
         self.apply_pending_firmware()
 
     # -- firmware ------------------------------------------------------------------------------
+
+    def accept_image(self, data: bytes, source: str, user: str) -> str:
+        """An uploaded firmware ``data``: start the upgrade and return ``""``, or log the refusal and
+        return why (``"image"``: not a lab image, ``"model"``: built for another model)."""
+        try:
+            image = parse_image(data)
+        except ImageError as exc:
+            self.emit("firmware_rejected", source=source, user=user, reason=str(exc))
+            return "image"
+        if image.model != self.spec.model:
+            self.emit("firmware_rejected", source=source, user=user, reason="model", model=image.model)
+            return "model"
+        self.start_upgrade(image, source, user, len(data))
+        return ""
 
     def start_upgrade(self, image: FirmwareImage, source: str, user: str, size: int) -> None:
         """Accept ``image``: it installs over ``upgrade_seconds``, then the device reboots into it."""
@@ -228,9 +312,7 @@ class BaseDevice:
         spec = self.spec
         old = spec.firmware_version
         spec.firmware_version = image.version
-        if spec.firmware_build.startswith("build ") and not image.build.startswith("build "):
-            spec.firmware_build = f"build {image.build}"
-        else:
-            spec.firmware_build = image.build
+        # a device that shows ``build 240606`` keeps showing its build that way
+        spec.firmware_build = build_label(image.build) if spec.firmware_build.startswith("build ") else image.build
         self.emit("firmware_changed", old_version=old, version=image.version, build=image.build)
         self.host.state_changed()

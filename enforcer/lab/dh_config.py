@@ -8,14 +8,13 @@ plan first, and one unknown key or bad value answers ``Error`` with nothing chan
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from enforcer.lab import dh_kv
 from enforcer.lab.httpserver import Request, Response
-from enforcer.lab.spec import LabChannel
+from enforcer.lab.ipfilter import FILTER_SIZE, valid_address
 
 if TYPE_CHECKING:
     from enforcer.lab.dahua import DahuaDevice, Session
@@ -25,7 +24,6 @@ _SLOT_KEY = re.compile(r"^RemoteDevice\.uuid:System_CONFIG_NETCAMERA_INFO_(\d+)\
 _LIST_KEY = re.compile(r"^IPFilter\.(TrustList|BannedList)\[(\d+)\]$")
 SLOT_FIELDS = ("Enable", "Address", "HttpPort", "UserName", "Password", "Name")
 MODES = {"TrustList": "allow", "BannedList": "deny"}
-FILTER_SIZE = 32
 
 
 def capacity(dev: DahuaDevice) -> int:
@@ -58,38 +56,23 @@ def _ip_filter(dev: DahuaDevice) -> list[tuple[str, object]]:
 
 def _remote(dev: DahuaDevice) -> list[tuple[str, object]]:
     pairs: list[tuple[str, object]] = []
+    channels = dev.channels.by_id()
     for s in range(capacity(dev)):
-        ch = dev.channels.get(s + 1)
-        base = f"table.RemoteDevice.{SLOT}{s}"
-        if ch is None:
-            fields: list[tuple[str, object]] = [
-                ("Enable", False),
-                ("Name", ""),
-                ("Address", "192.168.0.0"),
-                ("Port", 37777),
-                ("HttpPort", 80),
-                ("UserName", ""),
-                ("Password", "******"),
-                ("Vendor", "Private"),
-                ("ProtocolType", "Dahua2"),
-                ("DeviceType", ""),
-                ("SerialNo", ""),
-            ]
-        else:
-            fields = [
-                ("Enable", True),
-                ("Name", ch.camera),
-                ("Address", ch.address),
-                ("Port", 37777),
-                ("HttpPort", ch.port),
-                ("UserName", ch.user),
-                ("Password", "******"),
-                ("Vendor", "Private"),
-                ("ProtocolType", "Dahua2"),
-                ("DeviceType", "IPC"),
-                ("SerialNo", ""),
-            ]
-        pairs += [(f"{base}.{k}", v) for k, v in fields]
+        ch = channels.get(s + 1)
+        fields: list[tuple[str, object]] = [
+            ("Enable", ch is not None),
+            ("Name", ch.camera if ch else ""),
+            ("Address", ch.address if ch else "192.168.0.0"),
+            ("Port", 37777),
+            ("HttpPort", ch.port if ch else 80),
+            ("UserName", ch.user if ch else ""),
+            ("Password", "******"),
+            ("Vendor", "Private"),
+            ("ProtocolType", "Dahua2"),
+            ("DeviceType", "IPC" if ch else ""),
+            ("SerialNo", ""),
+        ]
+        pairs += [(f"table.RemoteDevice.{SLOT}{s}.{k}", v) for k, v in fields]
     return pairs
 
 
@@ -175,11 +158,8 @@ def _valid(dev: DahuaDevice, plan: _Plan) -> bool:
     for name, entries in plan.lists.items():
         if name != kind or sorted(entries) != list(range(len(entries))) or len(entries) > FILTER_SIZE:
             return False
-        for addr in entries.values():
-            try:
-                ipaddress.IPv4Address(addr)
-            except ValueError:
-                return False
+        if not all(valid_address(addr) for addr in entries.values()):
+            return False
     for slot, fields in plan.slots.items():
         if slot >= 256 or ("Enable" in fields and dh_kv.boolean(fields["Enable"]) is None):
             return False
@@ -262,31 +242,23 @@ def _apply_slot(dev: DahuaDevice, slot: int, fields: dict[str, str], source: str
     ch = dev.channels.get(cid)
     if dh_kv.boolean(fields.get("Enable", "true")) is False:
         if ch is not None:
-            dev.spec.channels.remove(ch)
-            dev.channels.status.pop(cid, None)
+            dev.channels.remove(ch)
             dev.emit("channel_deleted", source=source, user=user, channel=cid, camera=ch.camera)
         return None
     event = "channel_changed"
     if ch is None:
-        ch = LabChannel(id=cid, camera="", address="", port=80, user="admin", password="")
-        dev.spec.channels.append(ch)
-        dev.spec.channels.sort(key=lambda c: c.id)
+        ch = dev.channels.blank(cid)
+        dev.channels.add(ch)
         event = "channel_added"
-    ch.address = fields.get("Address", ch.address)
-    ch.port = int(fields.get("HttpPort", ch.port))
-    ch.user = fields.get("UserName", ch.user)
-    ch.password = fields.get("Password", ch.password)
-    ch.camera = dev.host.device_at(ch.address, ch.port) or fields.get("Name") or ch.camera
-    dev.emit(
-        event,
-        source=source,
-        user=user,
-        channel=cid,
-        camera=ch.camera,
-        channel_user=ch.user,
-        address=ch.address,
-        port=ch.port,
+    dev.channels.update(
+        ch,
+        address=fields.get("Address", ch.address),
+        port=int(fields.get("HttpPort", ch.port)),
+        user=fields.get("UserName", ch.user),
+        password=fields.get("Password", ch.password),
+        name=fields.get("Name"),
     )
+    dev.channel_event(event, ch, source, user)
     return cid
 
 
@@ -297,8 +269,9 @@ def camera_state(dev: DahuaDevice, req: Request, s: Session) -> Response:
     if dev.family != "nvr":
         return dh_kv.empty(400)
     pairs: list[tuple[str, object]] = []
+    channels = dev.channels.by_id()
     for i in range(capacity(dev)):
-        ch = dev.channels.get(i + 1)
+        ch = channels.get(i + 1)
         st = dev.channels.status.get(i + 1)
         state = "Empty" if ch is None else "Connected" if st is not None and st.result == "connect" else "Unconnect"
         pairs += [(f"states[{i}].channel", i), (f"states[{i}].connectionState", state)]

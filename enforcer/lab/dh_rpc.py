@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from enforcer.lab import dh_kv
 from enforcer.lab.digest import md5_hex
 from enforcer.lab.httpserver import Request, Response
 
@@ -57,7 +58,6 @@ class _Challenge:
 @dataclass
 class _Session:
     user: str
-    source: str
     last: float
 
 
@@ -97,7 +97,7 @@ def _error(code: int, rid: object, session: object = None, params: dict[str, Any
 
 def handle(dev: DahuaDevice, req: Request) -> Response:
     if req.method != "POST":
-        return Response(405, b"", content_type="text/plain;charset=utf-8")
+        return dh_kv.empty(405)
     try:
         call = json.loads(req.body)
         if not isinstance(call, dict):
@@ -175,5 +175,5 @@ def _login(dev: DahuaDevice, req: Request, rid: object, params: dict[str, Any], 
         return _error(BUSY, rid, sid)
     dev.locks.succeed(key)
     token = secrets.token_hex(16)
-    dev.rpc.sessions[token] = _Session(user, req.source, dev.host.clock.now())
+    dev.rpc.sessions[token] = _Session(user, dev.host.clock.now())
     return _json({"id": rid, "params": {"keepAliveInterval": SESSION_SECONDS}, "result": True, "session": token})

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from enforcer.lab import dh_kv
-from enforcer.lab.firmware import ImageError, parse_image
 from enforcer.lab.httpserver import Request, Response
 
 if TYPE_CHECKING:
@@ -56,7 +55,7 @@ def reboot(dev: DahuaDevice, req: Request, s: Session) -> Response:
 
 
 def current_time(dev: DahuaDevice, req: Request, s: Session) -> Response:
-    return dh_kv.kv([("result", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime()))])
+    return dh_kv.kv([("result", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(dev.host.clock.wall())))])
 
 
 # -- firmware -----------------------------------------------------------------------------------
@@ -93,17 +92,9 @@ def upload(dev: DahuaDevice, req: Request, s: Session) -> Response:
     data = multipart_file(req.headers.get("content-type", ""), req.body)
     if data is None:
         return dh_kv.error()
-    try:
-        image = parse_image(data)
-    except ImageError as exc:
-        dev.system.rejected = "Invalid"
-        dev.emit("firmware_rejected", source=req.source, user=s.account.name, reason=str(exc))
-        return dh_kv.ok()
-    if image.model != dev.spec.model:
-        dev.system.rejected = "FileUnmatch"
-        dev.emit("firmware_rejected", source=req.source, user=s.account.name, reason="model", model=image.model)
-        return dh_kv.ok()
-    dev.start_upgrade(image, req.source, s.account.name, len(data))
+    refused = dev.accept_image(data, req.source, s.account.name)
+    if refused:
+        dev.system.rejected = "FileUnmatch" if refused == "model" else "Invalid"
     return dh_kv.ok()
 
 
@@ -111,12 +102,11 @@ def get_state(dev: DahuaDevice, req: Request, s: Session) -> Response:
     system = dev.system
     if system.upgrade is None:
         return dh_kv.kv([("State", system.rejected or "Free"), ("Progress", 0)])
-    span = dev.profile.upgrade_seconds
-    t = 1.0 if span <= 0 else (dev.host.clock.now() - system.upgrade_started) / span
-    if t < 0.1:
+    percent = dev.upgrade_percent()  # of the whole upgrade: 10 % preparing, 80 % writing, 10 % done
+    if percent < 10:
         return dh_kv.kv([("State", "Preparing"), ("Progress", 0)])
-    if t < 0.9:
-        return dh_kv.kv([("State", "Upgrading"), ("Progress", int((t - 0.1) / 0.8 * 100))])
+    if percent < 90:
+        return dh_kv.kv([("State", "Upgrading"), ("Progress", (percent - 10) * 5 // 4)])
     return dh_kv.kv([("State", "Succeeded"), ("Progress", 100)])
 
 

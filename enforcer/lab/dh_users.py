@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from enforcer.lab import dh_kv
+from enforcer.lab.hik_security import is_risky
 from enforcer.lab.httpserver import Request, Response
 from enforcer.lab.spec import LabAccount, Level
 
@@ -28,15 +29,9 @@ FORBIDDEN = set("'\";:&")
 
 
 def is_weak(password: str) -> bool:
-    classes = sum(
-        [
-            any(c.islower() for c in password),
-            any(c.isupper() for c in password),
-            any(c.isdigit() for c in password),
-            any(not c.isalnum() for c in password),
-        ]
-    )
-    return not 8 <= len(password) <= 32 or classes < 2 or any(c in FORBIDDEN for c in password)
+    """Refused by Web 3.0: risky as on any device (``is_risky``), over 32 characters, or holding one
+    of :data:`FORBIDDEN`."""
+    return is_risky(password) or len(password) > 32 or any(c in FORBIDDEN for c in password)
 
 
 def group_of(level: Level) -> str:
@@ -169,11 +164,10 @@ def modify_password(dev: DahuaDevice, req: Request, s: Session) -> Response:
     if "pwdOld" not in q or "pwd" not in q:
         return dh_kv.error("Bad Request!")
     if q["pwdOld"] != acc.password:
-        dev.modify_locks.policy.lock_seconds = dev.spec.lock_policy.lock_seconds
         left = dev.modify_locks.fail(key)
         dev.emit("auth_failed", source=req.source, user=acc.name, reason="old_password", attempts_left=left)
         if left == 0:
-            seconds = dev.spec.lock_policy.lock_seconds
+            seconds = dev.modify_locks.policy.lock_seconds
             dev.emit("modify_password_locked", source=req.source, user=acc.name, seconds=seconds)
         return dh_kv.error()
     dev.modify_locks.succeed(key)

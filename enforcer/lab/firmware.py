@@ -63,3 +63,8 @@ def parse_image(data: bytes) -> FirmwareImage:
     if not _VERSION.match(fields["version"]) or not _BUILD.match(fields["build"]):
         raise ImageError("bad version or build in image header")
     return FirmwareImage(fields["model"], fields["version"], fields["build"])
+
+
+def build_label(build: str) -> str:
+    """``build`` as Hikvision shows it: ``build 240606``."""
+    return build if build.startswith("build ") else f"build {build}"

@@ -42,17 +42,15 @@ from enforcer.lab.httpserver import Endpoint
 from enforcer.lab.recorder import ChannelPoller
 from enforcer.lab.spec import LabDevice, LabSpec
 from enforcer.lab.tls import server_context, write_certificate
+from enforcer.model import PROTOCOLS
 
 T = TypeVar("T")
 FLUSH_SECONDS = 0.05
 
 
-DAHUA_VENDORS = frozenset({"dahua", "amcrest"})
-
-
 def make_device(spec: LabDevice, host: Fleet, *, nonce_seconds: float) -> SimDevice:
     """The simulated device for ``spec.vendor``: Dahua and its OEMs speak CGI/RPC2, the rest ISAPI."""
-    if spec.vendor.lower() in DAHUA_VENDORS:
+    if PROTOCOLS.get(spec.vendor.lower()) == "dahua":
         return DahuaDevice(spec, host, nonce_seconds=nonce_seconds)
     return HikDevice(spec, host, nonce_seconds=nonce_seconds)
 
@@ -397,6 +395,7 @@ class Fleet:
             if acc is None:
                 raise KeyError(f"{device} has no account {user!r}")
             acc.password = password
+            dev.password_changed(user)
             dev.emit("account_changed", user=user, by="lab", fields=["password"])
             dev.sync_accounts()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from enforcer.lab.channels import ChannelStatus, ChannelTable
+from enforcer.lab.channels import ChannelStatus
 from enforcer.lab.httpserver import Request, Response
 from enforcer.lab.isapixml import XmlFormatError, parse, tags, text
 from enforcer.lab.spec import LabChannel
@@ -19,7 +19,7 @@ from enforcer.lab.spec import LabChannel
 if TYPE_CHECKING:
     from enforcer.lab.hikvision import HikDevice, Session
 
-__all__ = ["ChannelStatus", "ChannelTable", "register"]
+__all__ = ["register"]
 
 
 def _not_recorder(dev: HikDevice, req: Request) -> Response | None:
@@ -90,23 +90,15 @@ def _apply(dev: HikDevice, req: Request, s: Session, ch: LabChannel, *, event: s
         port = int(raw_port) if raw_port else ch.port
     except ValueError:
         return dev.bad_content(req, "managePortNo")
-    if address is not None:
-        ch.address = address
-    ch.port = port
-    if user:
-        ch.user = user
-    ch.password = text(port_el, "password") or ""
-    ch.camera = dev.host.device_at(ch.address, ch.port) or text(el, "name") or ch.camera
-    dev.emit(
-        event,
-        source=req.source,
-        user=s.account.name,
-        channel=ch.id,
-        camera=ch.camera,
-        channel_user=ch.user,
-        address=ch.address,
-        port=ch.port,
+    dev.channels.update(
+        ch,
+        address=ch.address if address is None else address,
+        port=port,
+        user=user or ch.user,
+        password=text(port_el, "password") or "",
+        name=text(el, "name"),
     )
+    dev.channel_event(event, ch, req.source, s.account.name)
     dev.host.state_changed()
     return dev.ok(req, after=lambda: dev.host.channel_changed(dev, ch.id))
 
@@ -122,11 +114,10 @@ def channel_post(dev: HikDevice, req: Request, s: Session) -> Response:
     refused = _not_recorder(dev, req)
     if refused is not None:
         return refused
-    new_id = max((c.id for c in dev.spec.channels), default=0) + 1
-    ch = LabChannel(id=new_id, camera="", address="", port=80, user="admin", password="")
+    ch = dev.channels.blank(max((c.id for c in dev.spec.channels), default=0) + 1)
     resp = _apply(dev, req, s, ch, event="channel_added")
     if resp.status == 200:
-        dev.spec.channels.append(ch)
+        dev.channels.add(ch)
     return resp
 
 
@@ -134,8 +125,7 @@ def channel_delete(dev: HikDevice, req: Request, s: Session) -> Response:
     ch = _channel(dev, req)
     if not isinstance(ch, LabChannel):
         return ch
-    dev.spec.channels.remove(ch)
-    dev.channels.status.pop(ch.id, None)
+    dev.channels.remove(ch)
     dev.emit("channel_deleted", source=req.source, user=s.account.name, channel=ch.id, camera=ch.camera)
     dev.host.state_changed()
     return dev.ok(req)

@@ -7,27 +7,19 @@ back with the new version. The IP filter is enforced by ``HikDevice.handle`` bef
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from enforcer.lab.device import SystemState
 from enforcer.lab.digest import md5_hex
-from enforcer.lab.firmware import ImageError, parse_image
+from enforcer.lab.firmware import build_label
 from enforcer.lab.httpserver import Request, Response
+from enforcer.lab.ipfilter import FILTER_SIZE, valid_address
 from enforcer.lab.isapixml import XmlFormatError, boolean, parse, tags, text
-from enforcer.lab.spec import LabIPFilter
 
 if TYPE_CHECKING:
     from enforcer.lab.hikvision import HikDevice, Session
 
-__all__ = ["SystemState", "apply_pending_firmware", "filter_blocks", "register"]
-
-FILTER_SIZE = 32
-
-
-def _build(value: str) -> str:
-    return value if value.startswith("build ") else f"build {value}"
+__all__ = ["register"]
 
 
 def device_info(dev: HikDevice, req: Request, s: Session) -> Response:
@@ -41,7 +33,7 @@ def device_info(dev: HikDevice, req: Request, s: Session) -> Response:
             ("serialNumber", spec.serial),
             ("macAddress", ":".join(h[i : i + 2] for i in range(0, 12, 2))),
             ("firmwareVersion", spec.firmware_version),
-            ("firmwareReleasedDate", _build(spec.firmware_build)),
+            ("firmwareReleasedDate", build_label(spec.firmware_build)),
             ("deviceType", "NVR" if dev.family == "nvr" else "IPCamera"),
             ("telecontrolID", 255 if dev.family == "nvr" else 88),
         ]
@@ -73,15 +65,8 @@ def update_firmware(dev: HikDevice, req: Request, s: Session) -> Response:
         return dev.bad_content(req, "firmware must be sent as application/octet-stream")
     if dev.system.upgrade is not None:
         return dev.status(req, 403, 2, "deviceBusy", message="an upgrade is in progress")
-    try:
-        image = parse_image(req.body)
-    except ImageError as exc:
-        dev.emit("firmware_rejected", source=req.source, user=s.account.name, reason=str(exc))
+    if dev.accept_image(req.body, req.source, s.account.name):
         return dev.invalid(req, "invalidOperation", error_code="0x40000006", message="upgrade packet mismatch")
-    if image.model != dev.spec.model:
-        dev.emit("firmware_rejected", source=req.source, user=s.account.name, reason="model", model=image.model)
-        return dev.invalid(req, "invalidOperation", error_code="0x40000006", message="upgrade packet mismatch")
-    dev.start_upgrade(image, req.source, s.account.name, len(req.body))
     return dev.ok(req)
 
 
@@ -94,24 +79,11 @@ def upgrade_status(dev: HikDevice, req: Request, s: Session) -> Response:
     return dev.xml("upgradeStatus", body)
 
 
-def apply_pending_firmware(dev: HikDevice) -> None:
-    """At the reboot: a finished upgrade takes effect, an unfinished one is lost."""
-    dev.apply_pending_firmware()
-
-
 def reboot(dev: HikDevice, req: Request, s: Session) -> Response:
     return dev.ok(req, after=lambda: dev.host.reboot(dev, "request"))
 
 
 # -- IP filter ----------------------------------------------------------------------------------
-
-
-def filter_blocks(ipf: LabIPFilter, source: str) -> bool:
-    """Whether the filter refuses ``source`` (checked before authentication)."""
-    if not ipf.enabled:
-        return False
-    listed = source in ipf.addresses
-    return not listed if ipf.mode == "allow" else listed
 
 
 def ip_filter_get(dev: HikDevice, req: Request, s: Session) -> Response:
@@ -155,9 +127,7 @@ def ip_filter_put(dev: HikDevice, req: Request, s: Session) -> Response:
     addresses: list[str] = []
     for entry in el.iter("IPFilterAddress"):
         addr = text(entry, "AddressMask/ipAddress") or text(entry, "ipAddress") or ""
-        try:
-            ipaddress.IPv4Address(addr)
-        except ValueError:
+        if not valid_address(addr):
             return dev.status(req, 400, 6, "badIPv4Address", error_code="0x60000004")
         if addr not in addresses:
             addresses.append(addr)

@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable
 
 from enforcer.lab import hik_channels, hik_log, hik_security, hik_system
-from enforcer.lab.device import BaseDevice, DeviceHost, Session, key_source
-from enforcer.lab.digest import DigestServer, Verdict, default_realm, parse_authorization, parse_basic
+from enforcer.lab.device import BaseDevice, DeviceHost, Session
+from enforcer.lab.digest import DigestServer, Verdict, default_realm, parse_authorization
 from enforcer.lab.httpserver import Request, Response
 from enforcer.lab.isapixml import NAMESPACES, document, response_status, tags
 from enforcer.lab.spec import LabDevice
@@ -24,7 +24,7 @@ Route = Callable[["HikDevice", Request, Session], Response]
 ROUTES: list[tuple[re.Pattern[str], dict[str, Route]]] = []
 
 
-__all__ = ["DeviceHost", "HikDevice", "Session", "key_source"]
+__all__ = ["HikDevice", "Session"]
 
 
 def route(pattern: str, **methods: Route) -> None:
@@ -112,8 +112,7 @@ class HikDevice(BaseDevice):
     def handle(self, req: Request) -> Response:
         if not req.path.startswith(("/ISAPI/", "/SDK/")):
             return Response(404, b"", content_type="text/html")
-        if hik_system.filter_blocks(self.spec.ip_filter, req.source):
-            self.emit("blocked", source=req.source, path=req.path, method=req.method)
+        if self.blocked(req):
             return self.status(req, 403, 6, "forbiddenIP", error_code="0x60000070")
         auth = self.authenticate(req)
         if isinstance(auth, Response):
@@ -139,47 +138,28 @@ class HikDevice(BaseDevice):
         if scheme != "digest":
             return self.unauthorized(self.locks.key(req.source, ""))
         user = params.get("username", "")
-        key = self.locks.key(req.source, user)
         acc = self.account(user)
         password = acc.password if acc is not None and acc.enabled else None
         verdict, first = self.digest.check(params, req.method, password)
-        if verdict is Verdict.MALFORMED:
-            return self.unauthorized(key)
-        if self.locks.is_locked(key):
-            self.refuse_locked(key, req.source, user)
-            return self.unauthorized(key)
-        if verdict is Verdict.WRONG:
-            self.count_failure(key, req.source, user, "bad_credentials")
-            return self.unauthorized(key)
-        if verdict is Verdict.STALE:
-            return self.unauthorized(key, stale=True)
-        if verdict is Verdict.REPLAY:
-            return self.unauthorized(key)
-        assert acc is not None
-        self.locks.succeed(key)
+        judged = self.judge(req, user, acc, verdict)
+        if judged.session is None:
+            return self.unauthorized(judged.key, stale=verdict is Verdict.STALE and judged.outcome == "retry")
         if first:
             self.seclog.add("Operation", "remoteLogin", user, req.source)
-        return Session(self.user_id(acc), acc, key)
+        return judged.session
 
     def _basic(self, req: Request, token: str) -> Session | Response:
-        creds = parse_basic(token)
-        user, password = creds if creds else ("", "")
+        user, acc, right = self.check_basic(token)
         key = self.locks.key(req.source, user)
-        acc = self.account(user)
-        right = acc is not None and acc.enabled and acc.password == password
         if not self.profile.basic_allowed:
             if self.profile.basic_attempt_counts and not right and not self.locks.is_locked(key):
                 self.count_failure(key, req.source, user, "basic_refused")
             return self.unauthorized(key)
-        if self.locks.is_locked(key):
-            self.refuse_locked(key, req.source, user)
-            return self.unauthorized(key)
-        if not right or acc is None:
-            self.count_failure(key, req.source, user, "bad_credentials")
-            return self.unauthorized(key)
-        self.locks.succeed(key)
+        judged = self.judge(req, user, acc, Verdict.OK if right else Verdict.WRONG)
+        if judged.session is None:
+            return self.unauthorized(judged.key)
         self.seclog.add("Operation", "remoteLogin", user, req.source)
-        return Session(self.user_id(acc), acc, key)
+        return judged.session
 
 
 hik_security.register(route)

@@ -3,7 +3,8 @@
 A key is the source address, ``source/user`` or the account, per the profile's ``lock_scope``.
 ``max_attempts`` consecutive failures under one key while the policy is enabled lock that key for
 ``lock_seconds`` (device time); during the lock every attempt is refused, and with
-``resets_timer`` each one starts the lock again. Success or expiry clears the counter.
+``resets_timer`` each one starts the lock again. Success or expiry clears the counter: an entry
+whose lock is over counts as absent at once, whether or not the sweep (``expire_due``) ran yet.
 
     >>> from enforcer.lab.clock import FakeClock
     >>> from enforcer.lab.spec import LabLockPolicy
@@ -18,10 +19,24 @@ A key is the source address, ``source/user`` or the account, per the profile's `
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from enforcer.lab.clock import Clock
-from enforcer.lab.spec import LabLockPolicy
+
+
+class LockPolicy(Protocol):
+    """What a lock table reads of its policy (a :class:`LabLockPolicy`, or one derived from it)."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    @property
+    def max_attempts(self) -> int: ...
+
+    @property
+    def lock_seconds(self) -> int: ...
 
 
 @dataclass
@@ -34,12 +49,21 @@ class _Entry:
 class LockTable:
     """Failure counters and locks of one device, keyed per ``scope``."""
 
-    def __init__(self, clock: Clock, policy: LabLockPolicy, *, scope: str, resets_timer: bool = False) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        policy: LockPolicy,
+        *,
+        scope: str,
+        resets_timer: bool = False,
+        on_expire: Callable[[str], None] | None = None,
+    ) -> None:
         self.clock = clock
         self.policy = policy
         self.scope = scope
         self.resets_timer = resets_timer
         self._entries: dict[str, _Entry] = {}
+        self.on_expire = on_expire  # told of a lock that ran out and is dropped before the sweep
 
     def key(self, source: str, user: str) -> str:
         if self.scope == "account":
@@ -71,10 +95,20 @@ class LockTable:
         if self.resets_timer and entry is not None and entry.until is not None:
             entry.until = self.clock.now() + self.policy.lock_seconds
 
+    def _live(self, key: str) -> _Entry | None:
+        """``key``'s entry; one whose lock is over (not swept yet) is dropped and counts as absent."""
+        entry = self._entries.get(key)
+        if entry is not None and entry.until is not None and entry.until <= self.clock.now():
+            del self._entries[key]
+            if self.on_expire is not None:
+                self.on_expire(key)
+            return None
+        return entry
+
     def attempts_left(self, key: str) -> int:
         if not self.policy.enabled:
             return self.policy.max_attempts
-        entry = self._entries.get(key)
+        entry = self._live(key)
         failures = entry.failures + entry.confirm_failures if entry else 0
         return max(0, self.policy.max_attempts - failures)
 
@@ -86,7 +120,7 @@ class LockTable:
         """
         if not self.policy.enabled:
             return self.policy.max_attempts
-        entry = self._entries.setdefault(key, _Entry())
+        entry = self._live(key) or self._entries.setdefault(key, _Entry())
         if confirmation:
             entry.confirm_failures += 1
         else:
@@ -98,7 +132,7 @@ class LockTable:
 
     def succeed(self, key: str, *, confirmation: bool = False) -> None:
         """A successful login (or, with ``confirmation``, a right ``<loginPassword>``)."""
-        entry = self._entries.get(key)
+        entry = self._live(key)
         if entry is None or entry.until is not None:
             return
         if confirmation:

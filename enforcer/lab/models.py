@@ -9,16 +9,19 @@ wants) and an older one (what an ``old_firmware`` device runs).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
+
+from enforcer.model import PROTOCOLS
 
 __all__ = ["CAMERAS", "FAMILY", "RECORDERS", "VIEWERS", "Family", "Model"]
 
 Family = Literal["isapi", "dahua"]
 
-#: The protocol family of each vendor: it decides the lab's device profile and the lock defaults.
-FAMILY: dict[str, Family] = {"hikvision": "isapi", "annke": "isapi", "dahua": "dahua", "amcrest": "dahua"}
+#: The protocol family of each vendor (:data:`enforcer.model.PROTOCOLS`, typed for the generator): it
+#: decides the lab's device profile and the lock defaults.
+FAMILY: Mapping[str, Family] = cast("dict[str, Family]", PROTOCOLS)
 
 
 @dataclass(frozen=True)

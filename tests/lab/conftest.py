@@ -13,6 +13,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import HTTPDigestAuth
 
+from enforcer.lab.dh_rpc import login_hash
 from enforcer.lab.fleet import Fleet
 from enforcer.lab.spec import (
     LabAccount,
@@ -76,6 +77,100 @@ def recorder(name: str, address: str, channels: list[LabChannel], *, password: s
         channels=channels,
         **fields,
     )
+
+
+# -- Dahua ----------------------------------------------------------------------------------------
+
+DH_PW = "Adm1nPass!x"
+NVR_DH_PW = "NvrAdm1n!x"
+MACHINE = "/cgi-bin/magicBox.cgi?action=getMachineName"
+
+
+def dahua_camera(
+    name: str, address: str, *, password: str = DH_PW, lock: LabLockPolicy | None = None, **profile: Any
+) -> LabDevice:
+    """A Dahua camera with a 3-attempt, 60 s account lock (0.6 s real at the test scale); ``profile``
+    overrides any :class:`LabProfile` field."""
+    return LabDevice(
+        name=name,
+        site="s1",
+        role="camera",
+        vendor="dahua",
+        model="IPC-HDW5831R-ZE",
+        serial=f"4X7C5A1ZAG{zlib.crc32(name.encode()) % 10**5:05d}",
+        address=address,
+        port=8080,
+        scheme="http",
+        firmware_version="2.800.0000016.0.R",
+        firmware_build="2024-10-30",
+        accounts=[LabAccount("admin", "administrator", password), LabAccount("op", "operator", "Op3rator!x")],
+        lock_policy=lock or LabLockPolicy(enabled=True, max_attempts=3, lock_seconds=60),
+        profile=LabProfile(
+            **{
+                "lock_scope": "account",
+                "default_password": "admin",
+                "reboot_seconds": 30,
+                "upgrade_seconds": 100,
+                **profile,
+            }
+        ),
+    )
+
+
+def dahua_recorder(
+    name: str, address: str, channels: list[LabChannel], *, password: str = NVR_DH_PW, **profile: Any
+) -> LabDevice:
+    """A Dahua recorder of ``channels`` (5-attempt, 1800 s account lock); ``profile`` overrides any
+    :class:`LabProfile` field."""
+    return LabDevice(
+        name=name,
+        site="s1",
+        role="recorder",
+        vendor="dahua",
+        model="DHI-NVR5232-4KS2",
+        serial="7F0A1B2C3D4E5F6",
+        address=address,
+        port=8080,
+        scheme="http",
+        firmware_version="4.002.0000000.8.R",
+        firmware_build="2024-10-30",
+        accounts=[LabAccount("admin", "administrator", password)],
+        channels=channels,
+        lock_policy=LabLockPolicy(True, 5, 1800),
+        profile=LabProfile(**{"lock_scope": "account", "channel_poll_seconds": 20, "reboot_seconds": 30, **profile}),
+    )
+
+
+def cgi(fleet: Fleet, dev: str, path: str, user: str | None = "admin", pw: str = DH_PW, **kw: Any) -> requests.Response:
+    return get(fleet.url(dev) + path, user, pw, **kw)
+
+
+def kv(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def rpc(fleet: Fleet, dev: str, doc: dict[str, Any], *, path: str = "/RPC2_Login", source: str = "127.0.0.1") -> Any:
+    with session_from(source) as s:
+        return s.post(fleet.url(dev) + path, json=doc, timeout=5).json()
+
+
+def rpc_login(
+    fleet: Fleet, dev: str, user: str, pw: str, *, source: str = "127.0.0.1"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both RPC2 login requests; returns (challenge reply, answer reply)."""
+    params = {"userName": user, "password": "", "clientType": "Web3.0", "loginType": "Direct"}
+    first = rpc(fleet, dev, {"method": "global.login", "params": params, "id": 1}, source=source)
+    if first.get("error", {}).get("code") != 268632079:
+        return first, first
+    chal = first["params"]
+    answer = {
+        **params,
+        "password": login_hash(user, pw, chal["realm"], chal["random"]),
+        "authorityType": "Default",
+        "passwordType": "Default",
+    }
+    doc = {"method": "global.login", "params": answer, "id": 2, "session": first["session"]}
+    return first, rpc(fleet, dev, doc, source=source)
 
 
 @pytest.fixture

@@ -14,8 +14,23 @@ import requests
 from enforcer.lab.firmware import build_image
 from enforcer.lab.spec import LabChannel, LabSpec
 
-from .conftest import Start, events_of, get, session_from, wait_for
-from .test_dahua_protocol import DH_PW, MACHINE, NVR_DH_PW, cgi, dahua_camera, dahua_recorder, kv, rpc, rpc_login
+from .conftest import (
+    DH_PW,
+    MACHINE,
+    NVR_DH_PW,
+    SCALE,
+    Start,
+    cgi,
+    dahua_camera,
+    dahua_recorder,
+    events_of,
+    get,
+    kv,
+    rpc,
+    rpc_login,
+    session_from,
+    wait_for,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -105,6 +120,11 @@ def test_modify_password_needs_the_old_one_and_has_its_own_lock(start: Start) ->
     assert cgi(fleet, "dc", same, pw=ODD_PW).text == "Error\r\n"  # locked: even the right pwdOld
     assert cgi(fleet, "dc", MACHINE, pw=ODD_PW).status_code == 200  # the login lock is another one
     assert [e["attempts_left"] for e in events_of(fleet, "auth_failed", reason="old_password")] == [4, 4, 3, 2, 1, 0]
+    time.sleep(60 * SCALE + 0.3)  # the modify lock (never swept) runs out
+    assert cgi(fleet, "dc", wrong_old, pw=ODD_PW).text == "Error\r\n"  # one failure, no new lock
+    assert len(events_of(fleet, "modify_password_locked", user="admin")) == 1
+    assert events_of(fleet, "auth_failed", reason="old_password")[-1]["attempts_left"] == 4
+    assert cgi(fleet, "dc", same, pw=ODD_PW).text == "OK\r\n"
 
 
 def test_modify_password_decodes_every_special_character(start: Start) -> None:
@@ -218,7 +238,7 @@ def _upload(url: str, data: bytes, source: str = "127.0.0.1") -> requests.Respon
 
 
 def test_firmware_upload_progress_and_reboot(start: Start) -> None:
-    fleet = start(LabSpec([dahua_camera("dc", "127.0.131.10")]))
+    fleet = start(LabSpec([dahua_camera("dc", "127.0.131.10", upgrade_seconds=200)]))  # 2 s real
     url, state = fleet.url("dc"), "/cgi-bin/upgrader.cgi?action=getState"
     assert kv(cgi(fleet, "dc", state).text) == {"State": "Free", "Progress": "0"}
     assert cgi(fleet, "dc", "/cgi-bin/upgrader.cgi?action=uploadFirmware", method="POST", data=b"x").text == "Error\r\n"
@@ -228,14 +248,20 @@ def test_firmware_upload_progress_and_reboot(start: Start) -> None:
     assert kv(cgi(fleet, "dc", state).text)["State"] == "FileUnmatch"
     assert len(events_of(fleet, "firmware_rejected")) == 2
     assert _upload(url, build_image("IPC-HDW5831R-ZE", "2.840.0000000.1.R", "2025-03-01")).text == "OK\r\n"
-    seen = set()
-    for _ in range(60):
+    seen: list[tuple[str, int]] = []
+    for _ in range(400):
         try:
-            seen.add(kv(cgi(fleet, "dc", state).text)["State"])
+            now = kv(cgi(fleet, "dc", state).text)
         except requests.ConnectionError:
-            break
-        time.sleep(0.02)
-    assert {"Preparing", "Upgrading"} <= seen
+            break  # down for the reboot into the new firmware
+        seen.append((now["State"], int(now["Progress"])))
+        time.sleep(0.01)
+    states = [st for st, _ in seen]
+    assert states[0] == "Preparing" and {"Upgrading", "Succeeded"} <= set(states)
+    assert states == sorted(states, key=["Preparing", "Upgrading", "Succeeded"].index)
+    progress = [p for st, p in seen if st == "Upgrading"]
+    assert progress == sorted(progress) and progress[0] < progress[-1] <= 100
+    assert all(p == 100 for st, p in seen if st == "Succeeded")
     wait_for(lambda: events_of(fleet, "booted"), timeout=5)
     assert cgi(fleet, "dc", "/cgi-bin/magicBox.cgi?action=getSoftwareVersion").text == (
         "version=2.840.0000000.1.R,build:2025-03-01\r\n"
@@ -245,9 +271,17 @@ def test_firmware_upload_progress_and_reboot(start: Start) -> None:
 
 def test_reboot_goes_down_and_keeps_state(start: Start) -> None:
     fleet = start(LabSpec([dahua_camera("dc", "127.0.131.11")]))
+    add = f"{USERS}addUser&user.Name=v2&user.Password={q(ODD_PW)}&user.Group=user"
+    assert cgi(fleet, "dc", add).text == "OK\r\n"
+    policy = CONFIG + "setConfig&General.LockLoginEnable=true&General.LockLoginTimes=5&General.LoginFailLockTime=1800"
+    assert cgi(fleet, "dc", policy).text == "OK\r\n"
     assert cgi(fleet, "dc", "/cgi-bin/magicBox.cgi?action=reboot").text == "OK\r\n"
     wait_for(lambda: events_of(fleet, "reboot", reason="request"), timeout=5)
     with pytest.raises(requests.ConnectionError):
         get(fleet.url("dc") + MACHINE)
     wait_for(lambda: events_of(fleet, "booted"), timeout=5)
     assert cgi(fleet, "dc", MACHINE).status_code == 200
+    assert cgi(fleet, "dc", MACHINE, "v2", ODD_PW).status_code == 200  # the account added before
+    general = kv(cgi(fleet, "dc", CONFIG + "getConfig&name=General").text)
+    assert (general["table.General.LockLoginTimes"], general["table.General.LoginFailLockTime"]) == ("5", "1800")
+    assert fleet.device("dc")["lock_policy"] == {"enabled": True, "max_attempts": 5, "lock_seconds": 1800}

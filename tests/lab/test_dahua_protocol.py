@@ -9,102 +9,33 @@ import http.client
 import re
 import socket
 import time
-import zlib
 from typing import Any
 
 import pytest
-import requests
 
 from enforcer.lab.dh_rpc import login_hash
 from enforcer.lab.fleet import Fleet
 from enforcer.lab.httpclient import authorization
-from enforcer.lab.spec import LabAccount, LabChannel, LabDevice, LabLockPolicy, LabProfile, LabSpec
+from enforcer.lab.spec import LabChannel, LabSpec
 
-from .conftest import Start, events_of, get, session_from, wait_for
+from .conftest import (
+    DH_PW,
+    MACHINE,
+    Start,
+    cgi,
+    dahua_camera,
+    dahua_recorder,
+    events_of,
+    get,
+    rpc,
+    rpc_login,
+    session_from,
+    wait_for,
+)
 
 pytestmark = pytest.mark.lab
 
-DH_PW = "Adm1nPass!x"
-NVR_DH_PW = "NvrAdm1n!x"
-MACHINE = "/cgi-bin/magicBox.cgi?action=getMachineName"
 RPC_REALM = "Login to EB2711F0F250EAB5"
-
-
-def dahua_camera(name: str, address: str, *, lock: LabLockPolicy | None = None, **profile: Any) -> LabDevice:
-    """A Dahua camera with a 3-attempt, 60 s lock (0.6 s real at the test scale)."""
-    return LabDevice(
-        name=name,
-        site="s1",
-        role="camera",
-        vendor="dahua",
-        model="IPC-HDW5831R-ZE",
-        serial=f"4X7C5A1ZAG{zlib.crc32(name.encode()) % 10**5:05d}",
-        address=address,
-        port=8080,
-        scheme="http",
-        firmware_version="2.800.0000016.0.R",
-        firmware_build="2024-10-30",
-        accounts=[LabAccount("admin", "administrator", DH_PW), LabAccount("op", "operator", "Op3rator!x")],
-        lock_policy=lock or LabLockPolicy(enabled=True, max_attempts=3, lock_seconds=60),
-        profile=LabProfile(
-            lock_scope=profile.pop("lock_scope", "account"),
-            default_password="admin",
-            reboot_seconds=30,
-            upgrade_seconds=100,
-            **profile,
-        ),
-    )
-
-
-def dahua_recorder(name: str, address: str, channels: list[LabChannel], **profile: Any) -> LabDevice:
-    return LabDevice(
-        name=name,
-        site="s1",
-        role="recorder",
-        vendor="dahua",
-        model="DHI-NVR5232-4KS2",
-        serial="7F0A1B2C3D4E5F6",
-        address=address,
-        port=8080,
-        scheme="http",
-        firmware_version="4.002.0000000.8.R",
-        firmware_build="2024-10-30",
-        accounts=[LabAccount("admin", "administrator", NVR_DH_PW)],
-        channels=channels,
-        profile=LabProfile(lock_scope="account", channel_poll_seconds=20, reboot_seconds=30, **profile),
-    )
-
-
-def cgi(fleet: Fleet, dev: str, path: str, user: str | None = "admin", pw: str = DH_PW, **kw: Any) -> requests.Response:
-    return get(fleet.url(dev) + path, user, pw, **kw)
-
-
-def kv(text: str) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-
-
-def rpc(fleet: Fleet, dev: str, doc: dict[str, Any], *, path: str = "/RPC2_Login", source: str = "127.0.0.1") -> Any:
-    with session_from(source) as s:
-        return s.post(fleet.url(dev) + path, json=doc, timeout=5).json()
-
-
-def rpc_login(
-    fleet: Fleet, dev: str, user: str, pw: str, *, source: str = "127.0.0.1"
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Both RPC2 login requests; returns (challenge reply, answer reply)."""
-    params = {"userName": user, "password": "", "clientType": "Web3.0", "loginType": "Direct"}
-    first = rpc(fleet, dev, {"method": "global.login", "params": params, "id": 1}, source=source)
-    if first.get("error", {}).get("code") != 268632079:
-        return first, first
-    chal = first["params"]
-    answer = {
-        **params,
-        "password": login_hash(user, pw, chal["realm"], chal["random"]),
-        "authorityType": "Default",
-        "passwordType": "Default",
-    }
-    doc = {"method": "global.login", "params": answer, "id": 2, "session": first["session"]}
-    return first, rpc(fleet, dev, doc, source=source)
 
 
 def raw(fleet: Fleet, dev: str, headers: dict[str, str], *, uri: str = MACHINE, source: str = "127.0.0.1") -> Any:
@@ -321,16 +252,30 @@ def test_rpc2_sessions_keepalive_logout_expiry_and_limit(start: Start) -> None:
     assert call("global.keepAlive", a)["error"]["code"] == 287637505
 
 
+def test_a_password_changed_on_site_ends_the_open_sessions(start: Start) -> None:
+    fleet = start(LabSpec([dahua_camera("dc", "127.0.130.90")]))
+    token = rpc_login(fleet, "dc", "admin", DH_PW)[1]["session"]
+    keep = {"method": "global.keepAlive", "id": 9, "session": token}
+    assert rpc(fleet, "dc", keep, path="/RPC2")["result"] is True
+    fleet.set_account_password("dc", "admin", "Changed-on-site9")
+    assert rpc(fleet, "dc", keep, path="/RPC2")["error"]["code"] == 287637505
+
+
 def test_ip_filter_refuses_rpc2_before_authentication(start: Start) -> None:
     dev = dahua_camera("dc", "127.0.130.15")
     dev.ip_filter.enabled, dev.ip_filter.mode, dev.ip_filter.addresses = True, "deny", ["127.0.130.56"]
     fleet = start(LabSpec([dev]))
+    first = {"userName": "admin", "password": "", "clientType": "Web3.0", "loginType": "Direct"}
+    chal = rpc(fleet, "dc", {"method": "global.login", "params": first, "id": 1})  # from an allowed source
+    bad = login_hash("admin", "Wrong1!xx", chal["params"]["realm"], chal["params"]["random"])
+    wrong = {"method": "global.login", "id": 2, "session": chal["session"], "params": first | {"password": bad}}
     with session_from("127.0.130.56") as s:
-        blocked = s.post(fleet.url("dc") + "/RPC2_Login", json={"method": "global.login", "id": 1}, timeout=5)
-    assert (blocked.status_code, blocked.content) == (403, b"Error\r\nIP not permitted!\r\n")
-    status, _, body = raw(fleet, "dc", answer(challenge(fleet, "dc")), source="127.0.130.56")
+        blocked = [s.post(fleet.url("dc") + "/RPC2_Login", json=doc, timeout=5) for doc in (wrong, wrong | {"id": 3})]
+    assert {(b.status_code, b.content) for b in blocked} == {(403, b"Error\r\nIP not permitted!\r\n")}
+    status, _, body = raw(fleet, "dc", answer(challenge(fleet, "dc"), pw="Wrong1!xx"), source="127.0.130.56")
     assert (status, body) == (403, b"Error\r\nIP not permitted!\r\n")
-    assert events_of(fleet, "blocked", source="127.0.130.56") and not events_of(fleet, "auth_failed")
+    assert len(events_of(fleet, "blocked", source="127.0.130.56")) == 3
+    assert not events_of(fleet, "auth_failed")
 
 
 def test_viewers_and_recorders_log_in_with_magicbox(start: Start) -> None:

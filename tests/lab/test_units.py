@@ -121,6 +121,15 @@ def test_lock_table_threshold_expiry_and_reset_option() -> None:
     clock.advance(41)
     assert table.expire_due() == ["a"] and table.attempts_left("a") == 3
 
+    # a lock that ran out counts as gone before the sweep: one failure does not lock again
+    expired: list[str] = []
+    lazy = LockTable(clock, policy, scope="source", on_expire=expired.append)
+    assert [lazy.fail("b"), lazy.fail("b"), lazy.fail("b")] == [2, 1, 0]
+    clock.advance(100)
+    assert not lazy.is_locked("b") and lazy.fail("b") == 2 and not lazy.is_locked("b") and expired == ["b"]
+    lazy.succeed("b")
+    assert lazy.attempts_left("b") == 3 and lazy.expire_due() == []
+
     resetting = LockTable(clock, policy, scope="source_user", resets_timer=True)
     key = resetting.key("10.0.0.1", "admin")
     assert key == "10.0.0.1/admin"
