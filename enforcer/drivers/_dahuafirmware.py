@@ -9,10 +9,12 @@ challenged); ``getState`` tells an upgrade in flight and its progress (``Invalid
 from __future__ import annotations
 
 import os
+import time
 from typing import TYPE_CHECKING
 
 from enforcer.drivers import _dahuaparse, _upgrade
 from enforcer.drivers._dahuaparse import ParseError, UpgradeState
+from enforcer.drivers._http import TransportFailed
 from enforcer.drivers.base import Outcome, Progress
 from enforcer.errors import DeviceError
 from enforcer.model import Firmware
@@ -49,6 +51,7 @@ class _Dahua:
 
     def __init__(self, drv: DahuaDriver) -> None:
         self.drv = drv
+        self.went_down = False
 
     @property
     def firmware_timeout(self) -> float:
@@ -63,14 +66,27 @@ class _Dahua:
         except ParseError as exc:
             raise self.error(step, f"unreadable software version: {exc}") from exc
 
-    def same_version(self, running: str, wanted: str) -> bool:
-        return _dahuaparse.same_version(running, wanted)
-
     def _state(self, step: str) -> UpgradeState:
         return _dahuaparse.upgrade_state(self.drv.get(step, UPGRADER, "getState")[1])
 
     def in_flight(self, step: str) -> bool:
-        return self._state(step).in_flight
+        """Busy, or ``Succeeded`` and the device goes down to reboot within the grace: an interrupted
+        run's upgrade. A ``Succeeded`` that outlives the grace is left over from an upgrade long done."""
+        state = self._state(step)
+        if state.state == "Succeeded":
+            return self._goes_down(step)
+        return state.in_flight
+
+    def _goes_down(self, step: str) -> bool:
+        deadline = time.monotonic() + _upgrade.DOWN_GRACE
+        while time.monotonic() < deadline:
+            try:
+                self.probe(step)
+            except TransportFailed:
+                self.went_down = True
+                return True
+            time.sleep(_upgrade.POLL_SECONDS)
+        return False
 
     def upload(self, step: str, name: str, image: bytes) -> None:
         body, content_type = multipart(name, image)
@@ -88,6 +104,8 @@ class _Dahua:
 
     def follow(self, report: Progress) -> bool:
         """Poll ``getState`` until Succeeded (False) or the device goes down (True); a rejection is an error."""
+        if self.went_down:  # seen going down to reboot already (see :meth:`in_flight`)
+            return True
         seen_busy = False
 
         def judge(state: UpgradeState) -> bool | None:

@@ -2,7 +2,8 @@
 
 Why not CGI digest: a refused digest says nothing, while an RPC2 refusal states the attempts left
 (``remainLoginTimes``) and a lock states its remaining seconds. Each attempt is request 1 (free
-challenge) then request 2 (the hash, counted), permitted by the guard first and recorded after;
+challenge) then request 2 (the hash, counted), permitted by the guard first and recorded after
+(a transport failure or an unreadable reply to request 2 as a failure: the hash may have counted);
 the session it opens is logged out at once (CGI carries everything else).
 """
 
@@ -56,8 +57,18 @@ class RpcLogin:
             raise Refused(
                 device_id, f"{self.failures} failed attempts is the most spent before the lock policy is read"
             )
+        if challenge.encryption != "Default":  # refused before anything is sent or counted
+            raise self.session.error(
+                self.step,
+                f"the device asks for RPC2 encryption {challenge.encryption!r}; enforcer sends only the Default hash",
+            )
         key = guard.check(device_id, self.user, password, label=role)
-        reply = self.session.rpc_call(self.step, lambda rpc: rpc.answer(self.user, password.reveal(), challenge))
+        try:
+            reply = self.session.rpc_call(self.step, lambda rpc: rpc.answer(self.user, password.reveal(), challenge))
+        except DeviceError:
+            # The hash may have been judged and counted: a failure, and this credential is not sent again.
+            self._failed(key, role)
+            raise
         if reply.kind == "ok":
             guard.record(device_id, key, Verdict(ok=True), user=self.user, label=role)
             if reply.session is not None:
@@ -75,8 +86,15 @@ class RpcLogin:
                 guard.set_threshold(device_id, max(LOWEST_THRESHOLD, self.failures + left))
             guard.record(device_id, key, Verdict(ok=False, attempts_left=left), user=self.user, label=role)
             return Attempt(ok=False, attempts_left=left)
-        # busy, or an answer we cannot read: nothing was judged, and nothing more is sent.
+        if reply.kind != "busy":
+            # An answer we cannot read: it may have been a counted failure, so it is recorded as one.
+            self._failed(key, role)
+        # busy: the session limit, not the password (nothing recorded); either way nothing more is sent.
         raise self.session.error(self.step, f"RPC2 login not judged: {_said(reply)}")
+
+    def _failed(self, key: bytes, role: Candidate) -> None:
+        self.failures += 1
+        self.session.guard.record(self.session.device_id, key, Verdict(ok=False), user=self.user, label=role)
 
     def _logout(self, session: int | str) -> None:
         with contextlib.suppress(DeviceError):  # the device ends an idle session after 60 s anyway

@@ -6,7 +6,6 @@ wrong shape raises :class:`ParseError`, which the driver turns into a per-device
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -71,15 +70,6 @@ def software_version(body: bytes) -> tuple[str, str]:
     return version.strip(), build
 
 
-_VERSION = re.compile(r"[Vv]?(\d+(?:\.[0-9A-Za-z]+)*)")
-
-
-def same_version(a: str, b: str) -> bool:
-    """``2.800.0000016.0.R`` equals ``V2.800.0000016.0.R`` and ``2.800.0000016.0.R,build:...``."""
-    ma, mb = _VERSION.match(a.strip()), _VERSION.match(b.strip())
-    return bool(ma and mb and ma.group(1) == mb.group(1))
-
-
 @dataclass(frozen=True)
 class User:
     id: str
@@ -111,15 +101,6 @@ def _user(entry: dict[str, str]) -> User:
 def users(body: bytes) -> tuple[User, ...]:
     """``getUserInfoAll``: ``users[i].<Field>`` for each account, indices as present."""
     return tuple(u for u in (_user(e) for e in indexed(parse(body), "users").values()) if u.name)
-
-
-def user(body: bytes) -> User:
-    """``getUserInfo``: the same fields under ``user.``."""
-    fields = {k.removeprefix("user."): v for k, v in parse(body).items() if k.startswith("user.")}
-    found = _user(fields)
-    if not found.name:
-        raise ParseError("getUserInfo lacks user.Name")
-    return found
 
 
 def lock_policy(body: bytes) -> LockPolicyFact:
@@ -238,8 +219,12 @@ class UpgradeState:
 
     @property
     def in_flight(self) -> bool:
-        """An upgrade a previous (interrupted) run started: follow it, never upload again."""
-        return self.busy or self.state == "Succeeded"
+        """An upgrade a previous (interrupted) run started: follow it, never upload again.
+
+        ``Succeeded`` is not in flight by itself: some firmware keeps reporting it after the reboot,
+        and an upgrade to another version must still upload (the driver waits briefly for a reboot
+        that a ``Succeeded`` may announce, :mod:`._dahuafirmware`)."""
+        return self.busy
 
 
 def upgrade_state(body: bytes) -> UpgradeState:

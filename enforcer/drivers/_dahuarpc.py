@@ -26,7 +26,6 @@ CHALLENGE = 268632079
 WRONG_PASSWORD = 268632085
 LOCKED = 268632081
 BUSY = 268632075
-INVALID_SESSION = (287637504, 287637505)
 
 Kind = Literal["challenge", "ok", "wrong", "locked", "busy", "error"]
 

@@ -5,7 +5,11 @@ Where the rules of protocols/dahua-cgi.md §9 meet the wire:
 - every request carrying credentials is permitted by :meth:`LoginGuard.check` first and its
   outcome recorded after; a 401 to a cached nonce is not judged (the flow gives it one fresh
   handshake), a 403 is no verdict on the password;
-- a final 401 is never retried; a free RPC2 challenge then tells a lock from a wrong password;
+- a final 401 is recorded as a failure, never retried; a free RPC2 challenge then tells a lock
+  from a wrong password;
+- the first 403 ``Authority:check failure.`` of a request (some firmware answers a lock so) is
+  checked with the same free challenge before anything more is sent: a lock is recorded and raised
+  as :class:`LockedOut`, whatever statuses the caller allows;
 - 400/403 are never retried; every HTTP-200 body whose first line is ``Error`` is a refusal;
 - one request at a time per device; query values URL-encoded, ``action`` first.
 """
@@ -13,10 +17,10 @@ Where the rules of protocols/dahua-cgi.md §9 meet the wire:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from enforcer.drivers import _dahuakv as kv
-from enforcer.drivers._dahuaflow import CgiState, adopt, cgi_flow, nonce_refused
+from enforcer.drivers._dahuaflow import CgiState, adopt, authority_failure, cgi_flow, nonce_refused
 from enforcer.drivers._dahuarpc import RpcClient, RpcError
 from enforcer.drivers._digest import DigestError, Reply
 from enforcer.drivers._http import Transport, TransportError
@@ -70,9 +74,9 @@ class DahuaSession(DeviceSession):
             except RpcError as exc:
                 raise self.error(step, exc.detail) from exc
 
-    def rpc_lock(self, step: str, user: str | None = None) -> tuple[bool, float]:
+    def rpc_lock(self, step: str) -> tuple[bool, float]:
         """(locked, seconds left) from a free RPC2 challenge; (False, 0) when it does not say."""
-        reply = self.rpc_call(step, lambda rpc: rpc.challenge(user or self.user))
+        reply = self.rpc_call(step, lambda rpc: rpc.challenge(self.user))
         if reply.kind == "locked":
             self.guard.observe(self.device_id, locked=True, unlock_seconds=reply.remain_lock_seconds)
             return True, reply.remain_lock_seconds
@@ -125,6 +129,7 @@ class DahuaSession(DeviceSession):
         password, label = self.password, self.label
         flow = cgi_flow(self.state, method, target, self.user, password.reveal())
         unjudged = False  # a 401 to a cached nonce: not judged, but a wrong password there counted too
+        probed = False  # a 403 Authority:check failure was already checked against the RPC2 lock report
         try:
             out = next(flow)
             while True:
@@ -136,6 +141,10 @@ class DahuaSession(DeviceSession):
                         headers["Content-Type"] = content_type
                     key = self.guard.check(self.device_id, self.user, password, label=label)
                     reply = self.send(step, method, target, headers, body, timeout)
+                    if authority_failure(reply) and not probed:
+                        # A lock may answer 403 too: ask the free RPC2 challenge before anything more is sent.
+                        probed = True
+                        self._locked_out(step, key)
                     if out.cached and nonce_refused(reply):
                         unjudged = reply.status == 401
                     else:
@@ -157,26 +166,40 @@ class DahuaSession(DeviceSession):
     def _record(self, step: str, key: bytes, reply: Reply, *, unjudged: bool = False) -> None:
         """Tell the guard what this attempt came to; a 403 says nothing of the password.
 
-        After a 401 to a cached nonce, a second 401 means the password is wrong, so the device
-        counted the first one as well: the guard is told one attempt fewer is left."""
+        A 401 is recorded as a failure before anything else is sent; the free RPC2 challenge then
+        tells a lock (the guard is told, :class:`LockedOut` raised) from a wrong password. If that
+        probe fails, the failure stands. After a 401 to a cached nonce, a second 401 means the
+        password is wrong, so the device counted the first one as well: the guard is told one
+        attempt fewer is left."""
         label = self.label or ""
         if reply.status == 403:
-            return
+            return  # an Authority:check failure was checked against the lock report when it came
         if reply.status != 401:
             self.guard.record(self.device_id, key, Verdict(ok=True), user=self.user, label=label)
             return
-        locked, seconds = self.rpc_lock(step)
+        try:
+            locked, seconds = self.rpc_lock(step)
+        except DeviceError:
+            locked, seconds = False, 0.0  # unknown: the attempt is a plain failure, never sent again
         if locked:
-            self.guard.record(
-                self.device_id, key, Verdict(ok=False, locked=True, unlock_seconds=seconds), user=self.user, label=label
-            )
-            raise LockedOut(
-                site=self.site,
-                device=self.name,
-                step=step,
-                detail=f"the account {self.user} is locked for {seconds:.0f} s more",
-                unlock_seconds=seconds,
-            )
+            self._raise_locked(step, key, seconds)
         self.guard.record(self.device_id, key, Verdict(ok=False), user=self.user, label=label)
         if unjudged:
             self.guard.observe(self.device_id, attempts_left=max(0, self.guard.remaining(self.device_id) - 1))
+
+    def _locked_out(self, step: str, key: bytes) -> None:
+        """After a 403 ``Authority:check failure.``: raise :class:`LockedOut` if RPC2 reports a lock."""
+        locked, seconds = self.rpc_lock(step)
+        if locked:
+            self._raise_locked(step, key, seconds)
+
+    def _raise_locked(self, step: str, key: bytes, seconds: float) -> NoReturn:
+        verdict = Verdict(ok=False, locked=True, unlock_seconds=seconds)
+        self.guard.record(self.device_id, key, verdict, user=self.user, label=self.label or "")
+        raise LockedOut(
+            site=self.site,
+            device=self.name,
+            step=step,
+            detail=f"the account {self.user} is locked for {seconds:.0f} s more",
+            unlock_seconds=seconds,
+        )

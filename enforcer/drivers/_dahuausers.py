@@ -1,11 +1,14 @@
 """Dahua accounts (``userManager.cgi``, protocols/dahua-cgi.md §4): read, add, delete, level, password.
 
-Why delete and re-add: CGI cannot set another account's password without the old one
-(``modifyPassword`` needs ``pwdOld``, and a wrong one counts toward a modify-password lock), so an
-account other than the login user is re-created with the same group, rights and memo. Passwords
-are checked against the device's rules *before* anything is deleted, so a refused password never
-leaves the account missing. The login user changes its own password with ``pwdOld`` = the working
-credential and is confirmed by a fresh RPC2 login. Never deleted: the login user and id 1.
+Another account's password: CGI cannot set it without the old one (``modifyPassword`` needs
+``pwdOld``). When the credential store knows the account's ``current`` password, ``modifyPassword``
+with that as ``pwdOld`` comes first: the account keeps its id, and a wrong ``pwdOld`` counts only
+toward the separate modify-password lock, never the login lock. Only when that answers ``Error``
+(or no current password is known) is the account deleted and added again with the same group,
+rights and memo. Passwords are checked against the device's rules *before* anything is changed, so a
+refused password never leaves the account missing. The login user changes its own password with
+``pwdOld`` = the working credential. Every new password is confirmed by a fresh RPC2 login. Never
+deleted: the login user and id 1.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from enforcer.config.secrets import Secret
+from enforcer.drivers import _accounts
 from enforcer.drivers._dahualogin import confirm
 from enforcer.drivers._dahuaparse import AUTHORITIES, GROUPS, Level, ParseError, User, users
+from enforcer.drivers._dahuasession import Refusal
 from enforcer.drivers.base import Outcome
 from enforcer.model import Account
 
@@ -51,11 +56,28 @@ def _find(drv: DahuaDriver, name: str) -> User | None:
 
 
 def _known_password(drv: DahuaDriver, name: str, password: Secret) -> bool:
-    """Whether the device is known to hold ``password`` for ``name`` already."""
-    if name == drv.options.login_user:
-        return drv.session.password == password
-    current = next((s for role, s in drv.credentials.candidates(drv.device.id, name) if role == "current"), None)
-    return current == password
+    return _accounts.known_password(
+        drv.credentials,
+        drv.device.id,
+        name,
+        password,
+        login_user=drv.options.login_user,
+        session_password=drv.session.password,
+    )
+
+
+def _modify_password(drv: DahuaDriver, step: str, name: str, password: Secret) -> bool:
+    """``modifyPassword`` with the store's current password as ``pwdOld``; False when none is known
+    or the device answers ``Error`` (a wrong ``pwdOld`` counts only toward the modify-password lock)."""
+    current = _accounts.current_password(drv.credentials, drv.device.id, name)
+    if current is None:
+        return False
+    params = [("name", name), ("pwd", password.reveal()), ("pwdOld", current.reveal())]
+    try:
+        drv.session.request(step, USERS, "modifyPassword", params, write=True)
+    except Refusal:
+        return False
+    return True
 
 
 def _strong(drv: DahuaDriver, step: str, password: Secret) -> None:
@@ -116,12 +138,13 @@ def ensure_account(drv: DahuaDriver, account: Account) -> Outcome:
         else:
             if existing.id == "1" or existing.reserved:
                 raise drv.error(step, "a reserved account's password cannot be set without its old password")
-            # Same group, rights and memo as before, unless the level is to change as well.
-            rights = _for_level(account.level) if level_differs else _rights(existing.group, existing.authorities)
-            drv.session.request(step, USERS, "deleteUser", [("name", account.name)], write=True)
-            _add(drv, step, account.name, password, rights, existing.memo)
+            if not _modify_password(drv, step, account.name, password):
+                # Same group, rights and memo as before, unless the level is to change as well.
+                rights = _for_level(account.level) if level_differs else _rights(existing.group, existing.authorities)
+                drv.session.request(step, USERS, "deleteUser", [("name", account.name)], write=True)
+                _add(drv, step, account.name, password, rights, existing.memo)
+                level_differs = False  # re-added with the wanted level
             confirm(drv.session, account.name, password, f"confirm {account.name}'s password")
-            level_differs = False  # re-added with the wanted level
     if level_differs:
         params = [("name", account.name), *_for_level(account.level)]
         params += [("user.Memo", existing.memo)] if existing.memo else []
@@ -131,8 +154,4 @@ def ensure_account(drv: DahuaDriver, account: Account) -> Outcome:
 
 
 def _verify(drv: DahuaDriver, account: Account) -> None:
-    found = _find(drv, account.name)
-    if found is None:
-        raise drv.error(f"account {account.name}", "the device does not list the account after the write")
-    if found.level != account.level and found.id != "1":
-        raise drv.error(f"account {account.name}", f"the device reports level {found.level} after the write")
+    _accounts.verify_account(account, (u.fact() for u in read_users(drv)), drv.error)

@@ -54,9 +54,6 @@ class _Isapi:
         except XmlError as exc:
             raise self.error(step, f"unreadable deviceInfo: {exc}") from exc
 
-    def same_version(self, running: str, wanted: str) -> bool:
-        return _isapiparse.same_version(running, wanted)
-
     def in_flight(self, step: str) -> bool:
         """Read just before the upload: also a live nonce, so the upload is not answered "stale"."""
         status, body = self.drv.get(step, STATUS, allow=(200, 403, 404))

@@ -6,7 +6,6 @@ Each takes the reply body and returns a fact part; a reply of the wrong shape ra
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal, cast, get_args
 from xml.etree.ElementTree import Element
@@ -232,12 +231,3 @@ class Upgrade:
 def upgrade_status(body: bytes) -> Upgrade:
     root = expect(parse(body), "upgradeStatus")
     return Upgrade(upgrading=boolean(text(root, "upgrading")) is True, percent=integer(text(root, "percent")) or 0)
-
-
-_VERSION = re.compile(r"V?(\d+(?:\.\d+)*)")
-
-
-def same_version(a: str, b: str) -> bool:
-    """``V5.7.17`` equals ``5.7.17`` and ``V5.7.17 build 240606``."""
-    ma, mb = _VERSION.match(a.strip()), _VERSION.match(b.strip())
-    return bool(ma and mb and ma.group(1) == mb.group(1))

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from enforcer.config.secrets import Secret
-from enforcer.drivers import _isapiparse, _settings
+from enforcer.drivers import _accounts, _isapiparse, _settings
 from enforcer.drivers._digest import DigestState
 from enforcer.drivers._isapisession import PROBE_PATH, IsapiSession
 from enforcer.drivers._isapixml import XmlError, document, elements, parse, response_status
@@ -140,19 +140,18 @@ def _describe(body: bytes) -> str:
 
 
 def _known_password(drv: IsapiDriver, name: str, password: Secret) -> bool:
-    """Whether the device is known to hold ``password`` for ``name`` already."""
-    if name == drv.options.login_user:
-        return drv.session.password == password
-    current = next((s for role, s in drv.credentials.candidates(drv.device.id, name) if role == "current"), None)
-    return current == password
+    return _accounts.known_password(
+        drv.credentials,
+        drv.device.id,
+        name,
+        password,
+        login_user=drv.options.login_user,
+        session_password=drv.session.password,
+    )
 
 
 def _verify_account(drv: IsapiDriver, account: Account) -> None:
-    found = next((a for a in _users(drv) if a.name == account.name), None)
-    if found is None:
-        raise drv.session.error(f"account {account.name}", "the device does not list the account after the write")
-    if found.level is not None and found.level != account.level and found.id != "1":
-        raise drv.session.error(f"account {account.name}", f"the device reports level {found.level} after the write")
+    _accounts.verify_account(account, _users(drv), drv.session.error)
 
 
 def _confirm_password(drv: IsapiDriver, user: str, password: Secret) -> None:

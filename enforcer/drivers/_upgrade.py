@@ -10,6 +10,7 @@ fetch the fresh nonce a rebooted device requires); confirm the version, and neve
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from typing import Protocol, TypeVar
@@ -35,8 +36,6 @@ class Device(Protocol):
     def version(self, step: str) -> str:
         """The running firmware version (TransportFailed when the device is down)."""
         ...
-
-    def same_version(self, running: str, wanted: str) -> bool: ...
 
     def in_flight(self, step: str) -> bool:
         """Whether an upgrade (an interrupted run's) is under way; a credentialed read, so a live nonce."""
@@ -91,6 +90,16 @@ def wait_for_reboot(dev: Device, step: str, *, seen_down: bool = False) -> None:
         time.sleep(POLL_SECONDS)
 
 
+_VERSION = re.compile(r"[Vv]?(\d+(?:\.[0-9A-Za-z]+)*)")
+
+
+def same_version(a: str, b: str) -> bool:
+    """The version numbers match, whatever the prefix or build suffix: ``V5.7.17`` equals ``5.7.17``
+    and ``V5.7.17 build 240606``; ``2.800.0000016.0.R`` equals ``V2.800.0000016.0.R,build:...``."""
+    ma, mb = _VERSION.match(a.strip()), _VERSION.match(b.strip())
+    return bool(ma and mb and ma.group(1) == mb.group(1))
+
+
 def ensure_firmware(dev: Device, firmware: Firmware, *, progress: Progress | None = None) -> Outcome:
     step = "firmware"
     report = progress or (lambda fraction, what: None)
@@ -104,7 +113,7 @@ def ensure_firmware(dev: Device, firmware: Firmware, *, progress: Progress | Non
         _rebooting(dev)
         wait_for_reboot(dev, step, seen_down=True)
         before = dev.version(step)
-    if dev.same_version(before, firmware.version):
+    if same_version(before, firmware.version):
         return Outcome(False, f"runs {before}")
     image = _checked_image(dev, step, firmware)
     if dev.in_flight(step):
@@ -145,7 +154,7 @@ def _finish(dev: Device, firmware: Firmware, before: str, step: str, report: Pro
     report(0.8, "rebooting")
     wait_for_reboot(dev, step, seen_down=dropped)
     after = dev.version(step)
-    if not dev.same_version(after, firmware.version):
+    if not same_version(after, firmware.version):
         raise dev.error(step, f"the device came back with {after}, not {firmware.version} (not uploaded again)")
     report(1.0, f"runs {after}")
     return Outcome(True, f"{before} → {after}")

@@ -75,13 +75,14 @@ class DahuaDriver:
         return self.login
 
     def switch_credential(self, password: Secret, label: Candidate) -> None:
-        """The login user's password changed: confirm the new one with a fresh RPC2 login, then use it."""
+        """The login user's password changed: use the new one at once (the old one now fails and would
+        count), then confirm it with a fresh RPC2 login."""
         user = self.options.login_user
         self.guard.password_changed(self.device.id, user, self.session.password, password)
-        self.session.state.forget()
-        confirm(self.session, user, password, "confirm new password")
         self.session.use(password, label)
+        self.session.state.forget()
         self.login = LoginFact(user, label)
+        confirm(self.session, user, password, "confirm new password")
 
     # -- facts ----------------------------------------------------------------------------------------
 

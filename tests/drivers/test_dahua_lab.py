@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,12 +16,12 @@ from enforcer.drivers._http import Transport
 from enforcer.drivers.base import DriverOptions
 from enforcer.drivers.dahua import DahuaDriver
 from enforcer.drivers.discovery import LockedOut
-from enforcer.drivers.guard import LoginGuard
+from enforcer.drivers.guard import LoginGuard, Refused
 from enforcer.errors import DeviceError
 from enforcer.facts import Candidate
-from enforcer.lab.spec import LabAccount, LabChannel, LabDevice, LabLockPolicy, LabProfile, LabSpec
+from enforcer.lab.spec import LabChannel, LabDevice, LabLockPolicy, LabProfile, LabSpec
 from enforcer.model import Account, Device, LockPolicy
-from tests.lab.conftest import get
+from tests.lab.conftest import dahua_camera, dahua_recorder, get
 
 from .conftest import ENFORCER, SCALE, Bench, DictCredentials, device_for
 
@@ -34,52 +33,14 @@ def dh_camera(
     name: str, address: str, password: str = CAM, *, lock: tuple[int, int] = (5, 300), **profile: Any
 ) -> LabDevice:
     """A Dahua camera (account-wide lock, ``lock`` = attempts, seconds) with any profile option."""
-    return LabDevice(
-        name=name,
-        site="s1",
-        role="camera",
-        vendor="dahua",
-        model="IPC-HDW5831R-ZE",
-        serial=f"4X7C5A1ZAG{zlib.crc32(name.encode()) % 10**5:05d}",
-        address=address,
-        port=8080,
-        scheme="http",
-        firmware_version="2.800.0000016.0.R",
-        firmware_build="2024-10-30",
-        accounts=[LabAccount("admin", "administrator", password), LabAccount("op", "operator", OP)],
-        lock_policy=LabLockPolicy(True, *lock),
-        profile=LabProfile(
-            **{
-                "lock_scope": "account",
-                "default_password": "admin",
-                "reboot_seconds": 30,
-                "upgrade_seconds": 60,
-                **profile,
-            }
-        ),
+    return dahua_camera(
+        name, address, password=password, lock=LabLockPolicy(True, *lock), **{"upgrade_seconds": 60, **profile}
     )
 
 
 def dh_recorder(name: str, address: str, channels: list[LabChannel], password: str = NVR, **profile: Any) -> LabDevice:
-    return LabDevice(
-        name=name,
-        site="s1",
-        role="recorder",
-        vendor="dahua",
-        model="DHI-NVR5232-4KS2",
-        serial="7F0A1B2C3D4E5F6",
-        address=address,
-        port=8080,
-        scheme="http",
-        firmware_version="4.002.0000000.8.R",
-        firmware_build="2024-10-30",
-        accounts=[LabAccount("admin", "administrator", password)],
-        channels=channels,
-        lock_policy=LabLockPolicy(True, 5, 1800),
-        profile=LabProfile(
-            **{"lock_scope": "account", "default_password": "admin", "channel_poll_seconds": 20, **profile}
-        ),
-    )
+    defaults = {"default_password": "admin", "reboot_seconds": LabProfile.reboot_seconds}
+    return dahua_recorder(name, address, channels, password=password, **{**defaults, **profile})
 
 
 def dh_device(lab: LabDevice, password: str, **kw: Any) -> Device:
@@ -263,7 +224,11 @@ def test_nonce_and_connection_profiles(
     assert b.fleet.device("cam1")["lock_policy"] == {"enabled": True, "max_attempts": 4, "lock_seconds": 600}
     assert ours(b, "auth_failed") == []
     credentialed = sum(1 for *_, auth in sent.log if auth)
-    assert credentialed <= 2 * 12  # at most one fresh handshake per request, never a loop
+    # 9 CGI requests (5 facts, 3 + 1 lock policy); the single-use profiles add the one fresh retry of
+    # the first cached nonce, then a free challenge before each of the 7 after it (403: also the free
+    # RPC2 lock probe); every run adds the first challenge and RPC2 probe, answer and logout.
+    expected = {"single_use": (10, 21), "single_use_403": (10, 23), "connection_close": (9, 13)}
+    assert (credentialed, len(sent.log)) == expected[profile.get("nonce_policy", "connection_close")]
 
 
 def test_basic_only_device_gets_no_password(bench: Callable[[LabSpec], Bench], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -307,6 +272,37 @@ def test_an_unknown_config_name_is_absent_not_a_failure(
             assert drv.read_channels() == ()  # a camera has no RemoteDevice
         assert not drv.session.state.fresh_each  # a real 403 does not make nonces single-use
         assert drv.facts().ip_filter is not None
-    # 400: one request; 403 to a cached nonce: one fresh handshake (challenge + retry), never more
-    assert len(sent.log) == (1 if status == 400 else 3)
+    # 400: one request; 403 to a cached nonce: the free RPC2 lock probe, then one fresh handshake
+    # (challenge + retry), never more
+    assert len(sent.log) == (1 if status == 400 else 4)
     assert ours(b, "auth_failed") == []
+
+
+@pytest.mark.parametrize("reader", ["ip filter", "facts"])
+def test_a_lock_answered_with_403_is_a_lock_not_a_missing_config(
+    bench: Callable[[LabSpec], Bench], monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    """Another source locks the account after the driver logged in; the device answers CGI with
+    ``403 Authority:check failure.``. The driver's next call asks the free RPC2 challenge, raises
+    LockedOut (not "no IP filter") and sends nothing more: one refused attempt from its source."""
+    lab = dh_camera(
+        "cam1", "127.0.78.2", locked_http_status=403, lock_on_challenge=True, retry_during_lock_resets_timer=True
+    )
+    b = bench(LabSpec([lab]))
+    b.guard = LoginGuard(clock=lambda: time.monotonic() / SCALE)  # device time, as the engine's guard
+    b.credentials = creds(cam1=CAM)
+    url = b.fleet.url("cam1") + "/cgi-bin/magicBox.cgi?action=getMachineName"
+    with driver(b, dh_device(lab, CAM)) as drv:
+        drv.facts()
+        for _ in range(5):
+            get(url, "admin", "Wr0ng-Other!", source="127.0.0.9")
+        assert [e["source"] for e in b.events("locked")] == ["127.0.0.9"]
+        with counting(monkeypatch) as sent, pytest.raises(LockedOut) as caught:
+            drv.read_ip_filter() if reader == "ip filter" else drv.facts()
+        assert caught.value.unlock_seconds > 0
+        assert [auth for *_, auth in sent.log] == [True, False]  # the request, then the free RPC2 probe
+        with counting(monkeypatch) as sent, pytest.raises(Refused, match="locked out"):
+            drv.read_ip_filter()
+        assert sent.log == []  # nothing more until the device's own lock time ends
+    refused = ours(b, "auth_failed")
+    assert [e["reason"] for e in refused] == ["locked"]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from enforcer.config.secrets import Secret
+from enforcer.drivers import _dahuausers
 from enforcer.drivers._dahuafirmware import multipart
 from enforcer.errors import DeviceError
 from enforcer.facts import IPFilterFact
@@ -45,10 +46,13 @@ def test_accounts(lab: Bench, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     cam1 = lab.fleet.spec.devices[1]
     drv = driver(lab, dh_device(cam1, CAM))
-    # another account's password: delete and re-add, keeping its level
+    # another account's password: modifyPassword with the store's current as pwdOld, keeping its id
+    drv.ensure_login()
+    op_id = next(u.id for u in _dahuausers.read_users(drv) if u.name == "op")
     op = Account("op", "operator", Secret("N3w-Operator!1", "t"))
     assert drv.ensure_account(op).detail == "password changed"
     assert lab.fleet.password("cam1", "op") == "N3w-Operator!1"
+    assert next(u.id for u in _dahuausers.read_users(drv) if u.name == "op") == op_id
     lab.credentials.table[("s1/cam1", "op")] = [("current", op.password)]  # type: ignore[list-item]
     assert not drv.ensure_account(op).changed
     assert [a.level for a in drv.facts().accounts if a.name == "op"] == ["operator"]
@@ -72,13 +76,29 @@ def test_accounts(lab: Bench, caplog: pytest.LogCaptureFixture) -> None:
         drv.ensure_account(Account("admin", "administrator", None, present=False))
     drv.close()
     kinds = [e["event"] for e in lab.fleet.read_events() if e["event"].startswith("account_")]
-    # op re-created, viewer1 added, its level, viewer1 deleted, admin's own password
-    expected = ["deleted", "added", "added", "changed", "deleted", "changed"]
+    # op's password, viewer1 added, its level, viewer1 deleted, admin's own password
+    expected = ["changed", "added", "changed", "deleted", "changed"]
     assert kinds == [f"account_{k}" for k in expected]
     assert ours(lab, "auth_failed") == [] and ours(lab, "locked") == []
     assert "pwd=***" in caplog.text and "pwdOld=***" in caplog.text and "user.Password=***" in caplog.text
     for secret in (CAM, OP, "N3w-Operator!1", "V1ewer-Pass!2", "Adm1n-New-Pass!"):
         assert secret not in caplog.text
+
+
+def test_a_wrong_current_password_falls_back_to_delete_and_add(lab: Bench) -> None:
+    """The store's current password for ``op`` is stale: modifyPassword answers Error (one wrong
+    ``pwdOld``, counted only toward the modify lock), then the account is deleted and added again."""
+    cam1 = lab.fleet.spec.devices[1]
+    lab.credentials.table[("s1/cam1", "op")] = [("current", Secret("Stale-Op!x1", "t"))]  # type: ignore[list-item]
+    with driver(lab, dh_device(cam1, CAM)) as drv:
+        op = Account("op", "operator", Secret("N3w-Operator!2", "t"))
+        assert drv.ensure_account(op).detail == "password changed"
+        assert [a.level for a in drv.facts().accounts if a.name == "op"] == ["operator"]
+    assert lab.fleet.password("cam1", "op") == "N3w-Operator!2"
+    kinds = [e["event"] for e in lab.fleet.read_events() if e["event"].startswith("account_")]
+    assert kinds == ["account_deleted", "account_added"]
+    assert [e["reason"] for e in ours(lab, "auth_failed")] == ["old_password"]
+    assert ours(lab, "locked") == []
 
 
 def test_lock_policy(lab: Bench) -> None:

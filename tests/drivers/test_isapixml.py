@@ -6,6 +6,7 @@ import pytest
 
 from enforcer.drivers import _isapiparse as p
 from enforcer.drivers._isapixml import XmlError, document, elements, parse, response_status, user_check
+from enforcer.drivers._upgrade import same_version
 from enforcer.facts import IPFilterFact
 
 ISAPI = 'xmlns="http://www.isapi.org/ver20/XMLSchema"'
@@ -180,8 +181,8 @@ def test_ip_filter_sample_and_short_form() -> None:
 def test_upgrade_status_and_versions() -> None:
     body = f'<upgradeStatus version="2.0" {ISAPI}><upgrading>true</upgrading><percent>42</percent></upgradeStatus>'
     assert p.upgrade_status(body.encode()) == p.Upgrade(True, 42)
-    assert p.same_version("V5.7.17", "5.7.17") and p.same_version("V5.7.15 build 240201", "V5.7.15")
-    assert not p.same_version("V5.7.1", "V5.7.17")
+    assert same_version("V5.7.17", "5.7.17") and same_version("V5.7.15 build 240201", "V5.7.15")
+    assert not same_version("V5.7.1", "V5.7.17")
 
 
 @pytest.mark.parametrize(

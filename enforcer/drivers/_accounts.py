@@ -1,0 +1,43 @@
+"""What the ISAPI and Dahua account writes share: whether the device is known to hold a password
+already, and the read-back after a write. The vendor supplies the session and its account list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from enforcer.config.secrets import Secret
+from enforcer.drivers._settings import Error
+from enforcer.drivers.base import Credentials
+from enforcer.facts import AccountFact
+from enforcer.model import Account
+
+
+def current_password(credentials: Credentials, device_id: str, name: str) -> Secret | None:
+    """The credential store's ``current`` password of ``name`` on ``device_id``, if any."""
+    return next((s for role, s in credentials.candidates(device_id, name) if role == "current"), None)
+
+
+def known_password(
+    credentials: Credentials,
+    device_id: str,
+    name: str,
+    password: Secret,
+    *,
+    login_user: str,
+    session_password: Secret | None,
+) -> bool:
+    """Whether the device is known to hold ``password`` for ``name`` already: the login user's is the
+    one the session works with, another account's is the store's ``current``."""
+    if name == login_user:
+        return session_password == password
+    return current_password(credentials, device_id, name) == password
+
+
+def verify_account(account: Account, listed: Iterable[AccountFact], error: Error) -> None:
+    """After a write: the device lists ``account`` at its level (id 1 and unmapped levels aside)."""
+    step = f"account {account.name}"
+    found = next((a for a in listed if a.name == account.name), None)
+    if found is None:
+        raise error(step, "the device does not list the account after the write")
+    if found.level is not None and found.level != account.level and found.id != "1":
+        raise error(step, f"the device reports level {found.level} after the write")
