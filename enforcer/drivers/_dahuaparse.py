@@ -17,7 +17,7 @@ Level = Literal["administrator", "operator", "viewer"]
 NETCAMERA = "uuid:System_CONFIG_NETCAMERA_INFO_"
 EMPTY_ADDRESSES = frozenset({"", "0.0.0.0", "192.168.0.0"})
 
-#: What the driver writes for each level (contract: userManager.cgi "Levels").
+#: What the driver writes for each level (docs/dahua-wire.md, userManager.cgi "Levels").
 GROUPS: dict[Level, str] = {"administrator": "admin", "operator": "user", "viewer": "user"}
 AUTHORITIES: dict[Level, tuple[str, ...]] = {
     "administrator": ("AuthUserMag", "AuthSysCfg", "Monitor_01", "Replay_01"),

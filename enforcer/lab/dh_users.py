@@ -1,4 +1,4 @@
-"""Dahua ``userManager.cgi``: accounts over CGI (dahua-cgi.md §4, the contract's level mapping).
+"""Dahua ``userManager.cgi``: accounts over CGI (dahua-cgi.md §4, docs/dahua-wire.md level mapping).
 
 Passwords are write-only (``******``), travel percent-encoded in the query, and must pass the Web 3.0
 rule (8–32 characters, two classes, none of ``' " ; : &``). A user's index is its id - 1, so deletes
