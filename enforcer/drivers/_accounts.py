@@ -4,12 +4,14 @@ already, and the read-back after a write. The vendor supplies the session and it
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from enforcer.config.secrets import Secret
+from enforcer.drivers._session import DeviceSession
 from enforcer.drivers._settings import Error
-from enforcer.drivers.base import Credentials
+from enforcer.drivers.base import Credentials, DriverOptions
 from enforcer.facts import AccountFact
-from enforcer.model import Account
+from enforcer.model import Account, Device
 
 
 def current_password(credentials: Credentials, device_id: str, name: str) -> Secret | None:
@@ -17,20 +19,28 @@ def current_password(credentials: Credentials, device_id: str, name: str) -> Sec
     return next((s for role, s in credentials.candidates(device_id, name) if role == "current"), None)
 
 
-def known_password(
-    credentials: Credentials,
-    device_id: str,
-    name: str,
-    password: Secret,
-    *,
-    login_user: str,
-    session_password: Secret | None,
-) -> bool:
+class _Driver(Protocol):
+    """What :func:`known_password` reads from either vendor's driver."""
+
+    @property
+    def credentials(self) -> Credentials: ...
+
+    @property
+    def device(self) -> Device: ...
+
+    @property
+    def options(self) -> DriverOptions: ...
+
+    @property
+    def session(self) -> DeviceSession: ...
+
+
+def known_password(drv: _Driver, name: str, password: Secret) -> bool:
     """Whether the device is known to hold ``password`` for ``name`` already: the login user's is the
     one the session works with, another account's is the store's ``current``."""
-    if name == login_user:
-        return session_password == password
-    return current_password(credentials, device_id, name) == password
+    if name == drv.options.login_user:
+        return drv.session.password == password
+    return current_password(drv.credentials, drv.device.id, name) == password
 
 
 def verify_account(account: Account, listed: Iterable[AccountFact], error: Error) -> None:

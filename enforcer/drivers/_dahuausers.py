@@ -55,17 +55,6 @@ def _find(drv: DahuaDriver, name: str) -> User | None:
     return next((u for u in read_users(drv) if u.name == name), None)
 
 
-def _known_password(drv: DahuaDriver, name: str, password: Secret) -> bool:
-    return _accounts.known_password(
-        drv.credentials,
-        drv.device.id,
-        name,
-        password,
-        login_user=drv.options.login_user,
-        session_password=drv.session.password,
-    )
-
-
 def _modify_password(drv: DahuaDriver, step: str, name: str, password: Secret) -> bool:
     """``modifyPassword`` with the store's current password as ``pwdOld``; False when none is known
     or the device answers ``Error`` (a wrong ``pwdOld`` counts only toward the modify-password lock)."""
@@ -122,7 +111,7 @@ def ensure_account(drv: DahuaDriver, account: Account) -> Outcome:
         confirm(drv.session, account.name, account.password, f"confirm {account.name}'s password")
         return Outcome(True, "added")
     password = account.password
-    password_differs = password is not None and not _known_password(drv, account.name, password)
+    password_differs = password is not None and not _accounts.known_password(drv, account.name, password)
     level_differs = existing.level != account.level and existing.id != "1"
     if not password_differs and not level_differs:
         return Outcome(False, "matches")

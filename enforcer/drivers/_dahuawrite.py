@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from enforcer.config.secrets import Secret
 from enforcer.drivers import _dahuaparse, _settings
-from enforcer.drivers._dahuaparse import NETCAMERA, ParseError
+from enforcer.drivers._dahuaparse import NETCAMERA
 from enforcer.drivers._dahuasession import Refusal
 from enforcer.drivers.base import Outcome
 from enforcer.facts import IPFilterFact
@@ -52,13 +52,10 @@ def ensure_lock_policy(drv: DahuaDriver, policy: LockPolicy) -> Outcome:
 
 
 def _slots(drv: DahuaDriver, step: str) -> dict[int, _dahuaparse.Slot]:
-    status, body = drv.config(step, "RemoteDevice", allow=(200, 400, 403))
-    if status != 200:
+    status, slots = drv.optional_config(step, "RemoteDevice", _dahuaparse.remote_devices)
+    if slots is None:
         raise drv.error(step, f"the device has no remote devices (HTTP {status}): not a recorder")
-    try:
-        return _dahuaparse.remote_devices(body)
-    except ParseError as exc:
-        raise drv.error(step, f"unreadable RemoteDevice: {exc}") from exc
+    return slots
 
 
 def ensure_channel(
@@ -106,13 +103,10 @@ def wait_connected(drv: DahuaDriver, channel: int, timeout: float) -> None:
 
 
 def read_filter(drv: DahuaDriver, step: str) -> IPFilterFact:
-    status, body = drv.config(step, "IPFilter", allow=(200, 400, 403))
-    if status != 200:
+    status, found = drv.optional_config(step, "IPFilter", _dahuaparse.ip_filter)
+    if found is None:
         raise drv.error(step, f"the device has no IP filter (HTTP {status})")
-    try:
-        return _dahuaparse.ip_filter(body)
-    except ParseError as exc:
-        raise drv.error(step, f"unreadable IP filter: {exc}") from exc
+    return found
 
 
 def ensure_ip_filter(drv: DahuaDriver, wanted: IPFilterFact) -> Outcome:

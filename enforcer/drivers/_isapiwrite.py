@@ -80,7 +80,8 @@ def ensure_account(drv: IsapiDriver, account: Account) -> Outcome:
         _verify_account(drv, account)
         _confirm_password(drv, account.name, account.password)
         return Outcome(True, "added")
-    password_differs = account.password is not None and not _known_password(drv, account.name, account.password)
+    wanted = account.password
+    password_differs = wanted is not None and not _accounts.known_password(drv, account.name, wanted)
     level_differs = existing.level != account.level and existing.id != "1"
     if not password_differs and not level_differs:
         return Outcome(False, "matches")
@@ -137,17 +138,6 @@ def _describe(body: bytes) -> str:
     except XmlError:
         return "unreadable reply"
     return status.describe() if status is not None else "no ResponseStatus"
-
-
-def _known_password(drv: IsapiDriver, name: str, password: Secret) -> bool:
-    return _accounts.known_password(
-        drv.credentials,
-        drv.device.id,
-        name,
-        password,
-        login_user=drv.options.login_user,
-        session_password=drv.session.password,
-    )
 
 
 def _verify_account(drv: IsapiDriver, account: Account) -> None:

@@ -15,6 +15,8 @@ and ``getCameraState``. Writes live in :mod:`._dahuausers`, :mod:`._dahuawrite` 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from enforcer.config.secrets import Secret
 from enforcer.drivers import _dahuafirmware, _dahuaparse, _dahuausers, _dahuawrite
@@ -29,6 +31,7 @@ from enforcer.facts import Candidate, ChannelFact, DeviceFacts, IPFilterFact, Lo
 from enforcer.model import Account, Device, Firmware, LockPolicy
 
 log = logging.getLogger("enforcer.drivers.dahua")
+T = TypeVar("T")
 
 MAGICBOX = "/cgi-bin/magicBox.cgi"
 CONFIG = "/cgi-bin/configManager.cgi"
@@ -101,6 +104,17 @@ class DahuaDriver:
     def config(self, step: str, name: str, *, allow: tuple[int, ...] = (200,)) -> tuple[int, bytes]:
         return self.get(step, CONFIG, "getConfig", [("name", name)], allow=allow)
 
+    def optional_config(self, step: str, name: str, parse: Callable[[bytes], T]) -> tuple[int, T | None]:
+        """``getConfig`` of a config the firmware may not have: ``None`` (with the HTTP status) when it
+        answers 400, or 403 as some NVRs do for an unknown name; an unreadable reply is a DeviceError."""
+        status, body = self.config(step, name, allow=(200, 400, 403))
+        if status != 200:
+            return status, None
+        try:
+            return status, parse(body)
+        except ParseError as exc:
+            raise self.error(step, f"unreadable {name}: {exc}") from exc
+
     def facts(self) -> DeviceFacts:
         login = self.ensure_login()
         try:
@@ -146,14 +160,12 @@ class DahuaDriver:
 
     def _ip_filter_or_none(self) -> IPFilterFact | None:
         """``None`` when the firmware does not know the config (400, or 403 on some NVRs)."""
-        status, body = self.config("ip filter", "IPFilter", allow=(200, 400, 403))
-        return _dahuaparse.ip_filter(body) if status == 200 else None
+        return self.optional_config("ip filter", "IPFilter", _dahuaparse.ip_filter)[1]
 
     def read_channels(self) -> tuple[ChannelFact, ...]:
-        status, body = self.config("channels", "RemoteDevice", allow=(200, 400, 403))
-        if status != 200:
+        slots = self.optional_config("channels", "RemoteDevice", _dahuaparse.remote_devices)[1]
+        if slots is None:
             return ()
-        slots = _dahuaparse.remote_devices(body)
         states = _dahuaparse.camera_states(
             self.get("channel state", CAMERAS, "getCameraState", [("uniqueChannels", "-1")])[1]
         )
