@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 LOG = logging.getLogger("enforcer.lab")
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 256 * 1024 * 1024
+BACKLOG = 128
 
 
 @dataclass
@@ -72,9 +74,9 @@ def serialize(resp: Response, server_header: str, keep_alive: bool) -> bytes:
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, generation: int) -> None:
         self.endpoint = endpoint
-        self.generation = endpoint.generation
+        self.generation = generation
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.source = ""
@@ -178,32 +180,57 @@ class Endpoint:
         self.connections: set[_Connection] = set()
         self.errors = 0
         self.generation = 0
-        self._server: asyncio.Server | None = None
+        self._listener: socket.socket | None = None
+        self._accepting: set[asyncio.Task[tuple[asyncio.Transport, asyncio.Protocol]]] = set()
 
     @property
     def up(self) -> bool:
-        return self._server is not None
+        return self._listener is not None
 
     async def start(self) -> None:
+        """Listen again. The accept loop is ours, not ``loop.create_server``'s: on Python 3.11 a
+        connection accepted in the same loop turn as ``Server.close()`` trips an assertion while
+        its transport is built, and is then left open and unread, so its client hangs until its
+        read timeout instead of being refused (a reboot racing a poll)."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: _Connection(self),
-            self.host,
-            self.port,
-            ssl=self.ssl_context,
-            reuse_address=True,
-            backlog=128,
-        )
+        sock = socket.create_server((self.host, self.port), backlog=BACKLOG)  # SO_REUSEADDR on POSIX
+        sock.setblocking(False)
+        loop.add_reader(sock.fileno(), self._accept, loop, sock)
+        self._listener = sock
+
+    def _accept(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        generation = self.generation
+        for _ in range(BACKLOG):
+            try:
+                conn, _ = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # out of descriptors, say: the client sees a refused connection
+                LOG.warning("%s:%s accept failed: %s", self.host, self.port, exc)
+                return
+            conn.setblocking(False)
+            task = loop.create_task(
+                loop.connect_accepted_socket(lambda: _Connection(self, generation), conn, ssl=self.ssl_context)
+            )
+            self._accepting.add(task)
+            task.add_done_callback(self._accepted)
+
+    def _accepted(self, task: asyncio.Task[tuple[asyncio.Transport, asyncio.Protocol]]) -> None:
+        self._accepting.discard(task)
+        if not task.cancelled():
+            task.exception()  # a failed TLS handshake or a client gone at once: routine, already closed
 
     def stop(self, *, abort: bool = False) -> None:
         """Stop listening (new connections are refused) and close every open connection.
 
         ``abort`` drops connections at once, without a TLS close handshake (the lab shutting down).
+        A connection accepted before the stop but not yet set up is dropped by its generation.
         """
         self.generation += 1
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        if self._listener is not None:
+            asyncio.get_running_loop().remove_reader(self._listener.fileno())
+            self._listener.close()
+            self._listener = None
         for conn in list(self.connections):
             if conn.transport is not None:
                 if abort:
