@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from enforcer.drivers._dahuakv import array, boolean, indexed, integer, parse
-from enforcer.facts import AccountFact, ChannelFact, IPFilterFact, LockPolicyFact
+from enforcer.facts import AccountFact, ChannelDetect, ChannelFact, IPFilterFact, LockPolicyFact
 
 Level = Literal["administrator", "operator", "viewer"]
 
@@ -184,8 +184,11 @@ def camera_states(body: bytes) -> dict[int, str]:
     return out
 
 
-def channel_facts(slots: dict[int, Slot], states: dict[int, str]) -> tuple[ChannelFact, ...]:
-    """Only enabled slots with a real address; ``connect`` when Connected, ``unknown`` otherwise."""
+def channel_facts(
+    slots: dict[int, Slot], states: dict[int, str], detects: dict[int, ChannelDetect] | None = None
+) -> tuple[ChannelFact, ...]:
+    """Only enabled slots with a real address; ``connect`` when Connected, else the slot's entry in
+    ``detects`` (from :func:`channel_detect`), ``unknown`` without one."""
     out = []
     for slot in slots.values():
         if not slot.used:
@@ -198,10 +201,27 @@ def channel_facts(slots: dict[int, Slot], states: dict[int, str]) -> tuple[Chann
                 port=slot.http_port,
                 user=slot.user,
                 online=online,
-                detect="connect" if online else "unknown",
+                detect="connect" if online else (detects or {}).get(slot.slot, "unknown"),
             )
         )
     return tuple(out)
+
+
+#: RPC2 login errors a recorder meets at its camera (protocols/dahua-cgi.md §3; docs/dahua-wire.md):
+#: user or password not valid, user / password not valid, and locked (which the recorder's own
+#: stale retries cause far more often than anything else).
+CAMERA_REFUSED = frozenset({268632085, 268632070, 268632071, 268632081})
+CAMERA_UNREACHABLE = 268632100
+
+
+def channel_detect(body: bytes) -> ChannelDetect:
+    """``getCameraLoginErrorCode``: why a channel is not Connected, in the terms facts use."""
+    code = integer(parse(body).get("errorCode"))
+    if code is None:
+        raise ParseError("getCameraLoginErrorCode without errorCode")
+    if code in CAMERA_REFUSED:
+        return "errorUserNameOrPasswd"
+    return "netUnreachable" if code == CAMERA_UNREACHABLE else "unknown"
 
 
 @dataclass(frozen=True)

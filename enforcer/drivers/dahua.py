@@ -22,12 +22,21 @@ from enforcer.config.secrets import Secret
 from enforcer.drivers import _dahuafirmware, _dahuaparse, _dahuausers, _dahuawrite
 from enforcer.drivers._dahualogin import RpcLogin, confirm
 from enforcer.drivers._dahuaparse import ParseError
-from enforcer.drivers._dahuasession import DahuaSession
+from enforcer.drivers._dahuasession import DahuaSession, Refusal
 from enforcer.drivers.base import Credentials, DriverOptions, Outcome, Progress
 from enforcer.drivers.discovery import Discovery, LockedOut, candidates_for, discover, settle
 from enforcer.drivers.guard import LoginGuard
 from enforcer.errors import DeviceError
-from enforcer.facts import Candidate, ChannelFact, DeviceFacts, IPFilterFact, LockPolicyFact, LockState, LoginFact
+from enforcer.facts import (
+    Candidate,
+    ChannelDetect,
+    ChannelFact,
+    DeviceFacts,
+    IPFilterFact,
+    LockPolicyFact,
+    LockState,
+    LoginFact,
+)
 from enforcer.model import Account, Device, Firmware, LockPolicy
 
 log = logging.getLogger("enforcer.drivers.dahua")
@@ -169,7 +178,24 @@ class DahuaDriver:
         states = _dahuaparse.camera_states(
             self.get("channel state", CAMERAS, "getCameraState", [("uniqueChannels", "-1")])[1]
         )
-        return _dahuaparse.channel_facts(slots, states)
+        detects: dict[int, ChannelDetect] = {}
+        for slot in (s.slot for s in slots.values() if s.used and states.get(s.slot) != "Connected"):
+            detect = self._camera_login_error(slot)
+            if detect is None:
+                break  # firmware without the call: every channel down reads unknown
+            detects[slot] = detect
+        return _dahuaparse.channel_facts(slots, states, detects)
+
+    def _camera_login_error(self, slot: int) -> ChannelDetect | None:
+        """Why slot's channel is down (a stale password is planned for repair); ``None`` when the
+        firmware lacks ``getCameraLoginErrorCode`` (400), ``unknown`` for a slot it will not say."""
+        try:
+            status, body = self.get(
+                "channel state", CAMERAS, "getCameraLoginErrorCode", [("channel", str(slot))], allow=(200, 400)
+            )
+        except Refusal:
+            return "unknown"
+        return _dahuaparse.channel_detect(body) if status == 200 else None
 
     def lock_state(self) -> LockState:
         """A free RPC2 challenge: only a lock it reports is known; anything else reads unlocked."""

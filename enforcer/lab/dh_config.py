@@ -278,6 +278,22 @@ def camera_state(dev: DahuaDevice, req: Request, s: Session) -> Response:
     return dh_kv.kv(pairs)
 
 
+#: The recorder's last login at a channel's camera, as an RPC2 login error code (docs/dahua-wire.md).
+LOGIN_ERROR_CODES = {"connect": 0, "connecting": 0, "errorUserNameOrPasswd": 268632085}
+CHANNEL_ISSUE = 268632100  # the camera could not be reached or did not answer
+
+
+def camera_login_error(dev: DahuaDevice, req: Request, s: Session) -> Response:
+    """``getCameraLoginErrorCode&channel=<slot>``: why the recorder cannot log into that camera."""
+    if dev.family != "nvr" or not dev.profile.camera_login_error_code:
+        return dh_kv.empty(400)
+    slot = req.query.get("channel", "")
+    st = dev.channels.status.get(int(slot) + 1) if slot.isdigit() else None
+    if st is None:
+        return dh_kv.error("Invalid channel")
+    return dh_kv.kv([("errorCode", LOGIN_ERROR_CODES.get(st.result, CHANNEL_ISSUE))])
+
+
 def register(reg: Callable[..., None]) -> None:
     reg("configManager.cgi", getConfig=get_config, setConfig=set_config)
-    reg("LogicDeviceManager.cgi", getCameraState=camera_state)
+    reg("LogicDeviceManager.cgi", getCameraState=camera_state, getCameraLoginErrorCode=camera_login_error)

@@ -401,6 +401,22 @@ class Fleet:
 
         self.call(change)
 
+    def set_channel_password(self, recorder: str, channel_id: int, password: str) -> None:
+        """Change what a recorder stores for one channel (a camera re-added by hand with a typo); the
+        recorder logs in with it at once."""
+
+        def change() -> None:
+            dev = self.devices[recorder]
+            ch = dev.channels.get(channel_id)
+            if ch is None:
+                raise KeyError(f"{recorder} has no channel {channel_id}")
+            ch.password = password
+            dev.channel_event("channel_changed", ch, source="lab", user="lab")
+            self.channel_changed(dev, channel_id)
+            self._dirty = True
+
+        self.call(change)
+
     def reboot_device(self, device: str) -> None:
         self.call(lambda: self.reboot(self.devices[device], "lab"))
 

@@ -101,6 +101,7 @@ class LabProfile:
     lock_on_challenge: bool = False  # RPC2 already reports the lock in reply to the challenge request
     unknown_config_status: Literal[400, 403] = 400  # an unknown getConfig name (403 on some NVRs)
     max_sessions: int = 20  # RPC2 sessions; past it a correct login is refused
+    camera_login_error_code: bool = True  # recorders: ``getCameraLoginErrorCode`` (400 on older firmware)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from enforcer.errors import DeviceError
 from enforcer.facts import Candidate
 from enforcer.lab.spec import LabChannel, LabDevice, LabLockPolicy, LabProfile, LabSpec
 from enforcer.model import Account, Device, LockPolicy
-from tests.lab.conftest import dahua_camera, dahua_recorder, get
+from tests.lab.conftest import dahua_camera, dahua_recorder, get, wait_for
 
 from .conftest import ENFORCER, SCALE, Bench, DictCredentials, device_for
 
@@ -101,6 +101,7 @@ def test_facts_of_camera_and_recorder(bench: Callable[[LabSpec], Bench], monkeyp
     nvr = dh_recorder("nvr", "127.0.71.1", [LabChannel(1, "cam1", "127.0.71.2", 8080, "admin", CAM)])
     b = bench(LabSpec([nvr, cam]))
     b.credentials = creds(cam1=CAM, nvr=NVR)
+    wait_for(lambda: b.events("channel_status", result="connect"), timeout=5)  # a channel down costs one more read
     with counting(monkeypatch) as sent:
         with driver(b, dh_device(cam, CAM)) as drv:
             f = drv.facts()
@@ -129,6 +130,35 @@ def test_facts_of_camera_and_recorder(bench: Callable[[LabSpec], Bench], monkeyp
     assert sent.total("http://127.0.71.2:8080") == 9, sent.count("http://127.0.71.2:8080")
     assert sent.total("http://127.0.71.1:8080") == 11, sent.count("http://127.0.71.1:8080")
     assert ours(b, "auth_failed") == [] and ours(b, "locked") == []
+
+
+def test_a_channel_down_says_why(bench: Callable[[LabSpec], Bench], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stale stored password is told apart from a camera that is gone (only the first is planned
+    for repair); firmware without ``getCameraLoginErrorCode`` costs one refused read, not one per channel."""
+    cam = dh_camera("cam1", "127.0.71.12", lock=(50, 300))  # the stale channel must not lock channel 3 out
+    channels = [
+        LabChannel(1, "cam1", "127.0.71.12", 8080, "admin", "Stale-0ld!"),
+        LabChannel(2, "gone", "127.0.71.19", 8080, "admin", CAM),
+        LabChannel(3, "cam1", "127.0.71.12", 8080, "admin", CAM),
+    ]
+    nvr = dh_recorder("nvr", "127.0.71.11", channels)
+    old = dh_recorder("old", "127.0.71.13", channels[:2], camera_login_error_code=False)
+    b = bench(LabSpec([nvr, old, cam]))
+    b.credentials = creds(nvr=NVR, old=NVR)
+
+    def polled(recorder: str) -> int:
+        return len({e["channel"] for e in b.events("channel_status", source=recorder)})
+
+    wait_for(lambda: polled("127.0.71.11") == 3 and polled("127.0.71.13") == 2, timeout=5)  # each channel once
+    with counting(monkeypatch) as sent:
+        with driver(b, dh_device(nvr, NVR)) as drv:
+            detect = {c.id: (c.online, c.detect) for c in drv.facts().channels}
+        with driver(b, dh_device(old, NVR)) as drv:
+            unknown = {c.id: (c.online, c.detect) for c in drv.facts().channels}
+    assert detect == {1: (False, "errorUserNameOrPasswd"), 2: (False, "netUnreachable"), 3: (True, "connect")}
+    assert unknown == {1: (False, "unknown"), 2: (False, "unknown")}
+    asked = [t for _, _, t, auth in sent.log if auth and "getCameraLoginErrorCode" in t]
+    assert len(asked) == 3, asked  # the two channels down on nvr, then one 400 from old
 
 
 def test_discovery_finds_the_credential_within_budget(bench: Callable[[LabSpec], Bench]) -> None:

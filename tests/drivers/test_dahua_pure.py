@@ -231,8 +231,28 @@ def test_remote_devices_and_camera_state_to_channels() -> None:
         ChannelFact(1, "10.0.0.2", 8080, "admin", True, "connect"),
         ChannelFact(3, "10.0.0.4", 80, "op", False, "unknown"),
     )
+    assert dp.channel_facts(slots, states, {2: "errorUserNameOrPasswd"})[1].detect == "errorUserNameOrPasswd"
     old = dp.remote_devices(b"table.RemoteDevice[0].Enable=true\r\ntable.RemoteDevice[0].Address=10.0.0.9\r\n")
     assert old[0].address == "10.0.0.9" and old[0].used
+
+
+@pytest.mark.parametrize(
+    ("code", "detect"),
+    [
+        (268632085, "errorUserNameOrPasswd"),  # user or password not valid
+        (268632081, "errorUserNameOrPasswd"),  # locked: by the recorder's own stale retries, most often
+        (268632100, "netUnreachable"),
+        (0, "unknown"),  # logged in, or not polled yet: Unconnect says the rest
+        (268632064, "unknown"),
+    ],
+)
+def test_camera_login_error_codes(code: int, detect: str) -> None:
+    assert dp.channel_detect(f"errorCode={code}\r\n".encode()) == detect
+
+
+def test_camera_login_error_without_a_code_is_unreadable() -> None:
+    with pytest.raises(dp.ParseError):
+        dp.channel_detect(b"channel=0\r\n")
 
 
 def test_upgrade_states() -> None:

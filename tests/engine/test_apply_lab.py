@@ -97,6 +97,13 @@ def lab(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
         fleet.stop()
 
 
+def wait_for(ready: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
 def _locks(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in events if e["event"] == "locked"]
 
@@ -155,6 +162,30 @@ def test_apply_then_plan_is_idempotent_and_sends_nothing(lab: Any, vendor: str) 
     after = fleet.events()[len(before) :]
     assert not [e for e in after if e["event"] in WRITES], "a converged rerun must not write"
     assert not _our_failures(after)
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_channel_refused_now_is_repaired_though_no_password_changes(lab: Any, vendor: str) -> None:
+    """A recorder storing a wrong password for its camera (re-added by hand with a typo) fails, and
+    locks, at that camera on every poll: the plan repairs the channel although no password changes."""
+    fleet = lab(problems=(), vendor=vendor)
+    recorder = [d for d in fleet.spec.devices if d.role == "recorder"][-1]  # mixed: the Dahua site
+    channel = recorder.channels[0]
+
+    def status() -> str:
+        return str(next(c for c in fleet.fleet.device(recorder.name)["channels"] if c["id"] == channel.id)["status"])
+
+    fleet.fleet.set_channel_password(recorder.name, channel.id, "Typo-" + uuid.uuid4().hex[:10])
+    wait_for(lambda: status() == "errorUserNameOrPasswd")
+    code, output = fleet.run("plan", fleet.playbook)
+    assert code == 2, output
+    assert "refused by the camera" in output
+    code, output = fleet.run("apply", fleet.playbook, "--yes")
+    assert code == 0, output
+    wait_for(lambda: status() == "connect", timeout=20)  # once any lock the typo caused has run out
+    assert not _our_failures(fleet.events())
+    code, output = fleet.run("plan", fleet.playbook)
+    assert code == 0, output
 
 
 @pytest.mark.parametrize("vendor", VENDORS)

@@ -194,6 +194,9 @@ def test_remote_device_and_camera_state(start: Start) -> None:
     )
     assert (state["states[0].channel"], state["states[0].connectionState"]) == ("0", "Unconnect")
     assert state["states[3].connectionState"] == "Empty" and "states[4].channel" not in state
+    why = "/cgi-bin/LogicDeviceManager.cgi?action=getCameraLoginErrorCode&channel="
+    assert cgi(fleet, "dn", why + "0", pw=NVR_DH_PW).text == "errorCode=268632085\r\n"  # the stale password
+    assert cgi(fleet, "dn", why + "1", pw=NVR_DH_PW).text.startswith("Error")  # an empty slot
     failed = events_of(fleet, "auth_failed", source="127.0.131.8")
     assert failed and failed[0]["device"] == "dc"  # the recorder really logged into its camera
     remote = kv(cgi(fleet, "dn", CONFIG + "getConfig&name=RemoteDevice", pw=NVR_DH_PW).text)
@@ -214,6 +217,7 @@ def test_remote_device_and_camera_state(start: Start) -> None:
     wait_for(
         lambda: kv(cgi(fleet, "dn", path, pw=NVR_DH_PW).text)["states[0].connectionState"] == "Connected", timeout=5
     )
+    assert cgi(fleet, "dn", why + "0", pw=NVR_DH_PW).text == "errorCode=0\r\n"
     [changed] = events_of(fleet, "channel_changed")
     assert (changed["channel"], changed["camera"], "password" not in changed) == (1, "dc", True)
     new = "RemoteDevice.uuid:System_CONFIG_NETCAMERA_INFO_2"
@@ -222,6 +226,23 @@ def test_remote_device_and_camera_state(start: Start) -> None:
     assert events_of(fleet, "channel_added", channel=3)
     bad = f"{CONFIG}setConfig&RemoteDevice.uuid:System_CONFIG_NETCAMERA_INFO_0.Bogus=1"
     assert cgi(fleet, "dn", bad, pw=NVR_DH_PW).text == "Error\r\n"
+
+
+def test_camera_login_error_code_by_reachability_and_firmware(start: Start) -> None:
+    """A channel at an address nobody listens on is a channel issue, not a password; firmware without
+    the call answers 400 like any unknown action."""
+    nowhere = LabChannel(1, "gone", "127.0.131.99", 8080, "admin", DH_PW)
+    fleet = start(
+        LabSpec(
+            [
+                dahua_recorder("dn", "127.0.131.12", [nowhere]),
+                dahua_recorder("old", "127.0.131.13", [nowhere], camera_login_error_code=False),
+            ]
+        )
+    )
+    why = "/cgi-bin/LogicDeviceManager.cgi?action=getCameraLoginErrorCode&channel=0"
+    wait_for(lambda: cgi(fleet, "dn", why, pw=NVR_DH_PW).text == "errorCode=268632100\r\n", timeout=5)
+    assert cgi(fleet, "old", why, pw=NVR_DH_PW).status_code == 400
 
 
 def _upload(url: str, data: bytes, source: str = "127.0.0.1") -> requests.Response:
