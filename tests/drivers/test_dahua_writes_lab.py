@@ -27,7 +27,11 @@ pytestmark = pytest.mark.lab
 @pytest.fixture
 def lab(bench: Callable[[LabSpec], Bench]) -> Bench:
     cam1 = dh_camera("cam1", "127.0.81.2")
-    cam2 = dh_camera("cam2", "127.0.81.3", SPECIAL)
+    # cam2's upgrade takes 300 device-s (3 s real): a rerun certainly finds it still in flight
+    cam2 = dh_camera("cam2", "127.0.81.3", SPECIAL, upgrade_seconds=300)
+    # The stale channels fail one login per poll and the cameras lock the whole admin account after 5:
+    # polled every 600 device-s (6 s real), that takes over 24 s, longer than any test here. A channel
+    # the driver changes is still polled at once.
     nvr = dh_recorder(
         "nvr",
         "127.0.81.1",
@@ -35,6 +39,7 @@ def lab(bench: Callable[[LabSpec], Bench]) -> Bench:
             LabChannel(1, "cam1", "127.0.81.2", 8080, "admin", "Stale-Pass!1"),
             LabChannel(2, "cam2", "127.0.81.3", 8080, "admin", "Stale-Pass!2"),
         ],
+        channel_poll_seconds=600,
     )
     b = bench(LabSpec([nvr, cam1, cam2]))
     table = {("s1/nvr", "admin"): NVR, ("s1/cam1", "admin"): CAM, ("s1/cam2", "admin"): SPECIAL, ("s1/cam1", "op"): OP}

@@ -81,7 +81,7 @@ class BadDevice:
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return False
         if self.mode == "slow":
-            self.stop.wait(5)
+            self.stop.wait(60)  # never answers: hangs until the test ends, far past any client timeout
             return False
         if not authorized:
             conn.sendall(reply("401 Unauthorized", USERCHECK, CHALLENGE))
@@ -118,7 +118,7 @@ EXPECT = {
     "truncated": ("login", "cut off before its end"),
     "doctype": ("facts", "DOCTYPE"),
     "reset": ("login", "closed or reset the connection"),
-    "slow": ("login", "no reply within 0.5 s"),
+    "slow": ("login", "no reply within 2 s"),
 }
 
 
@@ -134,7 +134,7 @@ def test_each_bad_device_fails_alone(bad: Callable[[str], BadDevice], bench: Cal
         devices.append(dataclasses.replace(device_for(template, "secret-pw-1"), port=server.port))
     guard = LoginGuard()
     creds = DictCredentials()
-    options = DriverOptions(timeout=0.5)
+    options = DriverOptions(timeout=2.0)  # also the good device's: ample for a loaded machine
     result = gather(devices, lambda d: IsapiDriver(d, guard=guard, credentials=creds, options=options), concurrency=6)
     assert list(result.facts) == ["s1/good"]
     by_name = {x.device: x for x in result.failures}

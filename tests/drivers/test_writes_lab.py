@@ -16,6 +16,7 @@ from enforcer.facts import IPFilterFact
 from enforcer.lab.firmware import build_image
 from enforcer.lab.spec import LabChannel, LabLockPolicy, LabProfile, LabSpec
 from enforcer.model import Account, Firmware, LockPolicy
+from tests.lab.conftest import wait_for
 
 from .conftest import ENFORCER, Bench, DictCredentials, device_for, lab_camera, lab_recorder
 
@@ -30,13 +31,16 @@ def site() -> LabSpec:
     cam3 = lab_camera(
         "cam3", "127.0.61.4", CAM, firmware_version="V5.7.3", profile=LabProfile(reboot_seconds=50, upgrade_seconds=30)
     )
+    # Polled every 600 device-s (6 s real): once a test changes cam1's password behind the recorder's
+    # back, its stale channel needs 5 polls (over 24 s) to lock cam1 for the recorder. A channel the
+    # driver changes is still polled at once.
     nvr = lab_recorder(
         "nvr",
         "127.0.61.1",
         NVR,
         [LabChannel(1, "cam1", "127.0.61.2", 8080, "admin", CAM)],
         lock_policy=LabLockPolicy(True, 5, 1800),
-        profile=LabProfile(namespace="isapi", lock_time_unit="seconds", channel_poll_seconds=20, reboot_seconds=50),
+        profile=LabProfile(namespace="isapi", lock_time_unit="seconds", channel_poll_seconds=600, reboot_seconds=50),
     )
     return LabSpec([nvr, cam1, cam2, cam3])
 
@@ -128,6 +132,8 @@ def test_channel_follows_a_camera_password_change(lab: Bench) -> None:
             1, address="127.0.61.2", port=8080, user="admin", password=Secret("Cam1-Changed!5", "t")
         )
         assert out.changed
+        # the recorder polls the changed channel at once, on the lab's loop: wait for that login
+        wait_for(lambda: lab.fleet.device("nvr")["channels"][0]["status"] == "connect", timeout=10)
         [channel] = drv.facts().channels
     assert channel.online and channel.detect == "connect"
     assert lab.fleet.device("nvr")["channels"][0]["password"] == "Cam1-Changed!5"

@@ -13,9 +13,9 @@ ENFORCE = str(Path(sys.executable).parent / "enforce")
 
 
 @pytest.mark.lab
-def test_demo_runs_end_to_end_in_under_a_minute(tmp_path: Path) -> None:
+def test_demo_runs_end_to_end_in_under_two_minutes(tmp_path: Path) -> None:
     start = time.monotonic()
-    done = subprocess.run([ENFORCE, "demo", "--dir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([ENFORCE, "demo", "--dir", str(tmp_path)], capture_output=True, text=True, timeout=180)
     elapsed = time.monotonic() - start
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
@@ -23,7 +23,8 @@ def test_demo_runs_end_to_end_in_under_a_minute(tmp_path: Path) -> None:
     assert "locked the operator account out for everyone" in out and "locked its recorder" in out
     assert "locks during the run: 0; failed logins from enforcer: 0" in out  # act 2: ground truth from the lab
     assert "No changes." in out and "converged without a single lockout" in out
-    assert elapsed < 60, f"the demo took {elapsed:.0f} s"
+    # the quick start must stay quick: normally 7-15 s, bounded loosely for slow shared CI machines
+    assert elapsed < 120, f"the demo took {elapsed:.0f} s"
     passwords = [
         line.split('"password": "')[1].split('"')[0]
         for line in (tmp_path / "fleet" / "lab.state.json").read_text().splitlines()

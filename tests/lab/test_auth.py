@@ -66,7 +66,7 @@ def test_lock_after_threshold_and_not_before(start: Start) -> None:
     assert locked["source"] == src and locked["user"] == "admin"
     assert [e["attempts_left"] for e in events_of(fleet, "auth_failed", source=src)] == [2, 1, 0, 0]
     # the lock runs out after 150 device seconds (1.5 s here), then the counter starts afresh
-    wait_for(lambda: events_of(fleet, "unlocked", source=src), timeout=5)
+    wait_for(lambda: events_of(fleet, "unlocked", source=src), timeout=10)
     ok = get(url, "admin", CAM_PW, source=src)
     assert ok.status_code == 200
 
@@ -93,14 +93,16 @@ def test_account_scope_locks_every_source(start: Start) -> None:
 
 
 def test_retry_during_lock_resets_timer(start: Start) -> None:
-    cam = camera("cam", "127.0.14.2", profile=LabProfile(retry_during_lock_resets_timer=True))
+    # a 600 device-s lock (6 s real): the retry 100 device-s in lands well inside it
+    lock = LabLockPolicy(enabled=True, max_attempts=3, lock_seconds=600)
+    cam = camera("cam", "127.0.14.2", lock_policy=lock, profile=LabProfile(retry_during_lock_resets_timer=True))
     fleet = start(LabSpec([cam]))
     url, src = fleet.url("cam") + UC, "127.0.14.50"
     for _ in range(3):
         get(url, "admin", "bad", source=src)
     time.sleep(100 * SCALE)
     left = int(body(get(url, "admin", CAM_PW, source=src).text)["unlockTime"])
-    assert left > 140  # the attempt started the lock again
+    assert left > 590  # the attempt started the lock again (else at most 500 would be left)
 
 
 def test_locked_sources_at_start(start: Start) -> None:
@@ -129,14 +131,16 @@ def _answer(chal: str, nc: int, pw: str = CAM_PW) -> str:
 
 
 def test_nonce_count_and_stale_nonce(start: Start) -> None:
-    fleet = start(LabSpec([camera("cam", "127.0.16.2")]), nonce_seconds=50)
+    # nonces live 150 device-s (1.5 s real): the three answers to the first one land well inside that
+    fleet = start(LabSpec([camera("cam", "127.0.16.2")]), nonce_seconds=150)
     conn = http.client.HTTPConnection("127.0.16.2", 8080, timeout=5, source_address=("127.0.16.50", 0))
     chal = _raw(conn).getheader("WWW-Authenticate") or ""
+    issued = time.monotonic()  # the nonce is at least this old
     assert _raw(conn, _answer(chal, 1)).status == 200
     assert _raw(conn, _answer(chal, 2)).status == 200  # same nonce, higher nc: keep-alive reuse
     replay = _raw(conn, _answer(chal, 2))
     assert replay.status == 401  # nc must increase
-    time.sleep(60 * SCALE)
+    time.sleep(max(0.0, issued + 160 * SCALE - time.monotonic()))  # 160 device-s after the challenge
     stale = _raw(conn, _answer(chal, 3))
     assert stale.status == 401
     assert 'stale="TRUE"' in (stale.getheader("WWW-Authenticate") or "")

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from enforcer.lab.firmware import build_image
-from enforcer.lab.spec import LabChannel, LabSpec
+from enforcer.lab.spec import LabChannel, LabLockPolicy, LabSpec
 
 from .conftest import (
     DH_PW,
@@ -99,7 +99,9 @@ def test_user_manager_lists_adds_modifies_deletes(start: Start) -> None:
 
 
 def test_modify_password_needs_the_old_one_and_has_its_own_lock(start: Start) -> None:
-    fleet = start(LabSpec([dahua_camera("dc", "127.0.131.4")]))
+    # the modify lock lasts as long as the login lock: 150 device-s (1.5 s real), waited out below
+    lock = LabLockPolicy(enabled=True, max_attempts=3, lock_seconds=150)
+    fleet = start(LabSpec([dahua_camera("dc", "127.0.131.4", lock=lock)]))
     token = rpc_login(fleet, "dc", "admin", DH_PW)[1]["session"]
     change = f"{USERS}modifyPassword&name=admin&pwd={q(ODD_PW)}&pwdOld="
     assert cgi(fleet, "dc", change + q("Wrong1!xx")).text == "Error\r\n"
@@ -116,11 +118,11 @@ def test_modify_password_needs_the_old_one_and_has_its_own_lock(start: Start) ->
     wrong_old = f"{USERS}modifyPassword&name=admin&pwd={q(ODD_PW)}&pwdOld=x"
     for _ in range(5):  # the right pwdOld above cleared the first failure
         assert cgi(fleet, "dc", wrong_old, pw=ODD_PW).text == "Error\r\n"
-    assert events_of(fleet, "modify_password_locked", user="admin")
     assert cgi(fleet, "dc", same, pw=ODD_PW).text == "Error\r\n"  # locked: even the right pwdOld
     assert cgi(fleet, "dc", MACHINE, pw=ODD_PW).status_code == 200  # the login lock is another one
+    assert events_of(fleet, "modify_password_locked", user="admin")
     assert [e["attempts_left"] for e in events_of(fleet, "auth_failed", reason="old_password")] == [4, 4, 3, 2, 1, 0]
-    time.sleep(60 * SCALE + 0.3)  # the modify lock (never swept) runs out
+    time.sleep(150 * SCALE + 0.3)  # the modify lock (never swept) runs out
     assert cgi(fleet, "dc", wrong_old, pw=ODD_PW).text == "Error\r\n"  # one failure, no new lock
     assert len(events_of(fleet, "modify_password_locked", user="admin")) == 1
     assert events_of(fleet, "auth_failed", reason="old_password")[-1]["attempts_left"] == 4
@@ -188,7 +190,7 @@ def test_remote_device_and_camera_state(start: Start) -> None:
     cam = dahua_camera("dc", "127.0.131.9", lock=None)
     nvr = dahua_recorder("dn", "127.0.131.8", [LabChannel(1, "dc", "127.0.131.9", 8080, "admin", "Stale1!xx")])
     fleet = start(LabSpec([cam, nvr]))
-    wait_for(lambda: events_of(fleet, "channel_status", result="errorUserNameOrPasswd"), timeout=5)
+    wait_for(lambda: events_of(fleet, "channel_status", result="errorUserNameOrPasswd"), timeout=10)
     state = kv(
         cgi(fleet, "dn", "/cgi-bin/LogicDeviceManager.cgi?action=getCameraState&uniqueChannels=-1", pw=NVR_DH_PW).text
     )
@@ -215,7 +217,7 @@ def test_remote_device_and_camera_state(start: Start) -> None:
     assert cgi(fleet, "dn", fix, pw=NVR_DH_PW).text == "OK\r\n"
     path = "/cgi-bin/LogicDeviceManager.cgi?action=getCameraState&uniqueChannels=-1"
     wait_for(
-        lambda: kv(cgi(fleet, "dn", path, pw=NVR_DH_PW).text)["states[0].connectionState"] == "Connected", timeout=5
+        lambda: kv(cgi(fleet, "dn", path, pw=NVR_DH_PW).text)["states[0].connectionState"] == "Connected", timeout=10
     )
     assert cgi(fleet, "dn", why + "0", pw=NVR_DH_PW).text == "errorCode=0\r\n"
     [changed] = events_of(fleet, "channel_changed")
@@ -241,7 +243,7 @@ def test_camera_login_error_code_by_reachability_and_firmware(start: Start) -> N
         )
     )
     why = "/cgi-bin/LogicDeviceManager.cgi?action=getCameraLoginErrorCode&channel=0"
-    wait_for(lambda: cgi(fleet, "dn", why, pw=NVR_DH_PW).text == "errorCode=268632100\r\n", timeout=5)
+    wait_for(lambda: cgi(fleet, "dn", why, pw=NVR_DH_PW).text == "errorCode=268632100\r\n", timeout=10)
     assert cgi(fleet, "old", why, pw=NVR_DH_PW).status_code == 400
 
 
@@ -259,7 +261,8 @@ def _upload(url: str, data: bytes, source: str = "127.0.0.1") -> requests.Respon
 
 
 def test_firmware_upload_progress_and_reboot(start: Start) -> None:
-    fleet = start(LabSpec([dahua_camera("dc", "127.0.131.10", upgrade_seconds=200)]))  # 2 s real
+    # 6 s real: Preparing (the first 10 %) and Succeeded (the last 10 %) each last 0.6 s
+    fleet = start(LabSpec([dahua_camera("dc", "127.0.131.10", upgrade_seconds=600)]))
     url, state = fleet.url("dc"), "/cgi-bin/upgrader.cgi?action=getState"
     assert kv(cgi(fleet, "dc", state).text) == {"State": "Free", "Progress": "0"}
     assert cgi(fleet, "dc", "/cgi-bin/upgrader.cgi?action=uploadFirmware", method="POST", data=b"x").text == "Error\r\n"
@@ -270,12 +273,14 @@ def test_firmware_upload_progress_and_reboot(start: Start) -> None:
     assert len(events_of(fleet, "firmware_rejected")) == 2
     assert _upload(url, build_image("IPC-HDW5831R-ZE", "2.840.0000000.1.R", "2025-03-01")).text == "OK\r\n"
     seen: list[tuple[str, int]] = []
-    for _ in range(400):
+    deadline = time.monotonic() + 20
+    while True:
         try:
             now = kv(cgi(fleet, "dc", state).text)
         except requests.ConnectionError:
             break  # down for the reboot into the new firmware
         seen.append((now["State"], int(now["Progress"])))
+        assert time.monotonic() < deadline, f"no reboot 20 s after the upload; last states {seen[-3:]}"
         time.sleep(0.01)
     states = [st for st, _ in seen]
     assert states[0] == "Preparing" and {"Upgrading", "Succeeded"} <= set(states)
@@ -283,7 +288,7 @@ def test_firmware_upload_progress_and_reboot(start: Start) -> None:
     progress = [p for st, p in seen if st == "Upgrading"]
     assert progress == sorted(progress) and progress[0] < progress[-1] <= 100
     assert all(p == 100 for st, p in seen if st == "Succeeded")
-    wait_for(lambda: events_of(fleet, "booted"), timeout=5)
+    wait_for(lambda: events_of(fleet, "booted"), timeout=10)
     assert cgi(fleet, "dc", "/cgi-bin/magicBox.cgi?action=getSoftwareVersion").text == (
         "version=2.840.0000000.1.R,build:2025-03-01\r\n"
     )
@@ -291,16 +296,17 @@ def test_firmware_upload_progress_and_reboot(start: Start) -> None:
 
 
 def test_reboot_goes_down_and_keeps_state(start: Start) -> None:
-    fleet = start(LabSpec([dahua_camera("dc", "127.0.131.11")]))
+    # down for 200 device-s (2 s real): the request right after the reboot event certainly finds it down
+    fleet = start(LabSpec([dahua_camera("dc", "127.0.131.11", reboot_seconds=200)]))
     add = f"{USERS}addUser&user.Name=v2&user.Password={q(ODD_PW)}&user.Group=user"
     assert cgi(fleet, "dc", add).text == "OK\r\n"
     policy = CONFIG + "setConfig&General.LockLoginEnable=true&General.LockLoginTimes=5&General.LoginFailLockTime=1800"
     assert cgi(fleet, "dc", policy).text == "OK\r\n"
     assert cgi(fleet, "dc", "/cgi-bin/magicBox.cgi?action=reboot").text == "OK\r\n"
-    wait_for(lambda: events_of(fleet, "reboot", reason="request"), timeout=5)
+    wait_for(lambda: events_of(fleet, "reboot", reason="request"), timeout=10)
     with pytest.raises(requests.ConnectionError):
         get(fleet.url("dc") + MACHINE)
-    wait_for(lambda: events_of(fleet, "booted"), timeout=5)
+    wait_for(lambda: events_of(fleet, "booted"), timeout=10)
     assert cgi(fleet, "dc", MACHINE).status_code == 200
     assert cgi(fleet, "dc", MACHINE, "v2", ODD_PW).status_code == 200  # the account added before
     general = kv(cgi(fleet, "dc", CONFIG + "getConfig&name=General").text)

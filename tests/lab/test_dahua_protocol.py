@@ -16,7 +16,7 @@ import pytest
 from enforcer.lab.dh_rpc import login_hash
 from enforcer.lab.fleet import Fleet
 from enforcer.lab.httpclient import authorization
-from enforcer.lab.spec import LabChannel, LabSpec
+from enforcer.lab.spec import LabChannel, LabLockPolicy, LabSpec
 
 from .conftest import (
     DH_PW,
@@ -36,6 +36,12 @@ from .conftest import (
 pytestmark = pytest.mark.lab
 
 RPC_REALM = "Login to EB2711F0F250EAB5"
+
+
+def long_lock() -> LabLockPolicy:
+    """A lock the test does not wait out: 3 attempts, 600 device-s (6 s real), so every "still locked"
+    request lands well inside it however slow the machine."""
+    return LabLockPolicy(enabled=True, max_attempts=3, lock_seconds=600)
 
 
 def raw(fleet: Fleet, dev: str, headers: dict[str, str], *, uri: str = MACHINE, source: str = "127.0.0.1") -> Any:
@@ -96,22 +102,25 @@ def test_wrong_password_counts_once_and_credentialless_never(start: Start) -> No
 
 
 def test_account_lock_refuses_every_source_until_it_expires(start: Start) -> None:
-    fleet = start(LabSpec([dahua_camera("dc", "127.0.130.4")]))
+    # waited out, so kept short: 150 device-s (1.5 s real); the "still locked" checks come right after
+    lock = LabLockPolicy(enabled=True, max_attempts=3, lock_seconds=150)
+    fleet = start(LabSpec([dahua_camera("dc", "127.0.130.4", lock=lock)]))
     stale, admin = "127.0.130.51", "127.0.130.52"
     for _ in range(3):
         cgi(fleet, "dc", MACHINE, "admin", "Stale1!xx", source=stale)
-    [locked] = events_of(fleet, "locked")
-    assert (locked["user"], locked["key"], locked["seconds"]) == ("admin", "user:admin", 60)
     refused = cgi(fleet, "dc", MACHINE, source=admin)  # right password, another source: still locked
     assert refused.status_code == 401 and refused.content == b"" and "nonce=" in refused.headers["WWW-Authenticate"]
-    assert events_of(fleet, "auth_failed", source=admin, reason="locked", attempts_left=0)
     assert cgi(fleet, "dc", MACHINE, "op", "Op3rator!x", source=stale).status_code == 200  # other accounts unaffected
-    wait_for(lambda: events_of(fleet, "unlocked", key="user:admin"), timeout=5)
+    [locked] = events_of(fleet, "locked")
+    assert (locked["user"], locked["key"], locked["seconds"]) == ("admin", "user:admin", 150)
+    assert events_of(fleet, "auth_failed", source=admin, reason="locked", attempts_left=0)
+    wait_for(lambda: events_of(fleet, "unlocked", key="user:admin"), timeout=10)
     assert cgi(fleet, "dc", MACHINE, source=admin).status_code == 200
 
 
 def test_source_scope_option_and_403_while_locked(start: Start) -> None:
-    fleet = start(LabSpec([dahua_camera("dc", "127.0.130.5", lock_scope="source", locked_http_status=403)]))
+    dev = dahua_camera("dc", "127.0.130.5", lock=long_lock(), lock_scope="source", locked_http_status=403)
+    fleet = start(LabSpec([dev]))
     src = "127.0.130.53"
     for _ in range(3):
         cgi(fleet, "dc", MACHINE, "admin", "Stale1!xx", source=src)
@@ -195,7 +204,7 @@ def test_rpc2_challenge_and_success(start: Start) -> None:
 
 
 def test_rpc2_wrong_password_then_locked(start: Start) -> None:
-    fleet = start(LabSpec([dahua_camera("dc", "127.0.130.11")]))
+    fleet = start(LabSpec([dahua_camera("dc", "127.0.130.11", lock=long_lock())]))
     lefts = []
     for _ in range(2):
         _, wrong = rpc_login(fleet, "dc", "admin", "Wrong1!xx")
@@ -204,7 +213,7 @@ def test_rpc2_wrong_password_then_locked(start: Start) -> None:
     assert lefts == [2, 1]
     _, third = rpc_login(fleet, "dc", "admin", "Wrong1!xx")
     assert third["error"]["code"] == 268632081 and third["params"]["remainLoginTimes"] == 0
-    assert 0 < third["params"]["remainLockSecond"] <= 60
+    assert 0 < third["params"]["remainLockSecond"] <= 600
     first, right = rpc_login(fleet, "dc", "admin", DH_PW)  # the challenge is still free without lock_on_challenge
     assert first["error"]["code"] == 268632079 and right["error"]["code"] == 268632081
     assert len(events_of(fleet, "auth_failed", reason="bad_credentials")) == 3
@@ -222,7 +231,7 @@ def test_rpc2_reused_session_is_a_fresh_challenge_not_a_failure(start: Start) ->
 
 
 def test_rpc2_lock_on_challenge_and_cgi_failures_add_up(start: Start) -> None:
-    fleet = start(LabSpec([dahua_camera("dc", "127.0.130.13", lock_on_challenge=True)]))
+    fleet = start(LabSpec([dahua_camera("dc", "127.0.130.13", lock=long_lock(), lock_on_challenge=True)]))
     cgi(fleet, "dc", MACHINE, "admin", "Wrong1!xx")
     _, wrong = rpc_login(fleet, "dc", "admin", "Wrong1!xx")
     assert wrong["params"]["remainLoginTimes"] == 1
@@ -232,7 +241,10 @@ def test_rpc2_lock_on_challenge_and_cgi_failures_add_up(start: Start) -> None:
 
 
 def test_rpc2_sessions_keepalive_logout_expiry_and_limit(start: Start) -> None:
-    fleet = start(LabSpec([dahua_camera("dc", "127.0.130.14", max_sessions=2)]))
+    # sessions live 60 device-s: at 0.04 real s per device-s that is 2.4 s, and each request below that
+    # must find its session alive lands 28 device-s (over 1 s real) before the session would end
+    scale = 0.04
+    fleet = start(LabSpec([dahua_camera("dc", "127.0.130.14", max_sessions=2)]), time_scale=scale)
 
     def call(method: str, token: str) -> Any:
         return rpc(fleet, "dc", {"method": method, "id": 9, "session": token}, path="/RPC2")
@@ -244,11 +256,11 @@ def test_rpc2_sessions_keepalive_logout_expiry_and_limit(start: Start) -> None:
     assert call("global.keepAlive", a)["params"] == {"timeout": 60}
     assert call("global.logout", b)["result"] is True
     assert call("global.keepAlive", b)["error"] == {"code": 287637505, "message": "Invalid session in request data!"}
-    time.sleep(0.4)
+    time.sleep(30 * scale)
     assert call("global.keepAlive", a)["result"] is True  # keeps it alive past the first 60 s
-    time.sleep(0.35)
+    time.sleep(32 * scale)  # 62 device seconds since the keep-alive before
     assert call("magicBox.getSoftwareVersion", a)["result"] is True
-    time.sleep(0.75)  # 75 device seconds without a keep-alive
+    time.sleep(64 * scale)  # 64 device seconds without a keep-alive
     assert call("global.keepAlive", a)["error"]["code"] == 287637505
 
 
@@ -285,6 +297,6 @@ def test_viewers_and_recorders_log_in_with_magicbox(start: Start) -> None:
     nvr = dahua_recorder("dn", "127.0.130.17", [LabChannel(1, "dc", "127.0.130.16", 8080, "admin", DH_PW)])
     viewer = LabClient("v1", "s1", "viewer", "127.0.130.57", "dc", "op", "Op3rator!x", interval_seconds=20)
     fleet = start(LabSpec([cam, nvr], [viewer]))
-    wait_for(lambda: fleet.client_status("v1")["last"] == "ok", timeout=5)
-    wait_for(lambda: fleet.device("dn")["channels"][0]["status"] == "connect", timeout=5)
+    wait_for(lambda: fleet.client_status("v1")["last"] == "ok", timeout=10)
+    wait_for(lambda: fleet.device("dn")["channels"][0]["status"] == "connect", timeout=10)
     assert not events_of(fleet, "auth_failed")

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from enforcer.lab.firmware import build_image
-from enforcer.lab.spec import LabIPFilter, LabSpec
+from enforcer.lab.spec import LabIPFilter, LabLockPolicy, LabProfile, LabSpec
 
 from .conftest import CAM_PW, SCALE, Start, camera, events_of, get, wait_for
 
@@ -33,7 +33,9 @@ def refused(address: str, port: int = 8080) -> bool:
 
 
 def test_firmware_upload_reboot_and_new_version(start: Start) -> None:
-    fleet = start(LabSpec([camera("cam", "127.0.30.2")]))
+    # a 150 device-s upgrade (1.5 s real), then down for 200 device-s: the status read right after the
+    # upload finds the upgrade running, and the polling below finds the device down
+    fleet = start(LabSpec([camera("cam", "127.0.30.2", profile=LabProfile(reboot_seconds=200, upgrade_seconds=150))]))
     url = fleet.url("cam") + "/ISAPI/System/updateFirmware"
     image = build_image("DS-2CD2146G2-ISU", "V5.8.10", "250301")
     as_xml = get(url, "admin", CAM_PW, method="PUT", data=image, headers={"Content-Type": "application/xml"})
@@ -46,9 +48,9 @@ def test_firmware_upload_reboot_and_new_version(start: Start) -> None:
     assert accepted.status_code == 200 and fields(accepted.text)["statusCode"] == "1"
     status = fields(get(fleet.url("cam") + "/ISAPI/System/upgradeStatus", "admin", CAM_PW).text)
     assert status["upgrading"] == "true" and 0 <= int(status["percent"]) < 100
-    # upgrade 30 device-s, then down for 50 device-s: connections refused meanwhile
-    wait_for(lambda: refused("127.0.30.2"), timeout=5, step=0.01)
-    wait_for(lambda: not refused("127.0.30.2"), timeout=5)
+    # connections are refused while the device is down
+    wait_for(lambda: refused("127.0.30.2"), timeout=10, step=0.01)
+    wait_for(lambda: not refused("127.0.30.2"), timeout=10)
     info = fields(get(fleet.url("cam") + "/ISAPI/System/deviceInfo", "admin", CAM_PW).text)
     assert (info["firmwareVersion"], info["firmwareReleasedDate"]) == ("V5.8.10", "build 250301")
     kinds = [e["event"] for e in fleet.read_events()]
@@ -60,7 +62,11 @@ def test_firmware_upload_reboot_and_new_version(start: Start) -> None:
 
 
 def test_reboot_refuses_connections_voids_nonces_and_clears_locks(start: Start) -> None:
-    fleet = start(LabSpec([camera("cam", "127.0.31.2")]))
+    # down for 200 device-s (2 s real): still down after the pause below, however slow the machine; the
+    # lock (3000 device-s) cannot run out on its own before the reboot or during it: only the reboot clears it
+    lock = LabLockPolicy(enabled=True, max_attempts=3, lock_seconds=3000)
+    cam = camera("cam", "127.0.31.2", lock_policy=lock, profile=LabProfile(reboot_seconds=200))
+    fleet = start(LabSpec([cam]))
     base = fleet.url("cam")
     for _ in range(3):
         get(base + "/ISAPI/Security/userCheck", "admin", "bad", source="127.0.31.50")
@@ -68,10 +74,10 @@ def test_reboot_refuses_connections_voids_nonces_and_clears_locks(start: Start) 
     s = requests.Session()
     s.auth = requests.auth.HTTPDigestAuth("admin", CAM_PW)
     assert s.put(base + "/ISAPI/System/reboot", timeout=5).status_code == 200
-    assert wait_for(lambda: refused("127.0.31.2"), timeout=2, step=0.01)
+    assert wait_for(lambda: refused("127.0.31.2"), timeout=10, step=0.01)
     time.sleep(20 * SCALE)
     assert refused("127.0.31.2")
-    wait_for(lambda: not refused("127.0.31.2"), timeout=5)
+    wait_for(lambda: not refused("127.0.31.2"), timeout=10)
     # the session's old nonce is void: requests re-handshakes once after stale="TRUE"
     again = s.get(base + "/ISAPI/Security/userCheck", timeout=5)
     assert again.status_code == 200
