@@ -6,6 +6,7 @@ wrong shape raises :class:`ParseError`, which the driver turns into a per-device
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -185,10 +186,9 @@ def camera_states(body: bytes) -> dict[int, str]:
 
 
 def channel_facts(
-    slots: dict[int, Slot], states: dict[int, str], detects: dict[int, ChannelDetect] | None = None
+    slots: dict[int, Slot], states: dict[int, str], why: Callable[[int], ChannelDetect]
 ) -> tuple[ChannelFact, ...]:
-    """Only enabled slots with a real address; ``connect`` when Connected, else the slot's entry in
-    ``detects`` (from :func:`channel_detect`), ``unknown`` without one."""
+    """Only enabled slots with a real address; ``connect`` when Connected, else ``why(slot)``."""
     out = []
     for slot in slots.values():
         if not slot.used:
@@ -201,17 +201,17 @@ def channel_facts(
                 port=slot.http_port,
                 user=slot.user,
                 online=online,
-                detect="connect" if online else (detects or {}).get(slot.slot, "unknown"),
+                detect="connect" if online else why(slot.slot),
             )
         )
     return tuple(out)
 
 
-#: RPC2 login errors a recorder meets at its camera (protocols/dahua-cgi.md §3; docs/dahua-wire.md):
-#: user or password not valid, user / password not valid, and locked (which the recorder's own
-#: stale retries cause far more often than anything else).
-CAMERA_REFUSED = frozenset({268632085, 268632070, 268632071, 268632081})
-CAMERA_UNREACHABLE = 268632100
+#: RPC2 login errors a recorder meets at its camera that mean its stored credential is refused
+#: (protocols/dahua-cgi.md §3 trusts only these two for login outcomes): user or password not valid,
+#: and locked, which the recorder's own stale retries cause far more often than anything else.
+CAMERA_REFUSED = frozenset({268632085, 268632081})
+CAMERA_UNREACHABLE = 268632100  # docs/dahua-wire.md
 
 
 def channel_detect(body: bytes) -> ChannelDetect:

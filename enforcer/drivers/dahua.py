@@ -172,30 +172,43 @@ class DahuaDriver:
         return self.optional_config("ip filter", "IPFilter", _dahuaparse.ip_filter)[1]
 
     def read_channels(self) -> tuple[ChannelFact, ...]:
+        """Each used ``RemoteDevice`` slot and its state; a slot that is not Connected is asked why, so
+        that a camera refusing the stored password (planned for repair) is told apart from one gone."""
         slots = self.optional_config("channels", "RemoteDevice", _dahuaparse.remote_devices)[1]
         if slots is None:
             return ()
         states = _dahuaparse.camera_states(
             self.get("channel state", CAMERAS, "getCameraState", [("uniqueChannels", "-1")])[1]
         )
-        detects: dict[int, ChannelDetect] = {}
-        for slot in (s.slot for s in slots.values() if s.used and states.get(s.slot) != "Connected"):
-            detect = self._camera_login_error(slot)
-            if detect is None:
-                break  # firmware without the call: every channel down reads unknown
-            detects[slot] = detect
-        return _dahuaparse.channel_facts(slots, states, detects)
+        supported = True
+
+        def why(slot: int) -> ChannelDetect:
+            nonlocal supported
+            if supported:
+                detect = self._camera_login_error(slot)
+                if detect is not None:
+                    return detect
+                supported = False  # firmware without the call: one refused read, not one per channel
+            return "unknown"
+
+        return _dahuaparse.channel_facts(slots, states, why)
 
     def _camera_login_error(self, slot: int) -> ChannelDetect | None:
-        """Why slot's channel is down (a stale password is planned for repair); ``None`` when the
-        firmware lacks ``getCameraLoginErrorCode`` (400), ``unknown`` for a slot it will not say."""
+        """``getCameraLoginErrorCode``; ``None`` when the firmware lacks it (400, 403 or ``Error``, as
+        for other unknown names): a diagnosis, so it never fails the recorder's read."""
+        step = "channel login error"
         try:
             status, body = self.get(
-                "channel state", CAMERAS, "getCameraLoginErrorCode", [("channel", str(slot))], allow=(200, 400)
+                step, CAMERAS, "getCameraLoginErrorCode", [("channel", str(slot))], allow=(200, 400, 403)
             )
         except Refusal:
+            return None
+        if status != 200:
+            return None
+        try:
+            return _dahuaparse.channel_detect(body)
+        except ParseError:
             return "unknown"
-        return _dahuaparse.channel_detect(body) if status == 200 else None
 
     def lock_state(self) -> LockState:
         """A free RPC2 challenge: only a lock it reports is known; anything else reads unlocked."""

@@ -144,6 +144,12 @@ def _accounts(device: Device, facts: DeviceFacts, known: Known) -> list[Change]:
     return out
 
 
+#: Why a channel whose settings match is rewritten: its camera refuses it now. Right after the rewrite
+#: the refusal may still show (the recorder has not logged in again, or a lock its old password caused
+#: has not run out), so verify reports such a channel as reconnecting rather than unconverged.
+CHANNEL_REFUSED = "the recorder's stored password is refused by the camera"
+
+
 def diff_channels(
     site: Site, facts: Mapping[str, DeviceFacts], changes: list[Change], enforce: frozenset[Aspect]
 ) -> list[Change]:
@@ -169,7 +175,7 @@ def diff_channels(
         elif follows:
             reason = f"{camera.name}'s {camera.channel_user} password changes"
         elif have.detect == "errorUserNameOrPasswd":
-            reason = "the recorder's stored password is refused by the camera"
+            reason = CHANNEL_REFUSED
         else:
             continue
         out.append(

@@ -16,7 +16,7 @@ from enforcer.config.secrets import Secret
 from enforcer.drivers.base import DeviceDriver, DriverOptions, driver_for
 from enforcer.drivers.discovery import StoreCredentials
 from enforcer.drivers.guard import LoginGuard
-from enforcer.engine.diff import Known
+from enforcer.engine.diff import CHANNEL_REFUSED, Known
 from enforcer.engine.executor import Event, LocalExecutor, RunOptions, SiteResult, StepFinished, StepStarted, Work
 from enforcer.engine.gather import Failure, Gathered, Progress, devices_of, gather
 from enforcer.engine.journal import Journal
@@ -193,7 +193,7 @@ class PlayRun:
                 site=site.name, device=found.failures[0].device, step="verify", detail=found.failures[0].reason
             )
         plan = plan_site(site, found.facts, {}, self.play.enforce, self.known(found.facts))
-        left = [f"{c.device.split('/', 1)[1]} {c.key}" for c in plan.pending]
+        left = [f"{c.device.split('/', 1)[1]} {c.key}" for c in plan.pending if c.reason != CHANNEL_REFUSED]
         if left:
             raise DeviceError(
                 site=site.name, device=site.name, step="verify", detail=f"not converged: {', '.join(left)}"

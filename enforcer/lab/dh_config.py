@@ -288,10 +288,12 @@ def camera_login_error(dev: DahuaDevice, req: Request, s: Session) -> Response:
     if dev.family != "nvr" or not dev.profile.camera_login_error_code:
         return dh_kv.empty(400)
     slot = req.query.get("channel", "")
-    st = dev.channels.status.get(int(slot) + 1) if slot.isdigit() else None
-    if st is None:
+    channel_id = int(slot) + 1 if slot.isdigit() else 0
+    if dev.channels.get(channel_id) is None:
         return dh_kv.error("Invalid channel")
-    return dh_kv.kv([("errorCode", LOGIN_ERROR_CODES.get(st.result, CHANNEL_ISSUE))])
+    st = dev.channels.status.get(channel_id)
+    result = st.result if st is not None else "connecting"  # added, not polled yet
+    return dh_kv.kv([("errorCode", LOGIN_ERROR_CODES.get(result, CHANNEL_ISSUE))])
 
 
 def register(reg: Callable[..., None]) -> None:

@@ -413,7 +413,7 @@ class Fleet:
             ch.password = password
             dev.channel_event("channel_changed", ch, source="lab", user="lab")
             self.channel_changed(dev, channel_id)
-            self._dirty = True
+            self.state_changed()
 
         self.call(change)
 

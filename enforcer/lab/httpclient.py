@@ -81,6 +81,8 @@ def login_flow(
         reply = yield Outgoing(method, uri, {"Authorization": authorization(chal, user, password, method, uri, 1)})
         if reply.status == 200:
             return "ok"
+        if reply.status == 403:  # a locked Dahua account refusing the credential (an IP filter refuses before)
+            return "auth_failed"
         if reply.status != 401:
             return "error"
         fresh = digest_challenge(reply)

@@ -24,6 +24,7 @@ LOG = logging.getLogger("enforcer.lab")
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 256 * 1024 * 1024
 BACKLOG = 128
+ACCEPT_PAUSE = 1.0  # seconds without accepting after running out of descriptors (asyncio's own choice)
 
 
 @dataclass
@@ -203,10 +204,14 @@ class Endpoint:
         for _ in range(BACKLOG):
             try:
                 conn, _ = sock.accept()
-            except (BlockingIOError, InterruptedError):
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 return
-            except OSError as exc:  # out of descriptors, say: the client sees a refused connection
-                LOG.warning("%s:%s accept failed: %s", self.host, self.port, exc)
+            except OSError as exc:
+                # Out of descriptors, say: the socket stays readable, so accepting on would spin the loop.
+                # Pause as asyncio does; clients wait in the backlog meanwhile.
+                LOG.warning("%s:%s cannot accept (%s); pausing for %s s", self.host, self.port, exc, ACCEPT_PAUSE)
+                loop.remove_reader(sock.fileno())
+                loop.call_later(ACCEPT_PAUSE, self._resume, loop, sock)
                 return
             conn.setblocking(False)
             task = loop.create_task(
@@ -215,16 +220,24 @@ class Endpoint:
             self._accepting.add(task)
             task.add_done_callback(self._accepted)
 
+    def _resume(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        if self._listener is sock:  # not stopped (or stopped and started again) meanwhile
+            loop.add_reader(sock.fileno(), self._accept, loop, sock)
+
     def _accepted(self, task: asyncio.Task[tuple[asyncio.Transport, asyncio.Protocol]]) -> None:
         self._accepting.discard(task)
-        if not task.cancelled():
-            task.exception()  # a failed TLS handshake or a client gone at once: routine, already closed
+        if task.cancelled():
+            return
+        exc = task.exception()  # a failed TLS handshake or a client gone at once: routine, already closed
+        if exc is not None and not isinstance(exc, OSError):
+            LOG.error("%s:%s connection setup failed", self.host, self.port, exc_info=exc)
 
     def stop(self, *, abort: bool = False) -> None:
         """Stop listening (new connections are refused) and close every open connection.
 
         ``abort`` drops connections at once, without a TLS close handshake (the lab shutting down).
-        A connection accepted before the stop but not yet set up is dropped by its generation.
+        A connection accepted but not yet set up (a TLS handshake under way) is dropped by its
+        generation once set up; cancelling it instead could leave its socket unowned and unclosed.
         """
         self.generation += 1
         if self._listener is not None:

@@ -16,7 +16,7 @@ from enforcer.drivers._dahuausers import weak_reason
 from enforcer.drivers._digest import Reply
 from enforcer.drivers._http import _RedactQuery
 from enforcer.drivers._upgrade import same_version
-from enforcer.facts import ChannelFact, IPFilterFact
+from enforcer.facts import ChannelDetect, ChannelFact, IPFilterFact
 
 # -- key=value bodies -------------------------------------------------------------------------------
 
@@ -227,11 +227,18 @@ def test_remote_devices_and_camera_state_to_channels() -> None:
         b"states[1].channel=1\r\nstates[1].connectionState=Empty\r\n"
         b"states[2].channel=2\r\nstates[2].connectionState=Unconnect\r\n"
     )
-    assert dp.channel_facts(slots, states) == (
+
+    asked: list[int] = []
+
+    def why(slot: int) -> ChannelDetect:
+        asked.append(slot)
+        return "errorUserNameOrPasswd"
+
+    assert dp.channel_facts(slots, states, why) == (
         ChannelFact(1, "10.0.0.2", 8080, "admin", True, "connect"),
-        ChannelFact(3, "10.0.0.4", 80, "op", False, "unknown"),
+        ChannelFact(3, "10.0.0.4", 80, "op", False, "errorUserNameOrPasswd"),
     )
-    assert dp.channel_facts(slots, states, {2: "errorUserNameOrPasswd"})[1].detect == "errorUserNameOrPasswd"
+    assert asked == [2]  # only the used slot that is not Connected is asked why
     old = dp.remote_devices(b"table.RemoteDevice[0].Enable=true\r\ntable.RemoteDevice[0].Address=10.0.0.9\r\n")
     assert old[0].address == "10.0.0.9" and old[0].used
 

@@ -226,6 +226,7 @@ def test_remote_device_and_camera_state(start: Start) -> None:
     add = f"{CONFIG}setConfig&{new}.Address=127.0.131.9&{new}.HttpPort=8080&{new}.Password={q(DH_PW)}"
     assert cgi(fleet, "dn", add, pw=NVR_DH_PW).text == "OK\r\n"
     assert events_of(fleet, "channel_added", channel=3)
+    assert cgi(fleet, "dn", why + "2", pw=NVR_DH_PW).text == "errorCode=0\r\n"  # added: polled or not, no Error
     bad = f"{CONFIG}setConfig&RemoteDevice.uuid:System_CONFIG_NETCAMERA_INFO_0.Bogus=1"
     assert cgi(fleet, "dn", bad, pw=NVR_DH_PW).text == "Error\r\n"
 

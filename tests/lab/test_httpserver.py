@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,10 +16,8 @@ from enforcer.lab.httpserver import Endpoint, Request, Response
 
 pytestmark = pytest.mark.lab
 
-# Port 8080 only: pyproject's filterwarnings exempts the lab's own listening ports from the CPython 3.11
-# unclosed-socket ResourceWarning (see there); each test has its own address.
-HOST, PORT = "127.0.132.1", 8080
-HOST2 = "127.0.132.2"
+HOST, PORT = "127.0.132.1", 8080  # each test has its own address
+HOST2, HOST3 = "127.0.132.2", "127.0.132.3"
 
 
 def _ok(_: Request) -> Response:
@@ -96,3 +96,49 @@ def test_an_endpoint_serves_again_after_a_restart(loop: asyncio.AbstractEventLoo
             reply += chunk
     assert reply.startswith(b"HTTP/1.1 200 ") and reply.endswith(b"ok")
     _on_loop(loop, endpoint.stop)
+
+
+# A lab process that has run out of descriptors, with one client waiting in its backlog; after
+# ``FREE_AFTER`` s it frees them and reports how many times it logged a failed accept meanwhile.
+OUT_OF_DESCRIPTORS = """
+import asyncio, logging, resource, socket, sys, time
+from enforcer.lab.httpserver import Endpoint, Response
+failures = []
+class Count(logging.Handler):
+    def emit(self, record):
+        failures.append(record)
+logging.getLogger("enforcer.lab").addHandler(Count())
+async def main():
+    endpoint = Endpoint(lambda req: Response(200, b"ok", content_type="text/plain"), sys.argv[1], 8080)
+    await endpoint.start()
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    hogs = []
+    while True:
+        try:
+            hogs.append(socket.socket())
+        except OSError:
+            break
+    print("full", flush=True)
+    await asyncio.sleep(float(sys.argv[2]))
+    for hog in hogs:
+        hog.close()
+    await asyncio.sleep(2.0)  # the pause ends and the waiting client is served
+    print(len(failures), flush=True)
+    endpoint.stop()
+asyncio.run(main())
+"""
+FREE_AFTER = 0.5
+
+
+def test_out_of_descriptors_pauses_accepting_instead_of_spinning() -> None:
+    """Without a pause, a listening socket nobody can accept from stays readable and the loop spins,
+    logging thousands of times a second and starving every other device of the lab."""
+    command = [sys.executable, "-c", OUT_OF_DESCRIPTORS, HOST3, str(FREE_AFTER)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as lab:
+        assert lab.stdout is not None and lab.stdout.readline().strip() == "full"
+        with socket.create_connection((HOST3, PORT), timeout=5) as client:  # queued in the backlog
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            reply = client.recv(1000)
+        assert reply.startswith(b"HTTP/1.1 200 "), "the client waiting in the backlog is served once freed"
+        failures = int(lab.stdout.readline())
+        assert 1 <= failures <= 3, f"{failures} failed accepts logged in {FREE_AFTER} s"
