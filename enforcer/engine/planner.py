@@ -45,7 +45,7 @@ def plan_site(
 
     ``isolated`` names devices a killed run left isolated (from the journal): they are released.
     """
-    failed = [f"{d.name}: {failures[d.id]}" for d in site.devices if d.id in failures]
+    failed = [f"{d.name}: {failures[d.id]}{_refused_there(site, facts, d)}" for d in site.devices if d.id in failures]
     if failed:
         return SitePlan(site.name, error="facts failed: " + "; ".join(failed))
     changes: list[Change] = []
@@ -107,6 +107,25 @@ def _stale_paths(site: Site, pending: list[Change]) -> list[StalePath]:
         if camera.recorder and (camera.id, camera.channel_user) in rotating:
             paths.append(StalePath(camera, camera.channel_user, None))
     return paths
+
+
+def _refused_there(site: Site, facts: Mapping[str, DeviceFacts], device: Device) -> str:
+    """For a device that could not be read: the recorder channels it refuses, the usual cause when it
+    is locked (a camera re-added with a typo locks its account for everyone on Dahua)."""
+    refused = [
+        f"{recorder.name} ch{ch.id}"
+        for recorder in site.recorders
+        if recorder.id in facts
+        for ch in facts[recorder.id].channels
+        if ch.detect == "errorUserNameOrPasswd"
+        and (ch.address, ch.port or device.port) == (device.address, device.port)
+    ]
+    if not refused:
+        return ""
+    return (
+        f" (it refuses {', '.join(refused)}: a stale stored password may be the cause;"
+        " apply waits a lock out, then repairs the channel)"
+    )
 
 
 def _isolate(

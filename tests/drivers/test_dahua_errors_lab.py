@@ -7,8 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import socket
-import struct
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -20,81 +18,32 @@ from enforcer.engine.gather import gather
 from enforcer.lab.spec import LabSpec
 
 from .conftest import Bench, DictCredentials
+from .rawserver import RawServer, raw_servers, reply
 from .test_dahua_lab import CAM, dh_camera, dh_device
 
 pytestmark = pytest.mark.lab
 
 REALM = "Login to 4X7C5A1ZAG00001"
 CHALLENGE = f'WWW-Authenticate: Digest realm="{REALM}", qop="auth", nonce="6e6f6e6365", opaque="6f70"\r\n'.encode()
-TIMEOUT = 2.0  # the driver's; the slow device stalls for three times that
-
-
-def reply(status: str, body: bytes, extra: bytes = b"", length: int | None = None, kind: str = "text/plain") -> bytes:
-    size = len(body) if length is None else length
-    head = f"HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {size}\r\n"
-    return head.encode() + extra + b"\r\n" + body
+TIMEOUT = 2.0  # the driver's; the slow device never answers
 
 
 def rpc_reply(doc: dict[str, object]) -> bytes:
     return reply("200 OK", json.dumps(doc).encode(), kind="application/json")
 
 
-class BadDahua:
+class BadDahua(RawServer):
     """Answers the CGI challenge and the RPC2 login like a Dahua device, then misbehaves as ``mode`` says."""
 
     def __init__(self, mode: str) -> None:
-        self.mode = mode
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
+        super().__init__(mode)
         self.hashes = 0  # RPC2 request 2: the credential, hashed
-        threading.Thread(target=self._serve, daemon=True).start()
 
-    def _serve(self) -> None:
-        self.sock.settimeout(0.1)
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._conn, args=(conn,), daemon=True).start()
-
-    def _conn(self, conn: socket.socket) -> None:
-        buf = b""
-        with conn:
-            while not self.stop.is_set():
-                while b"\r\n\r\n" in buf:
-                    head, rest = buf.split(b"\r\n\r\n", 1)
-                    length = next(
-                        (int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")),
-                        0,
-                    )
-                    if len(rest) < length:
-                        break
-                    buf = rest[length:]
-                    if not self._answer(conn, head.decode("latin-1"), rest[:length]):
-                        return
-                try:
-                    conn.settimeout(0.2)
-                    chunk = conn.recv(65536)
-                except TimeoutError:
-                    continue
-                except OSError:
-                    return
-                if not chunk:
-                    return
-                buf += chunk
-
-    def _answer(self, conn: socket.socket, head: str, body: bytes) -> bool:
+    def answer(self, conn: socket.socket, head: str, body: bytes) -> bool:
+        shared = self.misbehave(conn)
+        if shared is not None:
+            return shared
         target = head.split(" ")[1]
-        if self.mode == "reset":
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            return False
-        if self.mode == "slow":
-            self.stop.wait(3 * TIMEOUT)
-            return False
         if target.startswith("/RPC2"):
             return self._rpc(conn, target, json.loads(body))
         if "authorization:" not in head.lower():
@@ -127,22 +76,11 @@ class BadDahua:
         conn.sendall(rpc_reply({"result": True, "params": {"keepAliveInterval": 60}, "id": doc["id"], "session": "ab"}))
         return True
 
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
-
 
 @pytest.fixture
 def bad() -> Iterator[Callable[[str], BadDahua]]:
-    servers: list[BadDahua] = []
-
-    def make(mode: str) -> BadDahua:
-        servers.append(BadDahua(mode))
-        return servers[-1]
-
-    yield make
-    for s in servers:
-        s.close()
+    with raw_servers(BadDahua) as make:
+        yield make
 
 
 EXPECT = {

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import socket
-import struct
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -18,6 +16,7 @@ from enforcer.engine.gather import gather
 from enforcer.lab.spec import LabSpec
 
 from .conftest import Bench, DictCredentials, device_for, lab_camera
+from .rawserver import RawServer, raw_servers, reply
 
 pytestmark = pytest.mark.lab
 
@@ -26,91 +25,34 @@ USERCHECK = (
     b"<userCheck><statusValue>401</statusValue><lockStatus>unlock</lockStatus>"
     b"<retryLoginTime>7</retryLoginTime></userCheck>"
 )
+XML = "application/xml"
 
 
-def reply(status: str, body: bytes, extra: bytes = b"", length: int | None = None) -> bytes:
-    size = len(body) if length is None else length
-    head = f"HTTP/1.1 {status}\r\nContent-Type: application/xml\r\nContent-Length: {size}\r\n"
-    return head.encode() + extra + b"\r\n" + body
-
-
-class BadDevice:
+class BadDevice(RawServer):
     """Answers the challenge like a device, then misbehaves as ``mode`` says."""
 
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
-        self.requests = 0
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        self.sock.settimeout(0.1)
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._conn, args=(conn,), daemon=True).start()
-
-    def _conn(self, conn: socket.socket) -> None:
-        buf = b""
-        with conn:
-            while not self.stop.is_set():
-                try:
-                    conn.settimeout(0.2)
-                    chunk = conn.recv(65536)
-                except TimeoutError:
-                    continue
-                except OSError:
-                    return
-                if not chunk:
-                    return
-                buf += chunk
-                while b"\r\n\r\n" in buf:
-                    head, buf = buf.split(b"\r\n\r\n", 1)
-                    self.requests += 1
-                    if not self._answer(conn, b"authorization:" in head.lower()):
-                        return
-
-    def _answer(self, conn: socket.socket, authorized: bool) -> bool:
-        if self.mode == "reset":
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            return False
-        if self.mode == "slow":
-            self.stop.wait(60)  # never answers: hangs until the test ends, far past any client timeout
-            return False
-        if not authorized:
-            conn.sendall(reply("401 Unauthorized", USERCHECK, CHALLENGE))
+    def answer(self, conn: socket.socket, head: str, body: bytes) -> bool:
+        shared = self.misbehave(conn)
+        if shared is not None:
+            return shared
+        if "authorization:" not in head.lower():
+            conn.sendall(reply("401 Unauthorized", USERCHECK, CHALLENGE, kind=XML))
             return True
         if self.mode == "malformed":
-            conn.sendall(reply("200 OK", b"<DeviceInfo><model>DS-2CD</mod></DeviceInfo>"))
+            conn.sendall(reply("200 OK", b"<DeviceInfo><model>DS-2CD</mod></DeviceInfo>", kind=XML))
         elif self.mode == "truncated":
-            conn.sendall(reply("200 OK", b"<DeviceInfo><model>DS-2CD2146G2-ISU</model>", length=400))
+            conn.sendall(reply("200 OK", b"<DeviceInfo><model>DS-2CD2146G2-ISU</model>", length=400, kind=XML))
             return False
         elif self.mode == "doctype":
-            conn.sendall(reply("200 OK", b'<!DOCTYPE x [<!ENTITY a "b">]><DeviceInfo><model>&a;</model></DeviceInfo>'))
+            doc = b'<!DOCTYPE x [<!ENTITY a "b">]><DeviceInfo><model>&a;</model></DeviceInfo>'
+            conn.sendall(reply("200 OK", doc, kind=XML))
         return True
-
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
 
 
 @pytest.fixture
 def bad() -> Iterator[Callable[[str], BadDevice]]:
-    servers: list[BadDevice] = []
-
-    def make(mode: str) -> BadDevice:
-        servers.append(BadDevice(mode))
-        return servers[-1]
-
-    yield make
-    for s in servers:
-        s.close()
+    with raw_servers(BadDevice) as make:
+        yield make
 
 
 EXPECT = {

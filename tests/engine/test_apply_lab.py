@@ -182,6 +182,7 @@ def test_a_channel_refused_now_is_repaired_though_no_password_changes(lab: Any, 
     code, output = fleet.run("plan", fleet.playbook)
     if camera.profile.lock_scope == "account":  # Dahua: the typo locked the camera's admin for everyone
         assert code == 1 and f"{camera.name}: the account admin is locked" in output, output
+        assert f"it refuses {recorder.name} ch{channel.id}" in " ".join(output.split()), output  # the cause
     else:  # Hikvision: only the recorder's address is locked out
         assert code == 2 and "refused by the camera" in output, output
     code, output = fleet.run("apply", fleet.playbook, "--yes")  # waits out a lock that keeps enforcer out

@@ -177,6 +177,27 @@ def test_channel_refused_by_camera_is_fixed_without_touching_the_camera() -> Non
     assert "refused by the camera" in plan.steps[0].reason
 
 
+def test_a_camera_that_cannot_be_read_names_the_channel_it_refuses() -> None:
+    """The camera is locked (by the recorder's stale channel, on Dahua for everyone): the site cannot be
+    planned, and the error points at the likely cause."""
+    nvr, cam, other = device("nvr", "recorder"), device("cam"), device("cam-b", channel=2)
+    site = site_of(nvr, cam, other)
+    fs, known = converged(site)
+    fs[nvr.id] = replace(
+        fs[nvr.id],
+        channels=(
+            ChannelFact(1, cam.address, 80, "admin", False, "errorUserNameOrPasswd"),
+            ChannelFact(2, other.address, 80, "admin", False, "netUnreachable"),
+        ),
+    )
+    del fs[cam.id], fs[other.id]
+    failures = {cam.id: "the account admin is locked for 291 s more", other.id: "connection refused"}
+    plan = plan_site(site, fs, failures, ALL, known)
+    assert plan.error is not None and not plan.steps
+    assert "cam: the account admin is locked for 291 s more (it refuses nvr ch1: a stale stored" in plan.error
+    assert "cam-b: connection refused;" in plan.error or plan.error.endswith("cam-b: connection refused")
+
+
 def test_login_account_changes_last() -> None:
     accounts = (
         Account("admin", "administrator", NEW),
