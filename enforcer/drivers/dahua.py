@@ -195,7 +195,8 @@ class DahuaDriver:
 
     def _camera_login_error(self, slot: int) -> ChannelDetect | None:
         """``getCameraLoginErrorCode``; ``None`` when the firmware lacks it (400, 403 or ``Error``, as
-        for other unknown names): a diagnosis, so it never fails the recorder's read."""
+        for other unknown names). A diagnosis: lacking it, or an unreadable code, never fails the
+        recorder's read (a lock or a dead connection still does, as for any read)."""
         step = "channel login error"
         try:
             status, body = self.get(
