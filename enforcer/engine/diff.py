@@ -146,14 +146,22 @@ def _accounts(device: Device, facts: DeviceFacts, known: Known) -> list[Change]:
 
 #: Why a channel whose settings match is rewritten: its camera refuses it now. Right after the rewrite
 #: the refusal may still show (the recorder has not logged in again, or a lock its old password caused
-#: has not run out), so verify reports such a channel as reconnecting rather than unconverged.
+#: has not run out), so verify reports a channel it rewrote as reconnecting rather than unconverged.
 CHANNEL_REFUSED = "the recorder's stored password is refused by the camera"
 
 
 def diff_channels(
-    site: Site, facts: Mapping[str, DeviceFacts], changes: list[Change], enforce: frozenset[Aspect]
+    site: Site,
+    facts: Mapping[str, DeviceFacts],
+    changes: list[Change],
+    enforce: frozenset[Aspect],
+    isolated: frozenset[str] = frozenset(),
 ) -> list[Change]:
-    """Recorder channel credentials that must follow their camera, or that do not log in now."""
+    """Recorder channel credentials that must follow their camera, or that do not log in now.
+
+    A camera in ``isolated`` (an interrupted run left it isolated) may have had its password changed
+    with its channel not yet rewritten; the filter hides that from the channel's state, and releasing it
+    would let the recorder lock the camera with the old password: its channel is sent again."""
     if "credentials" not in enforce:
         return []
     out = []
@@ -174,6 +182,8 @@ def diff_channels(
             reason = f"channel points at {have.user}@{have.address}:{have.port}"
         elif follows:
             reason = f"{camera.name}'s {camera.channel_user} password changes"
+        elif camera.id in isolated:
+            reason = f"an interrupted run left {camera.name} isolated, maybe with its password changed"
         elif have.detect == "errorUserNameOrPasswd":
             reason = CHANNEL_REFUSED
         else:

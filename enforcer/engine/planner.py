@@ -51,7 +51,7 @@ def plan_site(
     changes: list[Change] = []
     for device in site.devices:
         changes += diff_device(device, facts[device.id], enforce, known)
-    changes += diff_channels(site, facts, changes, enforce)
+    changes += diff_channels(site, facts, changes, enforce, isolated)
     pending = [c for c in changes if c.action != "blocked"]
     changed = {c.device for c in pending}
     lost = [d.name for d in site.devices if d.id in changed and facts[d.id].login is None]

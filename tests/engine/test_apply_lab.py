@@ -282,6 +282,41 @@ def _kill_and_resume(fleet: Lab, kill_after: float) -> None:
             assert entry.current.reveal() == account["password"], f"{device.name}/{account['name']} lost"
 
 
+#: ``enforce`` killed (SIGKILL, no cleanup) as its first channel step starts: the camera's new password
+#: is set, the recorder's channel still holds the old one, and the camera is still isolated.
+KILLED_AT_CHANNEL = """
+import os, signal, sys
+from enforcer.cli import main
+from enforcer.engine import steps
+steps._HANDLERS["channel"] = lambda step, ctx: os.kill(os.getpid(), signal.SIGKILL)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_killed_between_a_camera_password_and_its_channel_resumes_without_a_lock(lab: Any, vendor: str) -> None:
+    """Resumed, the camera's password is no longer a change and its filter hides the channel's refusal:
+    only the journal's isolation says the channel must be sent before the release, or the recorder
+    locks the camera with the old password."""
+    fleet = lab(problems=("stale_channel",), vendor=vendor)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_AT_CHANNEL, "apply", fleet.playbook, "--yes", "--time-scale", str(SCALE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    code, output = fleet.run("apply", fleet.playbook, "--yes")
+    assert code == 0, output
+
+    def statuses() -> set[str]:
+        return {c["status"] for d in fleet.fleet.state()["devices"] for c in d["channels"]}
+
+    wait_for(lambda: statuses() == {"connect"})
+    assert not _locks(fleet.events()), _locks(fleet.events())
+    assert fleet.run("plan", fleet.playbook)[0] == 0
+
+
 def test_json_results(lab: Any) -> None:
     fleet = lab(problems=("lock_disabled",))
     code, output = fleet.run("apply", fleet.playbook, "--yes", "--json")

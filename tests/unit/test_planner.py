@@ -177,6 +177,24 @@ def test_channel_refused_by_camera_is_fixed_without_touching_the_camera() -> Non
     assert "refused by the camera" in plan.steps[0].reason
 
 
+def test_a_camera_left_isolated_by_a_killed_run_gets_its_channel_sent_before_the_release() -> None:
+    """Killed after the camera's password changed, before its channel was rewritten: the password is no
+    longer a change and the filter hides the channel's refusal, so only ``isolated`` tells. Released
+    without the channel, the recorder would lock the camera with the old password."""
+    nvr, cam = device("nvr", "recorder"), device("cam")
+    site = site_of(nvr, cam)
+    fs, known = converged(site)
+    fs[nvr.id] = replace(fs[nvr.id], channels=(ChannelFact(1, cam.address, 80, "admin", False, "unknown"),))
+    plan = plan_site(site, fs, {}, ALL, known, isolated=frozenset({cam.id}))
+    assert actions(plan) == [
+        ("channels", "channel", "nvr"),
+        ("release", "release_ip_filter", "cam"),
+        ("verify", "verify", "s"),
+    ]
+    assert "interrupted run left cam isolated" in plan.steps[0].reason
+    assert plan_site(site, fs, {}, ALL, known).steps == ()  # not isolated: nothing to do
+
+
 def test_a_camera_that_cannot_be_read_names_the_channel_it_refuses() -> None:
     """The camera is locked (by the recorder's stale channel, on Dahua for everyone): the site cannot be
     planned, and the error points at the likely cause."""
