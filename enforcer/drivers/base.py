@@ -25,7 +25,7 @@ from typing import Protocol, runtime_checkable
 
 from enforcer.config.secrets import Secret
 from enforcer.drivers.guard import LoginGuard
-from enforcer.facts import Candidate, DeviceFacts, IPFilterFact, LockState
+from enforcer.facts import Candidate, DeviceFacts, IPFilterFact, LockState, LoginFact
 from enforcer.model import Account, Device, Firmware, LockPolicy
 
 Progress = Callable[[float, str], None]  # (fraction done 0..1, what is happening)
@@ -60,6 +60,10 @@ class DriverOptions:
 @runtime_checkable
 class DeviceDriver(Protocol):
     """What every device driver does."""
+
+    #: Which stored credential discovery proved (``None`` until facts are read); the run renames it once
+    #: the credential store records that password as current.
+    login: LoginFact | None
 
     def facts(self) -> DeviceFacts:
         """Read everything the planner needs, spending at most one attempt per candidate credential."""

@@ -6,6 +6,7 @@ demo call it; tests call it against the lab.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -216,7 +217,7 @@ class PlayRun:
         """Record in the store what discovery proved: the role that worked is the device's current password."""
         changed = False
         for device_id, driver in self.drivers.items():
-            login = getattr(driver, "login", None)
+            login = driver.login
             if login is None:
                 continue
             entry = self.store.get(device_id, login.account)
@@ -229,6 +230,9 @@ class PlayRun:
                 secret = _by_role(login.candidate, entry, account.password if account else None)
                 if secret is not None:
                     self.store.set_current(device_id, login.account, secret)
+                    # The store holds it as current now (a pending one is cleared): re-read facts must name
+                    # it so, or verify would look up the emptied role and see an unknown password.
+                    driver.login = dataclasses.replace(login, candidate="current")
                     changed = True
         if changed:
             self.store.save()
