@@ -6,10 +6,9 @@ demo call it; tests call it against the lab.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from enforcer.config.credstore import CredentialStore, CredentialStoreError, Entry
@@ -232,7 +231,7 @@ class PlayRun:
                     self.store.set_current(device_id, login.account, secret)
                     # The store holds it as current now (a pending one is cleared): re-read facts must name
                     # it so, or verify would look up the emptied role and see an unknown password.
-                    driver.login = dataclasses.replace(login, candidate="current")
+                    driver.login = replace(login, candidate="current")
                     changed = True
         if changed:
             self.store.save()
