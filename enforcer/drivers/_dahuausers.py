@@ -112,7 +112,7 @@ def ensure_account(drv: DahuaDriver, account: Account) -> Outcome:
         return Outcome(True, "added")
     password = account.password
     password_differs = password is not None and not _accounts.known_password(drv, account.name, password)
-    level_differs = existing.level != account.level and existing.id != "1"
+    level_differs = _accounts.level_changes(existing, account)
     if not password_differs and not level_differs:
         return Outcome(False, "matches")
     changed = [w for w, d in (("password", password_differs), ("level", level_differs)) if d]

@@ -82,7 +82,7 @@ def ensure_account(drv: IsapiDriver, account: Account) -> Outcome:
         return Outcome(True, "added")
     wanted = account.password
     password_differs = wanted is not None and not _accounts.known_password(drv, account.name, wanted)
-    level_differs = existing.level != account.level and existing.id != "1"
+    level_differs = _accounts.level_changes(existing, account)
     if not password_differs and not level_differs:
         return Outcome(False, "matches")
     body = elements(

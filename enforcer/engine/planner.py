@@ -110,20 +110,14 @@ def _stale_paths(site: Site, pending: list[Change]) -> list[StalePath]:
 
 
 def _refused_there(site: Site, facts: Mapping[str, DeviceFacts], device: Device) -> str:
-    """For a device that could not be read: the recorder channels it refuses, the usual cause when it
-    is locked (a camera re-added with a typo locks its account for everyone on Dahua)."""
-    refused = [
-        f"{recorder.name} ch{ch.id}"
-        for recorder in site.recorders
-        if recorder.id in facts
-        for ch in facts[recorder.id].channels
-        if ch.detect == "errorUserNameOrPasswd"
-        and (ch.address, ch.port or device.port) == (device.address, device.port)
-    ]
-    if not refused:
+    """For a camera that could not be read: its recorder's channel, when the camera refuses it, the
+    usual cause of a lock (a camera re-added with a typo locks its account for everyone on Dahua)."""
+    recorder = facts.get(f"{site.name}/{device.recorder}") if device.recorder else None
+    channel = recorder.channel(device.channel) if recorder and device.channel is not None else None
+    if channel is None or channel.detect != "errorUserNameOrPasswd":
         return ""
     return (
-        f" (it refuses {', '.join(refused)}: a stale stored password may be the cause;"
+        f" (it refuses {device.recorder} ch{channel.id}: a stale stored password may be the cause;"
         " apply waits a lock out, then repairs the channel)"
     )
 
