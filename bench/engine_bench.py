@@ -34,7 +34,7 @@ from enforcer.drivers.base import DriverOptions
 from enforcer.engine.executor import RunOptions
 from enforcer.engine.journal import Journal
 from enforcer.engine.run import PlayRun
-from enforcer.lab.generate import generate
+from enforcer.lab.generate.generator import generate
 
 ENFORCE = str(Path(sys.executable).parent / "enforce")
 SCALE = 0.01

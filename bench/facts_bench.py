@@ -33,7 +33,7 @@ from typing import Any
 
 def serve_lab(out: Path, sites: int, cameras: int, problems: list[str], vendor: str, ready: Event, stop: Event) -> None:
     from enforcer.lab.fleet import Fleet
-    from enforcer.lab.generate import generate
+    from enforcer.lab.generate.generator import generate
 
     spec = generate(out, sites=sites, cameras=cameras, seed=1, problems=problems, vendor=vendor)
     with Fleet(spec, directory=out):
@@ -88,7 +88,7 @@ def _without_vendor(argv: list[str]) -> list[str]:
 def run(out: Path, concurrency: int) -> None:
     from enforcer.config.diagnostics import Diagnostics
     from enforcer.config.playbook import load_playbook
-    from enforcer.drivers import _http
+    from enforcer.drivers._wire import http as _http
     from enforcer.drivers.base import DriverOptions
     from enforcer.engine.gather import devices_of
     from enforcer.engine.run import PlayRun

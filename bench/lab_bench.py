@@ -22,8 +22,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
-from enforcer.lab.digest import digest_response, parse_authorization
 from enforcer.lab.fleet import Fleet
+from enforcer.lab.net.digest import digest_response, parse_authorization
 from enforcer.lab.spec import LabAccount, LabDevice, LabLockPolicy, LabSpec
 
 PASSWORD = "Bench12345!"

@@ -17,13 +17,13 @@ from enforcer.cli._common import (
     print_json,
     report_problems,
 )
-from enforcer.config.credstore import CredentialStoreError
+from enforcer.credentials.store import CredentialStoreError
 from enforcer.drivers.base import DriverOptions
 from enforcer.engine.executor import RunOptions
 from enforcer.engine.journal import Journal
-from enforcer.engine.plan import Plan, load_plans, save_plans
 from enforcer.engine.run import PlayRun, StalePlan, check_fresh
 from enforcer.model import Play, Playbook
+from enforcer.plan.artifact import Plan, load_plans, save_plans
 from enforcer.report.apply import ApplyDisplay, print_recap
 from enforcer.report.plan import plan_view, print_plan
 

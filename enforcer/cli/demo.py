@@ -45,7 +45,7 @@ def run_demo(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _demo(root: Path, out: Console, err: Console) -> int:
     from enforcer.lab.fleet import Fleet
-    from enforcer.lab.generate import generate
+    from enforcer.lab.generate.generator import generate
 
     started = time.monotonic()
     out.print(
@@ -151,7 +151,7 @@ def _tells_the_story(device: LabDevice) -> bool:
 
 def _seed() -> int:
     """The first seed whose fleet tells the story (see :func:`_tells_the_story`)."""
-    from enforcer.lab.generate import generate
+    from enforcer.lab.generate.generator import generate
 
     for seed in range(42, 242):
         with tempfile.TemporaryDirectory() as folder:

@@ -12,7 +12,7 @@ from typing import TypeVar
 from rich.console import Console
 
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK, Parser
-from enforcer.lab.generate import VENDORS, generate, parse_problems, parse_share
+from enforcer.lab.generate.generator import VENDORS, generate, parse_problems, parse_share
 from enforcer.lab.spec import PROBLEMS
 
 T = TypeVar("T")

@@ -7,7 +7,7 @@ name (``isapi``, ``dahua``), never by touching the engine.
 
 Invariants every implementation keeps:
 
-- every login goes through the :class:`~enforcer.drivers.guard.LoginGuard`;
+- every login goes through the :class:`~enforcer.credentials.guard.LoginGuard`;
 - every ``ensure_*`` is idempotent: it re-reads, compares, writes only if different, and verifies
   the write took; it returns whether it changed anything;
 - one request at a time per device, so a lock is seen before the next attempt;
@@ -24,7 +24,7 @@ from importlib import metadata
 from typing import Protocol, runtime_checkable
 
 from enforcer.config.secrets import Secret
-from enforcer.drivers.guard import LoginGuard
+from enforcer.credentials.guard import LoginGuard
 from enforcer.facts import Candidate, DeviceFacts, IPFilterFact, LockState, LoginFact
 from enforcer.model import Account, Device, Firmware, LockPolicy
 

@@ -20,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
 
-from enforcer.engine.plan import PHASES, SitePlan, Step
 from enforcer.errors import EnforcerError
 from enforcer.facts import LockState
+from enforcer.plan.artifact import PHASES, SitePlan, Step
 
 _A = TypeVar("_A")
 _R = TypeVar("_R")

@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from enforcer.credentials.discovery import LockedOut
+from enforcer.credentials.guard import Refused
 from enforcer.drivers.base import DeviceDriver
-from enforcer.drivers.discovery import LockedOut
-from enforcer.drivers.guard import Refused
 from enforcer.errors import DeviceError
 from enforcer.facts import DeviceFacts
 from enforcer.model import Device, Play

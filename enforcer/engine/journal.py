@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from enforcer.engine.plan import Step
 from enforcer.facts import IPFilterFact
+from enforcer.plan.artifact import Step
 
 Status = Literal["started", "succeeded", "failed", "skipped"]
 

@@ -11,21 +11,21 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from enforcer.config.credstore import CredentialStore, CredentialStoreError, Entry
 from enforcer.config.secrets import Secret
+from enforcer.credentials.discovery import StoreCredentials
+from enforcer.credentials.guard import LoginGuard
+from enforcer.credentials.store import CredentialStore, CredentialStoreError, Entry
 from enforcer.drivers.base import DeviceDriver, DriverOptions, driver_for
-from enforcer.drivers.discovery import StoreCredentials
-from enforcer.drivers.guard import LoginGuard
-from enforcer.engine.diff import CHANNEL_REFUSED, Known
 from enforcer.engine.executor import Event, LocalExecutor, RunOptions, SiteResult, StepFinished, StepStarted, Work
 from enforcer.engine.gather import Failure, Gathered, Progress, devices_of, gather
+from enforcer.engine.handlers import StepContext, run_step
 from enforcer.engine.journal import Journal
-from enforcer.engine.plan import Plan, Step
-from enforcer.engine.planner import plan_site
-from enforcer.engine.steps import StepContext, run_step
 from enforcer.errors import DeviceError, EnforcerError
 from enforcer.facts import DeviceFacts
 from enforcer.model import Device, Play, Site
+from enforcer.plan.artifact import Plan, Step
+from enforcer.plan.diff import CHANNEL_REFUSED, Known
+from enforcer.plan.planner import plan_site
 
 
 class StalePlan(EnforcerError):

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from enforcer.lab.clock import Clock
 from enforcer.lab.events import EventLog
-from enforcer.lab.httpclient import Outcome, insecure_tls, login_flow, run_flow
+from enforcer.lab.net.httpclient import Outcome, insecure_tls, login_flow, run_flow
 from enforcer.lab.spec import LabClient
 
 ISAPI_LOGIN_PATH = "/ISAPI/Security/userCheck"

@@ -15,12 +15,12 @@ from typing import Protocol
 
 from enforcer.lab.channels import ChannelTable
 from enforcer.lab.clock import Clock
-from enforcer.lab.digest import DigestServer, Verdict, parse_basic
 from enforcer.lab.events import EventLog
 from enforcer.lab.firmware import FirmwareImage, ImageError, build_label, parse_image
-from enforcer.lab.httpserver import Request, Response
 from enforcer.lab.ipfilter import filter_blocks
 from enforcer.lab.locks import LockTable
+from enforcer.lab.net.digest import DigestServer, Verdict, parse_basic
+from enforcer.lab.net.httpserver import Request, Response
 from enforcer.lab.spec import LabAccount, LabChannel, LabDevice, LabProfile
 
 

@@ -34,15 +34,14 @@ from typing import Any, TypeVar
 
 from enforcer.lab.clients import ISAPI_LOGIN_PATH, SimulatedClient, make_client
 from enforcer.lab.clock import Clock
-from enforcer.lab.dahua import DahuaDevice
+from enforcer.lab.dahua.device import DahuaDevice
 from enforcer.lab.device import SimDevice
 from enforcer.lab.events import EventLog
-from enforcer.lab.hikvision import HikDevice
-from enforcer.lab.httpserver import Endpoint
+from enforcer.lab.isapi.device import HikDevice
+from enforcer.lab.net.httpserver import Endpoint
+from enforcer.lab.net.tls import server_context, write_certificate
 from enforcer.lab.recorder import ChannelPoller
-from enforcer.lab.spec import LabDevice, LabSpec
-from enforcer.lab.tls import server_context, write_certificate
-from enforcer.model import PROTOCOLS
+from enforcer.lab.spec import FAMILY, LabDevice, LabSpec
 
 T = TypeVar("T")
 FLUSH_SECONDS = 0.05
@@ -50,7 +49,7 @@ FLUSH_SECONDS = 0.05
 
 def make_device(spec: LabDevice, host: Fleet, *, nonce_seconds: float) -> SimDevice:
     """The simulated device for ``spec.vendor``: Dahua and its OEMs speak CGI/RPC2, the rest ISAPI."""
-    if PROTOCOLS.get(spec.vendor.lower()) == "dahua":
+    if FAMILY.get(spec.vendor.lower()) == "dahua":
         return DahuaDevice(spec, host, nonce_seconds=nonce_seconds)
     return HikDevice(spec, host, nonce_seconds=nonce_seconds)
 

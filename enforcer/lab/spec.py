@@ -19,6 +19,10 @@ SPEC_VERSION = 1
 
 Role = Literal["recorder", "camera"]
 Level = Literal["administrator", "operator", "viewer"]
+Family = Literal["isapi", "dahua"]
+
+#: The protocol family each vendor's simulated devices speak: OEMs speak their maker's protocol.
+FAMILY: dict[str, Family] = {"hikvision": "isapi", "annke": "isapi", "dahua": "dahua", "amcrest": "dahua"}
 
 PROBLEMS = (
     "default_password",

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from enforcer.engine.executor import Event, SiteFinished, SiteResult, StepFinished, Waiting
-from enforcer.engine.plan import Step
+from enforcer.plan.artifact import Step
 
 _STATUS = {
     "converged": "[green]converged[/]",

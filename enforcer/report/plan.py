@@ -13,8 +13,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from enforcer.engine.diff import SENSITIVE, Change
-from enforcer.engine.plan import PHASES, Plan, Step
+from enforcer.plan.artifact import PHASES, Plan, Step
+from enforcer.plan.diff import SENSITIVE, Change
 
 _SYMBOL = {"create": "[green]+[/]", "update": "[yellow]~[/]", "delete": "[red]-[/]", "blocked": "[red]![/]"}
 _PHASE_TITLE = {

@@ -11,18 +11,18 @@ from typing import Any
 
 import pytest
 
-from enforcer.config.credstore import CredentialStore
 from enforcer.config.diagnostics import Diagnostics
 from enforcer.config.playbook import load_playbook
 from enforcer.config.secrets import Secret
+from enforcer.credentials.discovery import StoreCredentials
+from enforcer.credentials.guard import LoginGuard
+from enforcer.credentials.store import CredentialStore
 from enforcer.drivers.base import DriverOptions
-from enforcer.drivers.discovery import StoreCredentials
-from enforcer.drivers.guard import LoginGuard
-from enforcer.drivers.isapi import IsapiDriver
+from enforcer.drivers.isapi._driver import IsapiDriver
 from enforcer.engine.gather import Gathered, devices_of, gather
 from enforcer.facts import Candidate
 from enforcer.lab.fleet import Fleet
-from enforcer.lab.generate import generate
+from enforcer.lab.generate.generator import generate
 from enforcer.lab.spec import LabAccount, LabChannel, LabDevice, LabLockPolicy, LabSpec
 from enforcer.model import TLS, Account, Device, LockPolicy
 from tests.lab.conftest import camera, recorder

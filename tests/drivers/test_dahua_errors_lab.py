@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from enforcer.credentials.guard import LoginGuard
 from enforcer.drivers.base import DriverOptions
-from enforcer.drivers.dahua import DahuaDriver
-from enforcer.drivers.guard import LoginGuard
+from enforcer.drivers.dahua._driver import DahuaDriver
 from enforcer.engine.gather import gather
 from enforcer.lab.spec import LabSpec
 

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 
 from enforcer.config.secrets import Secret
-from enforcer.drivers import _upgrade
-from enforcer.drivers._dahuafirmware import _Dahua
-from enforcer.drivers._dahualogin import RpcLogin
-from enforcer.drivers._dahuasession import DahuaSession, LoginFailed
-from enforcer.drivers._digest import Reply
-from enforcer.drivers._http import TransportError, TransportFailed
-from enforcer.drivers.dahua import DahuaDriver
-from enforcer.drivers.discovery import LockedOut
-from enforcer.drivers.guard import LoginGuard, Refused
+from enforcer.credentials.discovery import LockedOut
+from enforcer.credentials.guard import LoginGuard, Refused
+from enforcer.drivers._wire import upgrade as _upgrade
+from enforcer.drivers._wire.digest import Reply
+from enforcer.drivers._wire.http import TransportError, TransportFailed
+from enforcer.drivers.dahua._driver import DahuaDriver
+from enforcer.drivers.dahua._firmware import _Dahua
+from enforcer.drivers.dahua._login import RpcLogin
+from enforcer.drivers.dahua._session import DahuaSession, LoginFailed
 from enforcer.errors import DeviceError
 
 CHALLENGE = ('Digest realm="Login to ABC", qop="auth", nonce="n1", opaque="ff"',)

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from enforcer.config.secrets import Secret
-from enforcer.drivers._http import Transport
+from enforcer.credentials.discovery import LockedOut
+from enforcer.credentials.guard import LoginGuard, Refused
+from enforcer.drivers._wire.http import Transport
 from enforcer.drivers.base import DriverOptions
-from enforcer.drivers.dahua import DahuaDriver
-from enforcer.drivers.discovery import LockedOut
-from enforcer.drivers.guard import LoginGuard, Refused
+from enforcer.drivers.dahua._driver import DahuaDriver
 from enforcer.errors import DeviceError
 from enforcer.facts import Candidate
 from enforcer.lab.spec import LabChannel, LabDevice, LabLockPolicy, LabProfile, LabSpec

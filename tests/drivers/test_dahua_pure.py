@@ -8,14 +8,21 @@ from collections.abc import Generator
 
 import pytest
 
-from enforcer.drivers import _dahuakv as kv
-from enforcer.drivers import _dahuaparse as dp
-from enforcer.drivers._dahuaflow import BasicOnly, Blocked, CgiState, Out, cgi_flow
-from enforcer.drivers._dahuarpc import Challenge, RpcError, answer_request, inner_hash, parse_login, password_hash
-from enforcer.drivers._dahuausers import weak_reason
-from enforcer.drivers._digest import Reply
-from enforcer.drivers._http import _RedactQuery
-from enforcer.drivers._upgrade import same_version
+from enforcer.drivers._wire.digest import Reply
+from enforcer.drivers._wire.http import _RedactQuery
+from enforcer.drivers._wire.upgrade import same_version
+from enforcer.drivers.dahua import _kv as kv
+from enforcer.drivers.dahua import _parse as dp
+from enforcer.drivers.dahua._flow import BasicOnly, Blocked, CgiState, Out, cgi_flow
+from enforcer.drivers.dahua._rpc import (
+    Challenge,
+    RpcError,
+    answer_request,
+    inner_hash,
+    parse_login,
+    password_hash,
+)
+from enforcer.drivers.dahua._users import weak_reason
 from enforcer.facts import ChannelDetect, ChannelFact, IPFilterFact
 
 # -- key=value bodies -------------------------------------------------------------------------------

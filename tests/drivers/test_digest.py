@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from enforcer.drivers._digest import (
+from enforcer.drivers._wire.digest import (
     Challenge,
     DigestError,
     DigestState,

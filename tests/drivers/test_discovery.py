@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from enforcer.config.credstore import CredentialStore
 from enforcer.config.secrets import Secret
-from enforcer.drivers.discovery import Attempt, StoreCredentials, candidates_for, discover
-from enforcer.drivers.guard import LoginGuard, Verdict
+from enforcer.credentials.discovery import Attempt, StoreCredentials, candidates_for, discover
+from enforcer.credentials.guard import LoginGuard, Verdict
+from enforcer.credentials.store import CredentialStore
 from enforcer.facts import Candidate
 
 from .conftest import DictCredentials, device_for, lab_camera

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from enforcer.credentials.guard import LoginGuard
 from enforcer.drivers.base import DriverOptions
-from enforcer.drivers.guard import LoginGuard
-from enforcer.drivers.isapi import IsapiDriver
+from enforcer.drivers.isapi._driver import IsapiDriver
 from enforcer.engine.gather import gather
 from enforcer.lab.spec import LabSpec
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from enforcer.drivers.guard import LoginGuard
+from enforcer.credentials.guard import LoginGuard
 from enforcer.engine.gather import Failure
 from enforcer.lab.spec import PROBLEMS
 
@@ -90,7 +90,7 @@ def test_discovery_never_locks_us_out(repo: Callable[..., Repo], threshold: int)
 
 def test_lock_state_is_free(repo: Callable[..., Repo]) -> None:
     from enforcer.drivers.base import DriverOptions
-    from enforcer.drivers.isapi import IsapiDriver
+    from enforcer.drivers.isapi._driver import IsapiDriver
 
     r = repo(sites=1, cameras=2, problems=["locked"])
     [lab] = r.with_problem("locked")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from enforcer.drivers import _isapiparse as p
-from enforcer.drivers._isapixml import XmlError, document, elements, parse, response_status, user_check
-from enforcer.drivers._upgrade import same_version
+from enforcer.drivers._wire.upgrade import same_version
+from enforcer.drivers.isapi import _parse as p
+from enforcer.drivers.isapi._xml import XmlError, document, elements, parse, response_status, user_check
 from enforcer.facts import IPFilterFact
 
 ISAPI = 'xmlns="http://www.isapi.org/ver20/XMLSchema"'

@@ -13,9 +13,9 @@ import yaml
 
 from enforcer.cli import main
 from enforcer.config import vault
+from enforcer.credentials.guard import LoginGuard
 from enforcer.drivers.base import DriverOptions
-from enforcer.drivers.guard import LoginGuard
-from enforcer.drivers.isapi import IsapiDriver
+from enforcer.drivers.isapi._driver import IsapiDriver
 from enforcer.errors import DeviceError
 from enforcer.model import TLS
 

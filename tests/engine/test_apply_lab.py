@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from enforcer.cli import main
-from enforcer.config.credstore import CredentialStore
+from enforcer.credentials.store import CredentialStore
 from enforcer.lab.fleet import Fleet
-from enforcer.lab.generate import generate
+from enforcer.lab.generate.generator import generate
 from enforcer.lab.spec import LabSpec
 
 pytestmark = pytest.mark.lab
@@ -287,8 +287,8 @@ def _kill_and_resume(fleet: Lab, kill_after: float) -> None:
 KILLED = """
 import os, signal, sys
 from enforcer.cli import main
-from enforcer.config.credstore import CredentialStore
-from enforcer.engine import steps
+from enforcer.credentials.store import CredentialStore
+from enforcer.engine import handlers
 def die(*_):
     os.kill(os.getpid(), signal.SIGKILL)
 {patch}
@@ -296,7 +296,7 @@ sys.exit(main(sys.argv[1:]))
 """
 KILL_POINTS = {
     "before_store_commit": "CredentialStore.commit = die",
-    "before_channel": 'steps._HANDLERS["channel"] = die',
+    "before_channel": 'handlers._HANDLERS["channel"] = die',
 }
 
 

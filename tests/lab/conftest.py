@@ -13,7 +13,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import HTTPDigestAuth
 
-from enforcer.lab.dh_rpc import login_hash
+from enforcer.lab.dahua.rpc import login_hash
 from enforcer.lab.fleet import Fleet
 from enforcer.lab.spec import (
     LabAccount,

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from enforcer.lab.digest import digest_response, parse_authorization
+from enforcer.lab.net.digest import digest_response, parse_authorization
 from enforcer.lab.spec import LabLockPolicy, LabProfile, LabSpec
 
 from .conftest import CAM_PW, NVR_PW, SCALE, Start, camera, events_of, get, recorder, wait_for

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from enforcer.lab.dh_rpc import login_hash
+from enforcer.lab.dahua.rpc import login_hash
 from enforcer.lab.fleet import Fleet
-from enforcer.lab.httpclient import authorization
+from enforcer.lab.net.httpclient import authorization
 from enforcer.lab.spec import LabChannel, LabLockPolicy, LabSpec
 
 from .conftest import (
@@ -57,7 +57,7 @@ def raw(fleet: Fleet, dev: str, headers: dict[str, str], *, uri: str = MACHINE, 
 
 
 def challenge(fleet: Fleet, dev: str, source: str = "127.0.0.1") -> dict[str, str]:
-    from enforcer.lab.digest import parse_authorization
+    from enforcer.lab.net.digest import parse_authorization
 
     status, headers, _ = raw(fleet, dev, {}, source=source)
     assert status == 401

@@ -1,5 +1,5 @@
 """Tests of the fleet generator: the repository validates, matches the lab spec, and each seeded problem
-means exactly what ``enforcer.lab.generate`` documents. Fast: no lab server is started."""
+means exactly what ``enforcer.lab.generate.generator`` documents. Fast: no lab server is started."""
 
 from __future__ import annotations
 
@@ -21,15 +21,15 @@ from hypothesis import strategies as st
 
 from enforcer.cli import main
 from enforcer.config import vault
-from enforcer.config.credstore import CredentialStore, Entry
 from enforcer.config.diagnostics import Diagnostics
 from enforcer.config.playbook import load_playbook
 from enforcer.config.secrets import Secret
-from enforcer.lab import generate as gen
-from enforcer.lab import models
+from enforcer.credentials.store import CredentialStore, Entry
 from enforcer.lab.firmware import parse_image
-from enforcer.lab.hik_security import is_risky
-from enforcer.lab.models import Model
+from enforcer.lab.generate import generator as gen
+from enforcer.lab.generate import models
+from enforcer.lab.generate.models import Model
+from enforcer.lab.isapi.security import is_risky
 from enforcer.lab.spec import PROBLEMS, LabClient, LabDevice, LabSpec
 from enforcer.model import Device, Inventory, Playbook
 

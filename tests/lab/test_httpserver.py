@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from enforcer.lab.httpserver import Endpoint, Request, Response
+from enforcer.lab.net.httpserver import Endpoint, Request, Response
 
 pytestmark = pytest.mark.lab
 
@@ -102,7 +102,7 @@ def test_an_endpoint_serves_again_after_a_restart(loop: asyncio.AbstractEventLoo
 # ``FREE_AFTER`` s it frees them and reports how many times it logged a failed accept meanwhile.
 OUT_OF_DESCRIPTORS = """
 import asyncio, logging, resource, socket, sys, time
-from enforcer.lab.httpserver import Endpoint, Response
+from enforcer.lab.net.httpserver import Endpoint, Response
 failures = []
 class Count(logging.Handler):
     def emit(self, record):

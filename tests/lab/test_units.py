@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 
 from enforcer.lab.clock import Clock, FakeClock
-from enforcer.lab.digest import DigestServer, Verdict, default_realm, digest_response, parse_authorization
 from enforcer.lab.events import EventLog
 from enforcer.lab.firmware import ImageError, build_image, parse_image
-from enforcer.lab.hik_security import is_risky
-from enforcer.lab.hikvision import HikDevice
-from enforcer.lab.httpclient import Reply, login_flow
-from enforcer.lab.httpserver import Request
-from enforcer.lab.isapixml import XmlFormatError, parse, response_status, tags, text
+from enforcer.lab.isapi.device import HikDevice
+from enforcer.lab.isapi.security import is_risky
+from enforcer.lab.isapi.xml import XmlFormatError, parse, response_status, tags, text
 from enforcer.lab.locks import LockTable
+from enforcer.lab.net.digest import DigestServer, Verdict, default_realm, digest_response, parse_authorization
+from enforcer.lab.net.httpclient import Reply, login_flow
+from enforcer.lab.net.httpserver import Request
 from enforcer.lab.spec import LabLockPolicy
 
 from .conftest import CAM_PW, camera

@@ -1,4 +1,4 @@
-"""Tests of ``enforcer.config.credstore``: the real file format, atomic saves, candidates, masking."""
+"""Tests of ``enforcer.credentials.store``: the real file format, atomic saves, candidates, masking."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enforcer.config import credstore, vault
-from enforcer.config.credstore import CredentialStore, CredentialStoreError, Entry
+from enforcer.config import vault
 from enforcer.config.secrets import Secret
+from enforcer.credentials import store as credstore
+from enforcer.credentials.store import CredentialStore, CredentialStoreError, Entry
 
 PASSWORD = b"store-vault-PWMARK"
 DEV = "acme-hq/nvr-01"

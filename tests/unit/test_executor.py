@@ -15,9 +15,9 @@ from enforcer.engine.executor import (
     Work,
     batches,
 )
-from enforcer.engine.plan import SitePlan, Step
 from enforcer.errors import DeviceError
 from enforcer.facts import LockState
+from enforcer.plan.artifact import SitePlan, Step
 
 
 def site(name: str, *steps: tuple[str, str, str], wait: float = 0.0) -> SitePlan:

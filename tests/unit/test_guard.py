@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from enforcer.config.secrets import Secret
-from enforcer.drivers.guard import LoginGuard, Refused, Verdict
+from enforcer.credentials.guard import LoginGuard, Refused, Verdict
 
 
 class FakeClock:

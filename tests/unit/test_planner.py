@@ -9,11 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from enforcer.config.secrets import Secret
-from enforcer.engine.diff import Known
-from enforcer.engine.plan import PHASES, Plan, SitePlan
-from enforcer.engine.planner import plan_site
 from enforcer.facts import AccountFact, ChannelFact, DeviceFacts, IPFilterFact, LockPolicyFact, LockState, LoginFact
 from enforcer.model import TLS, Account, Client, Device, Firmware, Hold, LockPolicy, Site
+from enforcer.plan.artifact import PHASES, Plan, SitePlan
+from enforcer.plan.diff import Known
+from enforcer.plan.planner import plan_site
 
 ALL = frozenset({"credentials", "lock_policy", "firmware"})
 OLD, NEW, CAM = Secret("Old-Pass-1234", "store"), Secret("New-Pass-5678", "vault"), Secret("Cam-Pass-9012", "vault")

@@ -1,0 +1,180 @@
+"""The plan: ordered steps per site with the fingerprints of the facts they were computed from.
+
+A plan is a serialisable artifact (``enforce plan -o plan.json``) holding no secret value: steps
+name accounts, never passwords, and ``apply`` takes the passwords from the desired state it loads
+again. It records the fingerprint of every device's facts, so ``apply plan.json`` can refuse a
+plan whose devices changed since (Terraform's "Saved plan is stale").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from enforcer.plan.diff import Change
+
+PLAN_VERSION = 1
+
+Phase = Literal["isolate", "wait", "recorder", "cameras", "channels", "clients", "release", "verify"]
+PHASES: tuple[Phase, ...] = ("isolate", "wait", "recorder", "cameras", "channels", "clients", "release", "verify")
+
+#: The closed set of things a step can do.
+StepAction = Literal[
+    "isolate_ip_filter",
+    "isolate_client",
+    "wait_unlock",
+    "reboot_unlock",
+    "firmware",
+    "lock_policy",
+    "account",
+    "channel",
+    "update_client",
+    "checklist",
+    "release_ip_filter",
+    "release_client",
+    "verify",
+]
+
+#: Stands for the enforcer's own source address in IP-filter parameters; resolved at apply time.
+ENFORCER = "@enforcer"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One idempotent action on one device or client, in one phase of one site."""
+
+    site: str
+    phase: Phase
+    action: StepAction
+    target: str  # site/name of the device or client
+    params: dict[str, Any] = field(default_factory=dict)
+    changes: tuple[Change, ...] = ()
+    reason: str = ""
+
+    @property
+    def id(self) -> str:
+        """A stable address, the same in every plan of the same change: ``site/dev:account:admin``."""
+        suffix = self.params.get("account") or self.params.get("channel") or ""
+        return f"{self.target}:{self.action}" + (f":{suffix}" if suffix != "" else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "site": self.site,
+            "phase": self.phase,
+            "action": self.action,
+            "target": self.target,
+            "params": self.params,
+            "changes": [c.to_dict() for c in self.changes],
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Step:
+        return cls(
+            site=raw["site"],
+            phase=raw["phase"],
+            action=raw["action"],
+            target=raw["target"],
+            params=raw["params"],
+            changes=tuple(Change.from_dict(c) for c in raw["changes"]),
+            reason=raw["reason"],
+        )
+
+
+@dataclass(frozen=True)
+class SitePlan:
+    """Everything planned for one site; ``error`` means the site cannot be planned (it fails alone)."""
+
+    site: str
+    steps: tuple[Step, ...] = ()
+    changes: tuple[Change, ...] = ()
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def pending(self) -> tuple[Change, ...]:
+        """Changes apply will make (blocked ones are reported, not attempted)."""
+        return tuple(c for c in self.changes if c.action != "blocked")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "steps": [s.to_dict() for s in self.steps],
+            "changes": [c.to_dict() for c in self.changes],
+            "warnings": list(self.warnings),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> SitePlan:
+        return cls(
+            site=raw["site"],
+            steps=tuple(Step.from_dict(s) for s in raw["steps"]),
+            changes=tuple(Change.from_dict(c) for c in raw["changes"]),
+            warnings=tuple(raw["warnings"]),
+            error=raw["error"],
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The plan of one play: its sites, and the facts fingerprints it rests on."""
+
+    playbook: str
+    play: str
+    limit: tuple[str, ...]
+    sites: tuple[SitePlan, ...]
+    fingerprints: dict[str, str]
+    version: int = PLAN_VERSION
+
+    @property
+    def has_changes(self) -> bool:
+        return any(s.pending for s in self.sites)
+
+    @property
+    def failed(self) -> tuple[SitePlan, ...]:
+        return tuple(s for s in self.sites if s.error)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "version": self.version,
+                "playbook": self.playbook,
+                "play": self.play,
+                "limit": list(self.limit),
+                "fingerprints": self.fingerprints,
+                "sites": [s.to_dict() for s in self.sites],
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        raw = json.loads(text)
+        if raw.get("version") != PLAN_VERSION:
+            raise ValueError(f"plan file version {raw.get('version')!r} is not {PLAN_VERSION}: plan again")
+        return cls(
+            playbook=raw["playbook"],
+            play=raw["play"],
+            limit=tuple(raw["limit"]),
+            sites=tuple(SitePlan.from_dict(s) for s in raw["sites"]),
+            fingerprints=raw["fingerprints"],
+        )
+
+
+def save_plans(plans: list[Plan]) -> str:
+    """A plan file: the plans of every play of one playbook run."""
+    return json.dumps({"version": PLAN_VERSION, "plans": [json.loads(p.to_json()) for p in plans]}, indent=2) + "\n"
+
+
+def load_plans(text: str) -> list[Plan]:
+    """Read a plan file written by :func:`save_plans`; ValueError when it is not one."""
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not a plan file: {exc}") from None
+    if not isinstance(raw, dict) or raw.get("version") != PLAN_VERSION or "plans" not in raw:
+        raise ValueError("not a plan file of this version of enforce: run enforce plan -o again")
+    return [Plan.from_json(json.dumps(p)) for p in raw["plans"]]
