@@ -1,41 +1,92 @@
-"""Every exception enforcer raises on purpose.
+"""Every exception enforcer raises on purpose, in one tree.
 
 ::
 
     EnforcerError
-    ├── ConfigError (ValueError)      inventory or playbook problems, each with file, line and key
-    ├── SecretError (LookupError)     a secret reference that cannot be resolved
-    └── DeviceError                   a device or client failed: site, device, step, what it said
-        └── LockedOut (drivers.discovery)  the device reports our source locked, with the time left
+    ├── SecretError (LookupError)        a secret reference that cannot be resolved
+    ├── TemplateError (ValueError)       an inventory template that cannot be rendered
+    ├── VaultError (ValueError)          Ansible Vault data that cannot be read
+    │   ├── VaultFormatError             not vault data, or a version or cipher not supported
+    │   └── VaultPasswordError           a wrong password, or altered data
+    ├── CredentialStoreError             the credential store cannot be read or written
+    ├── Refused                          the login guard refused an attempt, before anything was sent
+    ├── StalePlan                        a saved plan's devices changed since it was made
+    ├── LockWaitExpired                  a device stayed locked longer than the run allows
+    ├── DeviceError                      a device failed: site, device, step, what it said
+    │   ├── LockedOut                    it reports us locked out, with the time left
+    │   ├── TransportFailed              no whole reply came back (timeout, refused, reset, TLS)
+    │   ├── LoginFailed                  it refused our credential
+    │   ├── RebootRequired               it took a change that applies only after a reboot
+    │   └── Refusal                      it answered a request with an error of its own
+    └── WireError                        a reply drivers cannot use, before it is put in a device's terms
+        ├── TransportError               no whole reply (drivers raise it on as TransportFailed)
+        ├── DigestError                  a digest challenge or exchange that cannot go on
+        │   ├── BasicOnly                the device offers only Basic authentication
+        │   └── Blocked                  the device refuses our source before authentication
+        ├── XmlError (ValueError)        an ISAPI body that is not the XML expected
+        ├── ParseError (ValueError)      a Dahua key=value body that is not what was expected
+        └── RpcError                     a Dahua RPC2 reply that cannot be read
 
-Library code raises these; only the command line turns them into exit codes.
+Library code raises these; only the command line turns them into exit codes. No message ever holds
+a secret value. The lab keeps exceptions of its own: it shares no code with what it simulates for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from enforcer.config.diagnostics import Diagnostic
 
 
 class EnforcerError(Exception):
     """Base of all of enforcer's own errors."""
 
 
-class ConfigError(EnforcerError, ValueError):
-    """The inventory or playbook is wrong; ``diagnostics`` holds every problem found."""
-
-    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
-        self.diagnostics = list(diagnostics)
-        count = len(self.diagnostics)
-        lines = "\n".join(str(d) for d in self.diagnostics)
-        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the configuration:\n{lines}")
-
-
 class SecretError(EnforcerError, LookupError):
     """A secret reference could not be resolved; the message never holds a secret value."""
+
+
+class TemplateError(EnforcerError, ValueError):
+    """A template failed to render; the message says why in the user's terms."""
+
+
+class VaultError(EnforcerError, ValueError):
+    """Vault data could not be read; never holds the password, the plaintext or the input text."""
+
+
+class VaultFormatError(VaultError):
+    """The text is not vault data, is malformed, or uses a version/cipher that is not supported."""
+
+
+class VaultPasswordError(VaultError):
+    """The HMAC did not match: a wrong password or altered data, which the format cannot tell apart."""
+
+
+class CredentialStoreError(EnforcerError):
+    """The store cannot be read, is malformed, or an operation makes no sense; never holds a secret."""
+
+
+class Refused(EnforcerError):
+    """The login guard refused an attempt; ``reason`` says why in words a person can act on."""
+
+    def __init__(self, device: str, reason: str) -> None:
+        self.device, self.reason = device, reason
+        super().__init__(f"{device}: login not attempted: {reason}")
+
+
+class StalePlan(EnforcerError):
+    """A saved plan's devices changed since it was made; ``changed`` names them."""
+
+    def __init__(self, changed: Sequence[str]) -> None:
+        self.changed = list(changed)
+        count = len(self.changed)
+        more = ", …" if count > 10 else ""
+        super().__init__(
+            f"the saved plan is stale: {count} device{'s' * (count != 1)} changed since it was made "
+            f"({', '.join(self.changed[:10])}{more}); run enforce plan again"
+        )
+
+
+class LockWaitExpired(EnforcerError):
+    """A device stayed locked longer than the run allows."""
 
 
 class DeviceError(EnforcerError):
@@ -44,3 +95,89 @@ class DeviceError(EnforcerError):
     def __init__(self, *, site: str, device: str, step: str, detail: str) -> None:
         self.site, self.device, self.step, self.detail = site, device, step, detail
         super().__init__(f"{site}/{device}: {step}: {detail}")
+
+
+class LockedOut(DeviceError):
+    """The device reports our source (or the account) locked; come back after ``unlock_seconds``."""
+
+    def __init__(self, *, site: str, device: str, step: str, detail: str, unlock_seconds: float) -> None:
+        super().__init__(site=site, device=device, step=step, detail=detail)
+        self.unlock_seconds = unlock_seconds
+
+
+class TransportFailed(DeviceError):
+    """No whole reply came back; ``kind`` is timeout, refused, reset, truncated, tls or other."""
+
+    def __init__(self, *, site: str, device: str, step: str, detail: str, kind: str) -> None:
+        super().__init__(site=site, device=device, step=step, detail=detail)
+        self.kind = kind
+
+
+class LoginFailed(DeviceError):
+    """The device refused our credential; what it said of our budget, where it said it."""
+
+    def __init__(
+        self,
+        *,
+        site: str,
+        device: str,
+        step: str,
+        detail: str,
+        attempts_left: int | None = None,
+        locked: bool = False,
+        unlock_seconds: float = 0.0,
+    ) -> None:
+        super().__init__(site=site, device=device, step=step, detail=detail)
+        self.attempts_left, self.locked, self.unlock_seconds = attempts_left, locked, unlock_seconds
+
+
+class RebootRequired(DeviceError):
+    """The device accepted the change but applies it only after a reboot."""
+
+
+class Refusal(DeviceError):
+    """The device answered a request with an error of its own; ``said`` is its wording."""
+
+    def __init__(self, *, site: str, device: str, step: str, detail: str, said: str) -> None:
+        super().__init__(site=site, device=device, step=step, detail=detail)
+        self.said = said
+
+
+class WireError(EnforcerError):
+    """A reply the drivers cannot use; drivers put it in a device's terms (a DeviceError) at their edge."""
+
+
+class TransportError(WireError):
+    """A request did not get a whole HTTP reply; ``kind`` is timeout, refused, reset, truncated, tls or other."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        self.kind, self.detail = kind, detail
+        super().__init__(detail)
+
+
+class DigestError(WireError):
+    """The digest exchange cannot go on (a challenge we cannot answer, a nonce the device keeps refusing)."""
+
+
+class BasicOnly(DigestError):
+    """The device offers only Basic authentication: enforcer never sends a password in clear."""
+
+
+class Blocked(DigestError):
+    """The device refuses our source before authentication (its IP filter)."""
+
+
+class XmlError(WireError, ValueError):
+    """An ISAPI body that is not the XML expected; the message names the element, never a value sent."""
+
+
+class ParseError(WireError, ValueError):
+    """A Dahua body that is not what was expected."""
+
+
+class RpcError(WireError):
+    """A Dahua RPC2 reply that cannot be read; ``status`` is its HTTP status."""
+
+    def __init__(self, detail: str, status: int = 200) -> None:
+        self.detail, self.status = detail, status
+        super().__init__(detail)

@@ -10,18 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from enforcer.config.secrets import Secret
+from enforcer.credentials.secret import Secret
 
-Vendor = Literal["hikvision", "annke", "dahua", "amcrest"]
 Role = Literal["recorder", "camera"]
 Level = Literal["administrator", "operator", "viewer"]
 Isolation = Literal["ip_filter", "client", "none"]
 Unlock = Literal["wait", "reboot"]
 ClientKind = Literal["milestone", "ssh", "manual"]
 Aspect = Literal["credentials", "lock_policy", "firmware"]
-
-#: The wire protocol behind each vendor: OEMs speak their maker's protocol.
-PROTOCOLS: dict[str, str] = {"hikvision": "isapi", "annke": "isapi", "dahua": "dahua", "amcrest": "dahua"}
 
 
 @dataclass(frozen=True)
@@ -68,7 +64,7 @@ class Device:
     site: str
     name: str
     role: Role
-    vendor: Vendor
+    vendor: str  # a registered vendor (enforcer.drivers.registry), checked on load
     model: str
     address: str
     port: int
@@ -87,10 +83,6 @@ class Device:
     def id(self) -> str:
         """Stable address of the device: ``site/name``."""
         return f"{self.site}/{self.name}"
-
-    @property
-    def protocol(self) -> str:
-        return PROTOCOLS[self.vendor]
 
     def account(self, name: str) -> Account | None:
         return next((a for a in self.accounts if a.name == name), None)

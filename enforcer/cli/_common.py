@@ -13,7 +13,7 @@ from rich.console import Console
 
 from enforcer.config.diagnostics import Diagnostics
 from enforcer.config.playbook import load_playbook
-from enforcer.config.secrets import Secret
+from enforcer.credentials.secret import Secret
 from enforcer.model import Playbook
 from enforcer.report.console import print_diagnostics
 

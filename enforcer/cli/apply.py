@@ -17,13 +17,14 @@ from enforcer.cli._common import (
     print_json,
     report_problems,
 )
-from enforcer.credentials.store import CredentialStoreError
 from enforcer.drivers.base import DriverOptions
 from enforcer.engine.executor import RunOptions
 from enforcer.engine.journal import Journal
-from enforcer.engine.run import PlayRun, StalePlan, check_fresh
+from enforcer.engine.run import PlayRun, check_fresh
+from enforcer.errors import CredentialStoreError, StalePlan
 from enforcer.model import Play, Playbook
 from enforcer.plan.artifact import Plan, load_plans, save_plans
+from enforcer.plan.steps import FirmwareKind, RebootUnlock
 from enforcer.report.apply import ApplyDisplay, print_recap
 from enforcer.report.plan import plan_view, print_plan
 
@@ -133,7 +134,9 @@ def run_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
         run = _play_run(args, play)
         journal = _journal(args, play)
         try:
-            found = run.gather(wait_locks=True, rebooting=frozenset(journal.in_flight(("firmware", "reboot_unlock"))))
+            found = run.gather(
+                wait_locks=True, rebooting=frozenset(journal.in_flight((FirmwareKind.action, RebootUnlock.action)))
+            )
             plan = run.plan(
                 found, playbook=str(playbook.path), limit=tuple(args.limit), isolated=frozenset(journal.isolated())
             )

@@ -14,10 +14,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK, add_playbook_arguments, load, print_json, report_problems
-from enforcer.credentials.store import CredentialStoreError
 from enforcer.drivers.base import DriverOptions
 from enforcer.engine.gather import Failure, Gathered, devices_of
 from enforcer.engine.run import PlayRun
+from enforcer.errors import CredentialStoreError
 from enforcer.facts import DeviceFacts
 from enforcer.model import Device
 from enforcer.report.console import print_diagnostics

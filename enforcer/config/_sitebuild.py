@@ -21,9 +21,10 @@ from enforcer.config._layers import SETTINGS, Layered, is_secret
 from enforcer.config._yaml import Document, KeyPath
 from enforcer.config.clientfiles import render_client_file
 from enforcer.config.diagnostics import Diagnostics, Location
-from enforcer.config.secrets import Secret, SecretResolver
-from enforcer.config.templating import TemplateError, render
-from enforcer.errors import SecretError
+from enforcer.config.secrets import SecretResolver
+from enforcer.config.templating import render
+from enforcer.credentials.secret import Secret
+from enforcer.errors import SecretError, TemplateError
 from enforcer.model import (
     TLS,
     Account,

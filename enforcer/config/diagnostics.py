@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from enforcer.errors import ConfigError
-
 Severity = Literal["error", "warning"]
 
 
@@ -59,7 +57,7 @@ class Diagnostic:
 
 @dataclass
 class Diagnostics:
-    """A collector; ``raise_if_errors`` turns what was collected into one ConfigError."""
+    """A collector of every problem found, so that one run reports them all."""
 
     items: list[Diagnostic] = field(default_factory=list)
 
@@ -85,10 +83,6 @@ class Diagnostics:
     def __iter__(self) -> Iterator[Diagnostic]:
         """In file and line order, as a person reads them."""
         return iter(sorted(self.items, key=_order))
-
-    def raise_if_errors(self) -> None:
-        if self.errors:
-            raise ConfigError(sorted(self.errors, key=_order))
 
 
 def _order(d: Diagnostic) -> tuple[str, int]:

@@ -21,7 +21,8 @@ from enforcer.config._layers import BUILTIN, SETTINGS, Layered, layers_for
 from enforcer.config._sitebuild import SiteBuilder
 from enforcer.config._yaml import Document
 from enforcer.config.diagnostics import Diagnostics, Location
-from enforcer.config.secrets import Secret, SecretResolver
+from enforcer.config.secrets import SecretResolver
+from enforcer.credentials.secret import Secret
 from enforcer.errors import SecretError
 from enforcer.model import Inventory, Site
 

@@ -16,7 +16,7 @@ from typing import Any, cast
 from enforcer.config import _yaml, schema
 from enforcer.config.diagnostics import Diagnostics, Location
 from enforcer.config.inventory import load_inventory
-from enforcer.config.secrets import Secret
+from enforcer.credentials.secret import Secret
 from enforcer.model import Aspect, Inventory, Play, Playbook
 
 ALL_ASPECTS: tuple[Aspect, ...] = ("credentials", "lock_policy", "firmware")

@@ -18,13 +18,20 @@ from jsonschema.exceptions import ValidationError
 
 from enforcer.config._yaml import Document
 from enforcer.config.diagnostics import Diagnostics
+from enforcer.drivers.registry import vendors
 
 
 @cache
 def schema(name: str) -> dict[str, Any]:
-    """The JSON Schema ``name`` (``inventory`` or ``playbook``) shipped with the package."""
+    """The JSON Schema ``name`` (``inventory`` or ``playbook``) shipped with the package.
+
+    A device's ``vendor`` must be one a driver is registered for; the file cannot know which drivers
+    are installed, so the list is added here, from the registry.
+    """
     text = resources.files("enforcer").joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
     loaded: dict[str, Any] = json.loads(text)
+    if name == "inventory":
+        loaded["$defs"]["device"]["properties"]["vendor"]["enum"] = list(vendors())
     return loaded
 
 

@@ -1,4 +1,4 @@
-"""Secret references and the masked value type that holds what they resolve to.
+"""Secret references: where the inventory says a password is, resolved to a masked value.
 
 An inventory never holds a password, only where to find one:
 
@@ -8,8 +8,8 @@ An inventory never holds a password, only where to find one:
 - ``vault:path``: a whole Ansible Vault encrypted file holding one value;
 - an inline ``!vault |`` block, as ``ansible-vault encrypt_string`` writes it.
 
-Resolved values are :class:`Secret`, whose printed form is masked everywhere; the raw value is read
-with :meth:`Secret.reveal` only where it is sent to a device.
+Resolved values are :class:`~enforcer.credentials.secret.Secret`, whose printed form is masked
+everywhere; the raw value is read with ``reveal()`` only where it is sent to a device.
 """
 
 from __future__ import annotations
@@ -17,46 +17,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import yaml
 
 from enforcer.config import vault
-from enforcer.errors import SecretError
-
-MASK: Final = "***"
-
-
-class Secret:
-    """A secret value that prints as ``***``; compare with ``==``, read with :meth:`reveal`."""
-
-    __slots__ = ("_value", "ref")
-
-    def __init__(self, value: str, ref: str) -> None:
-        self._value = value
-        self.ref = ref
-
-    def reveal(self) -> str:
-        """The raw value: call only where it leaves for a device or the secret store."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"Secret({MASK}, ref={self.ref!r})"
-
-    def __str__(self) -> str:
-        return MASK
-
-    def __format__(self, spec: str) -> str:
-        return MASK
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __reduce__(self) -> Any:
-        raise TypeError("a Secret cannot be pickled")
+from enforcer.credentials.secret import Secret
+from enforcer.errors import SecretError, VaultError, VaultPasswordError
 
 
 @dataclass
@@ -123,7 +90,7 @@ class SecretResolver:
             raise SecretError(f"{what} needs a vault password: set vault_password in the inventory")
         try:
             return vault.decrypt(text, self.vault_password.reveal().encode("utf-8"))
-        except vault.VaultPasswordError:
+        except VaultPasswordError:
             raise SecretError(f"wrong vault password for {what}") from None
-        except vault.VaultError as exc:
+        except VaultError as exc:
             raise SecretError(f"{what}: {exc}") from None

@@ -13,9 +13,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-
-class TemplateError(ValueError):
-    """A template failed to render; the message says why in the user's terms."""
+from enforcer.errors import TemplateError
 
 
 @cache

@@ -34,6 +34,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.hmac import HMAC
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
+from enforcer.errors import VaultError, VaultFormatError, VaultPasswordError
+
 __all__ = [
     "VaultError",
     "VaultFormatError",
@@ -57,18 +59,6 @@ _LINE_WIDTH = 80
 # A vault id must survive the header's ``;`` split and Ansible's per-field ``strip()``, and the whole vault
 # text must stay ASCII (ansible-core treats non-ASCII input as "not encrypted").
 _VAULT_ID = re.compile(r"[!-:<-~]+")  # printable ASCII, no space, no ';'
-
-
-class VaultError(ValueError):
-    """Base class of every error this module raises on bad input."""
-
-
-class VaultFormatError(VaultError):
-    """The text is not vault data, is malformed, or uses a version/cipher this module does not support."""
-
-
-class VaultPasswordError(VaultError):
-    """The HMAC did not match: a wrong password or altered data, which the format cannot tell apart."""
 
 
 def is_vault(text: str | bytes) -> bool:

@@ -24,21 +24,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from enforcer.config.secrets import Secret
-from enforcer.errors import EnforcerError
+from enforcer.credentials.secret import Secret
+from enforcer.errors import Refused
 
 log = logging.getLogger("enforcer.guard")
 
 LOWEST_THRESHOLD = 3
 RESERVE = 2
-
-
-class Refused(EnforcerError):
-    """The guard refused an attempt; ``reason`` says why in words a person can act on."""
-
-    def __init__(self, device: str, reason: str) -> None:
-        self.device, self.reason = device, reason
-        super().__init__(f"{device}: login not attempted: {reason}")
 
 
 @dataclass

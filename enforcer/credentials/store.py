@@ -39,22 +39,19 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import Any, BinaryIO, Final, Literal
 
 import yaml
 
 from enforcer.config import vault
-from enforcer.config.secrets import Secret
-from enforcer.errors import EnforcerError
+from enforcer.credentials.secret import Secret
+from enforcer.errors import CredentialStoreError, VaultError, VaultPasswordError
 
 __all__ = ["FORMAT_VERSION", "CredentialStore", "CredentialStoreError", "Entry"]
 
 FORMAT_VERSION: Final = 1
-_SLOTS: Final = ("current", "pending", "previous")
-
-
-class CredentialStoreError(EnforcerError):
-    """The store cannot be read, is malformed, or an operation makes no sense; never holds a secret."""
+Slot = Literal["current", "pending", "previous"]
+_SLOTS: Final[tuple[Slot, ...]] = ("current", "pending", "previous")
 
 
 @dataclass(frozen=True)
@@ -102,9 +99,9 @@ class CredentialStore:
             raise CredentialStoreError(f"credential store {path} is not an Ansible Vault file")
         try:
             plain = vault.decrypt(text, password)
-        except vault.VaultPasswordError:
+        except VaultPasswordError:
             raise CredentialStoreError(f"wrong vault password for credential store {path}") from None
-        except vault.VaultError as exc:
+        except VaultError as exc:
             raise CredentialStoreError(f"credential store {path}: {exc}") from None
         try:
             data = yaml.safe_load(plain.decode("utf-8"))
@@ -118,16 +115,19 @@ class CredentialStore:
         with self._lock:
             return self._entries.get((device_id, account))
 
-    def candidates(self, device_id: str, account: str) -> list[Secret]:
-        """The passwords worth trying, best first: current, pending, previous, without duplicates."""
+    def slots(self, device_id: str, account: str) -> list[tuple[Slot, Secret]]:
+        """The passwords worth trying, best first: current, pending, previous; each once, under its first slot."""
         entry = self.get(device_id, account)
-        if entry is None:
-            return []
-        out: list[Secret] = []
-        for value in (entry.current, entry.pending, entry.previous):
-            if value is not None and value not in out:
-                out.append(value)
+        out: list[tuple[Slot, Secret]] = []
+        for slot in _SLOTS if entry is not None else ():
+            value: Secret | None = getattr(entry, slot)
+            if value is not None and all(value != seen for _, seen in out):
+                out.append((slot, value))
         return out
+
+    def candidates(self, device_id: str, account: str) -> list[Secret]:
+        """The passwords of :meth:`slots`, without their slots."""
+        return [value for _, value in self.slots(device_id, account)]
 
     def entries(self) -> Iterator[tuple[str, str, Entry]]:
         """Every ``(device_id, account, entry)``, sorted."""
@@ -178,6 +178,11 @@ class CredentialStore:
                 entry = dataclasses.replace(entry, previous=entry.current)
             pending = None if entry.pending == password else entry.pending
             self._entries[(device_id, account)] = dataclasses.replace(entry, current=password, pending=pending)
+
+    def put(self, device_id: str, account: str, entry: Entry) -> None:
+        """Record ``entry`` as the account's passwords, whatever was there (importing what is known elsewhere)."""
+        with self._lock:
+            self._entries[_key(device_id, account)] = entry
 
     def discard_pending(self, device_id: str, account: str) -> None:
         """Forget the pending password: the device is known not to have it."""

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from importlib import metadata
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
-from enforcer.config.secrets import Secret
-from enforcer.credentials.guard import LoginGuard
-from enforcer.facts import Candidate, DeviceFacts, IPFilterFact, LockState, LoginFact
+from enforcer.credentials.secret import Secret
+from enforcer.facts import DeviceFacts, IPFilterFact, LockState
 from enforcer.model import Account, Device, Firmware, LockPolicy
+
+if TYPE_CHECKING:
+    from enforcer.credentials.keyring import Keyring
 
 Progress = Callable[[float, str], None]  # (fraction done 0..1, what is happening)
 
@@ -39,12 +39,34 @@ class Outcome:
     detail: str = ""
 
 
-class Credentials(Protocol):
-    """Where a driver gets the passwords to try, by their role in the credential store."""
+_CLASSES = ("upper case", "lower case", "digits", "other characters")
 
-    def candidates(self, device: str, user: str) -> list[tuple[Candidate, Secret]]:
-        """Known passwords for ``user`` on ``device``, most likely first, without duplicates."""
-        ...
+
+@dataclass(frozen=True)
+class PasswordRules:
+    """What a vendor's firmware accepts as a password, so that one it would refuse never starts a change.
+
+    >>> PasswordRules(min_length=8, max_length=32, min_classes=2).problem("short")
+    'it must be 8 to 32 characters long'
+    """
+
+    min_length: int = 1
+    max_length: int = 64
+    min_classes: int = 1  # of upper case, lower case, digits and other characters
+    forbidden: str = ""
+
+    def problem(self, password: str) -> str | None:
+        """Why the firmware would refuse ``password``, in words for a person; None when it would take it."""
+        if not self.min_length <= len(password) <= self.max_length:
+            return f"it must be {self.min_length} to {self.max_length} characters long"
+        if any(c in self.forbidden for c in password):
+            return f"it must not contain any of {' '.join(self.forbidden)}"
+        present = [any(c.isupper() for c in password), any(c.islower() for c in password)]
+        present += [any(c.isdigit() for c in password), any(not c.isalnum() for c in password)]
+        if sum(present) < self.min_classes:
+            counts = {1: "one", 2: "two", 3: "three", 4: "all"}
+            return f"it needs {counts[self.min_classes]} of {', '.join(_CLASSES[:-1])} and {_CLASSES[-1]}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -59,11 +81,12 @@ class DriverOptions:
 
 @runtime_checkable
 class DeviceDriver(Protocol):
-    """What every device driver does."""
+    """What every device driver does; constructed as ``Driver(device, keyring=..., options=...)``."""
 
-    #: Which stored credential discovery proved (``None`` until facts are read); the run renames it once
-    #: the credential store records that password as current.
-    login: LoginFact | None
+    #: The wire protocol's name, as reports show it (``isapi``, ``dahua``).
+    protocol: ClassVar[str]
+    #: What the firmware accepts as a password.
+    password_rules: ClassVar[PasswordRules]
 
     def facts(self) -> DeviceFacts:
         """Read everything the planner needs, spending at most one attempt per candidate credential."""
@@ -120,20 +143,9 @@ class SupportsReboot(Protocol):
 
 
 class DriverFactory(Protocol):
-    def __call__(
-        self, device: Device, *, guard: LoginGuard, credentials: Credentials, options: DriverOptions
-    ) -> DeviceDriver: ...
+    """A driver class: what the registry hands out for a vendor."""
 
+    protocol: ClassVar[str]
+    password_rules: ClassVar[PasswordRules]
 
-ENTRY_POINT_GROUP = "enforcer.drivers"
-
-
-@cache
-def driver_for(protocol: str) -> DriverFactory:
-    """The registered driver factory for ``protocol`` (``isapi``, ``dahua``); looked up once."""
-    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if entry.name == protocol:
-            factory: DriverFactory = entry.load()
-            return factory
-    known = sorted(e.name for e in metadata.entry_points(group=ENTRY_POINT_GROUP))
-    raise LookupError(f"no driver registered for protocol {protocol!r} (registered: {', '.join(known) or 'none'})")
+    def __call__(self, device: Device, *, keyring: Keyring, options: DriverOptions) -> DeviceDriver: ...

@@ -20,17 +20,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
 
-from enforcer.errors import EnforcerError
+from enforcer.errors import EnforcerError, LockWaitExpired
 from enforcer.facts import LockState
 from enforcer.plan.artifact import PHASES, SitePlan, Step
+from enforcer.plan.steps import Verify, WaitUnlock
 
 _A = TypeVar("_A")
 _R = TypeVar("_R")
 SiteStatus = Literal["converged", "unchanged", "failed", "skipped"]
 StepStatus = Literal["succeeded", "failed", "skipped"]
-
-#: Steps a resumed run repeats even if the interrupted run finished them: conditions may have changed.
-ALWAYS_RUN = ("wait_unlock", "reboot_unlock", "release_ip_filter", "release_client", "verify")
 
 
 @dataclass(frozen=True)
@@ -161,7 +159,7 @@ class _SiteRunner:
                 result.status = "failed"
                 result.detail = f"{failed[0].target}: {failed[0].action}: {failed[2]}"
                 return self._finish(result)
-        verify = next((s for s in result.steps if s[0].action == "verify"), None)
+        verify = next((s for s in result.steps if isinstance(s[0].kind, Verify)), None)
         result.detail = verify[2] if verify else ""
         return self._finish(result)
 
@@ -178,14 +176,14 @@ class _SiteRunner:
         return True
 
     async def _step(self, step: Step) -> tuple[StepStatus, str]:
-        if step.id in self.work.skip and step.action not in ALWAYS_RUN:
+        if step.id in self.work.skip and not step.kind.always_run:
             self.on_event(StepFinished(step, "skipped", "done by the interrupted run"))
             return "skipped", "done by the interrupted run"
         self.on_event(StepStarted(step))
         try:
-            if step.action == "wait_unlock":
-                detail = await self._wait(step)
-            elif step.action == "verify":
+            if isinstance(step.kind, WaitUnlock):
+                detail = await self._wait(step, step.kind)
+            elif isinstance(step.kind, Verify):
                 detail = await self._call(self.work.verify, step.site)
             else:
                 detail = await self._call(self.work.run_step, step)
@@ -202,9 +200,9 @@ class _SiteRunner:
     async def _call(self, function: Callable[[_A], _R], argument: _A) -> _R:
         return await asyncio.get_running_loop().run_in_executor(self.pool, function, argument)
 
-    async def _wait(self, step: Step) -> str:
+    async def _wait(self, step: Step, kind: WaitUnlock) -> str:
         """Sleep out the lock the device reported, then check once; repeat while it still says locked."""
-        seconds = float(step.params.get("seconds", 0))
+        seconds = kind.seconds
         waited = 0.0
         while True:
             delay = max(seconds, 1.0) * self.options.time_scale
@@ -217,7 +215,3 @@ class _SiteRunner:
             if not state.locked:
                 return f"unlocked after {waited:.1f} s"
             seconds = state.unlock_seconds
-
-
-class LockWaitExpired(EnforcerError):
-    """A device stayed locked longer than the run allows."""

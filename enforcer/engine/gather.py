@@ -20,10 +20,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from enforcer.credentials.discovery import LockedOut
-from enforcer.credentials.guard import Refused
 from enforcer.drivers.base import DeviceDriver
-from enforcer.errors import DeviceError
+from enforcer.errors import DeviceError, LockedOut, Refused
 from enforcer.facts import DeviceFacts
 from enforcer.model import Device, Play
 

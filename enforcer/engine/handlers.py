@@ -1,4 +1,7 @@
-"""What each step does, through the drivers. The executor is the only caller, one step at a time.
+"""What each kind of step does, through the drivers. The executor is the only caller, one step at a time.
+
+A handler is registered for its kind with :func:`handles`; a kind with no handler fails its step
+saying so (a plan made by a newer enforce, or clients not supported yet).
 
 Every step is idempotent: drivers' ``ensure_*`` compare before they write, and the journal keeps
 what isolation replaced, so a step run twice (after a crash) does no harm. A password goes to the
@@ -10,14 +13,27 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
-from enforcer.credentials.store import CredentialStore
+from enforcer.credentials.keyring import Keyring
 from enforcer.drivers.base import DeviceDriver, SupportsChannels, SupportsFirmware, SupportsIPFilter, SupportsReboot
 from enforcer.engine.journal import Journal
 from enforcer.errors import DeviceError
 from enforcer.facts import IPFilterFact
 from enforcer.model import Device, Site
-from enforcer.plan.artifact import ENFORCER, Step
+from enforcer.plan.artifact import Step
+from enforcer.plan.steps import (
+    ENFORCER,
+    AccountKind,
+    ChannelKind,
+    Checklist,
+    FirmwareKind,
+    IsolateFilter,
+    LockPolicyKind,
+    RebootUnlock,
+    ReleaseFilter,
+    StepKind,
+)
 
 
 @dataclass
@@ -26,7 +42,7 @@ class StepContext:
 
     sites: Mapping[str, Site]
     drivers: Mapping[str, DeviceDriver]
-    store: CredentialStore
+    keyring: Keyring
     journal: Journal
     run: int
     source_address: str | None = None
@@ -43,47 +59,56 @@ class StepContext:
         return self.drivers[device_id]
 
 
+Handler = Callable[[Step, Any, StepContext], str]
+_HANDLERS: dict[type[StepKind], Handler] = {}
+_K = TypeVar("_K", bound=StepKind)
+
+
+def handles(
+    kind: type[_K],
+) -> Callable[[Callable[[Step, _K, StepContext], str]], Callable[[Step, _K, StepContext], str]]:
+    """Register the function that carries out steps of ``kind``."""
+
+    def register(handler: Callable[[Step, _K, StepContext], str]) -> Callable[[Step, _K, StepContext], str]:
+        _HANDLERS[kind] = handler
+        return handler
+
+    return register
+
+
 def run_step(step: Step, ctx: StepContext) -> str:
     """Carry out ``step`` (blocking); returns a short description of what was done."""
-    handler = _HANDLERS.get(step.action)
+    handler = _HANDLERS.get(type(step.kind))
     if handler is None:
         raise DeviceError(site=step.site, device=step.target, step=step.action, detail="no driver can do this yet")
-    return handler(step, ctx)
+    return handler(step, step.kind, ctx)
 
 
 def _cannot(step: Step, what: str) -> DeviceError:
     return DeviceError(site=step.site, device=step.target, step=step.action, detail=f"the driver cannot {what}")
 
 
-def _isolate_ip_filter(step: Step, ctx: StepContext) -> str:
+@handles(IsolateFilter)
+def _isolate_ip_filter(step: Step, kind: IsolateFilter, ctx: StepContext) -> str:
     driver = ctx.driver(step.target)
     if not isinstance(driver, SupportsIPFilter):
         raise _cannot(step, "set an IP filter")
     if ctx.journal.original_filter(step.target) is None:
         current = driver.read_ip_filter()
-        ctx.journal.remember_filter(ctx.run, step.target, current, list(step.params["keep_blocked"]))
-    allow = [_resolve(a, ctx, step.target) for a in step.params["allow"]]
+        ctx.journal.remember_filter(ctx.run, step.target, current, list(kind.keep_blocked))
+    allow = [_resolve(a, ctx, step.target) for a in kind.allow]
     outcome = driver.ensure_ip_filter(IPFilterFact(True, "allow", tuple(allow)))
     return f"allow-list {', '.join(allow)}" + ("" if outcome.changed else " (already)")
 
 
-def _release_ip_filter(step: Step, ctx: StepContext) -> str:
+@handles(ReleaseFilter)
+def _release_ip_filter(step: Step, kind: ReleaseFilter, ctx: StepContext) -> str:
     driver = ctx.driver(step.target)
     if not isinstance(driver, SupportsIPFilter):
         raise _cannot(step, "set an IP filter")
     kept = ctx.journal.original_filter(step.target)
-    if kept is None:
-        restore_raw = step.params.get("restore")
-        original = (
-            None
-            if restore_raw is None
-            else IPFilterFact(restore_raw["enabled"], restore_raw["mode"], tuple(restore_raw["addresses"]))
-        )
-        keep = list(step.params.get("keep_blocked", []))
-    else:
-        original, keep = kept
-    wanted = restored_filter(original, keep)
-    driver.ensure_ip_filter(wanted)
+    original, keep = (kind.restore, list(kind.keep_blocked)) if kept is None else kept
+    driver.ensure_ip_filter(restored_filter(original, keep))
     ctx.journal.released(step.target)
     return "filter restored" + (f", still blocking {', '.join(keep)}" if keep else "")
 
@@ -99,7 +124,8 @@ def restored_filter(original: IPFilterFact | None, keep_blocked: list[str]) -> I
     return IPFilterFact(True, "deny", tuple(dict.fromkeys([*existing, *keep_blocked])))
 
 
-def _reboot(step: Step, ctx: StepContext) -> str:
+@handles(RebootUnlock)
+def _reboot(step: Step, kind: RebootUnlock, ctx: StepContext) -> str:
     driver = ctx.driver(step.target)
     if not isinstance(driver, SupportsReboot):
         raise _cannot(step, "reboot")
@@ -107,7 +133,8 @@ def _reboot(step: Step, ctx: StepContext) -> str:
     return "rebooted to clear the lock"
 
 
-def _firmware(step: Step, ctx: StepContext) -> str:
+@handles(FirmwareKind)
+def _firmware(step: Step, kind: FirmwareKind, ctx: StepContext) -> str:
     device = ctx.device(step.target)
     assert device.firmware is not None
     driver = ctx.driver(step.target)
@@ -117,7 +144,8 @@ def _firmware(step: Step, ctx: StepContext) -> str:
     return f"firmware {device.firmware.version}" + ("" if outcome.changed else " (already)")
 
 
-def _lock_policy(step: Step, ctx: StepContext) -> str:
+@handles(LockPolicyKind)
+def _lock_policy(step: Step, kind: LockPolicyKind, ctx: StepContext) -> str:
     device = ctx.device(step.target)
     outcome = ctx.driver(step.target).ensure_lock_policy(device.lock_policy)
     p = device.lock_policy
@@ -125,48 +153,40 @@ def _lock_policy(step: Step, ctx: StepContext) -> str:
     return text + ("" if outcome.changed else " (already)")
 
 
-def _account(step: Step, ctx: StepContext) -> str:
+@handles(AccountKind)
+def _account(step: Step, kind: AccountKind, ctx: StepContext) -> str:
     device = ctx.device(step.target)
-    name = step.params["account"]
-    account = device.account(name)
+    account = device.account(kind.account)
     if account is None:
-        raise DeviceError(site=step.site, device=step.target, step="account", detail=f"{name} is not declared")
-    if account.present and account.password is not None:
-        ctx.store.set_pending(device.id, name, account.password, replace=True)
-        ctx.store.save()  # durable before the device sees it
-    outcome = ctx.driver(device.id).ensure_account(account)
-    if account.present and account.password is not None:
-        ctx.store.commit(device.id, name)
-        ctx.store.save()
-    return (
-        f"account {name} " + ("removed" if not account.present else "set") + ("" if outcome.changed else " (already)")
-    )
+        raise DeviceError(site=step.site, device=step.target, step="account", detail=f"{kind.account} is not declared")
+    with ctx.keyring.staged(device.id, account.name, account.password if account.present else None):
+        outcome = ctx.driver(device.id).ensure_account(account)
+    done = "removed" if not account.present else "set"
+    return f"account {account.name} {done}" + ("" if outcome.changed else " (already)")
 
 
-def _channel(step: Step, ctx: StepContext) -> str:
-    camera = ctx.device(step.params["camera"])
-    account = camera.account(step.params["user"])
+@handles(ChannelKind)
+def _channel(step: Step, kind: ChannelKind, ctx: StepContext) -> str:
+    camera = ctx.device(kind.camera)
+    account = camera.account(kind.user)
     if account is None or account.password is None:
         raise DeviceError(
             site=step.site,
             device=step.target,
             step="channel",
-            detail=f"{camera.name} declares no password for {step.params['user']}",
+            detail=f"{camera.name} declares no password for {kind.user}",
         )
     driver = ctx.driver(step.target)
     if not isinstance(driver, SupportsChannels):
         raise _cannot(step, "set recorder channels")
     outcome = driver.ensure_channel(
-        step.params["channel"],
-        address=step.params["address"],
-        port=step.params["port"],
-        user=step.params["user"],
-        password=account.password,
+        kind.channel, address=kind.address, port=kind.port, user=kind.user, password=account.password
     )
-    return f"channel {step.params['channel']} → {camera.name}" + ("" if outcome.changed else " (already)")
+    return f"channel {kind.channel} → {camera.name}" + ("" if outcome.changed else " (already)")
 
 
-def _checklist(step: Step, ctx: StepContext) -> str:
+@handles(Checklist)
+def _checklist(step: Step, kind: Checklist, ctx: StepContext) -> str:
     ctx.checklist.append(step)
     return "added to the checklist"
 
@@ -185,15 +205,3 @@ def source_address_for(address: str) -> str:
         probe.connect((address, 9))
         local: str = probe.getsockname()[0]
         return local
-
-
-_HANDLERS: dict[str, Callable[[Step, StepContext], str]] = {
-    "isolate_ip_filter": _isolate_ip_filter,
-    "release_ip_filter": _release_ip_filter,
-    "reboot_unlock": _reboot,
-    "firmware": _firmware,
-    "lock_policy": _lock_policy,
-    "account": _account,
-    "channel": _channel,
-    "checklist": _checklist,
-}

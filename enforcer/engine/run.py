@@ -7,49 +7,36 @@ demo call it; tests call it against the lab.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from enforcer.config.secrets import Secret
-from enforcer.credentials.discovery import StoreCredentials
 from enforcer.credentials.guard import LoginGuard
-from enforcer.credentials.store import CredentialStore, CredentialStoreError, Entry
-from enforcer.drivers.base import DeviceDriver, DriverOptions, driver_for
+from enforcer.credentials.keyring import Keyring, Known
+from enforcer.credentials.store import CredentialStore
+from enforcer.drivers.base import DeviceDriver, DriverOptions
+from enforcer.drivers.registry import driver_for
 from enforcer.engine.executor import Event, LocalExecutor, RunOptions, SiteResult, StepFinished, StepStarted, Work
 from enforcer.engine.gather import Failure, Gathered, Progress, devices_of, gather
 from enforcer.engine.handlers import StepContext, run_step
 from enforcer.engine.journal import Journal
-from enforcer.errors import DeviceError, EnforcerError
-from enforcer.facts import DeviceFacts
+from enforcer.errors import CredentialStoreError, DeviceError, StalePlan
 from enforcer.model import Device, Play, Site
 from enforcer.plan.artifact import Plan, Step
-from enforcer.plan.diff import CHANNEL_REFUSED, Known
+from enforcer.plan.diff import CHANNEL_REFUSED
 from enforcer.plan.planner import plan_site
-
-
-class StalePlan(EnforcerError):
-    """A saved plan's devices changed since it was made; ``changed`` names them."""
-
-    def __init__(self, changed: list[str]) -> None:
-        self.changed = changed
-        super().__init__(
-            f"the saved plan is stale: {len(changed)} device{'s' * (len(changed) != 1)} changed since it was made "
-            f"({', '.join(changed[:10])}{', …' if len(changed) > 10 else ''}); run enforce plan again"
-        )
+from enforcer.plan.steps import ChannelKind
 
 
 @dataclass
 class PlayRun:
-    """The live side of one play: credential store, guard, and one driver per device, reused throughout."""
+    """The live side of one play: its keyring (store, guard, what discovery proved), one driver per device."""
 
     play: Play
     options: DriverOptions = field(default_factory=DriverOptions)
     concurrency: int = 20
     time_scale: float = 1.0
-    store: CredentialStore = field(init=False)
-    guard: LoginGuard = field(init=False)
-    _credentials: StoreCredentials = field(init=False, repr=False)
+    keyring: Keyring = field(init=False)
     drivers: dict[str, DeviceDriver] = field(default_factory=dict)
     checklist: list[Step] = field(default_factory=list)  # manual clients to update, after apply
 
@@ -59,18 +46,15 @@ class PlayRun:
         if path.exists() and inventory.vault_password is None:
             raise CredentialStoreError(f"{path} needs a vault password: set vault_password in the inventory")
         password = inventory.vault_password.reveal().encode() if inventory.vault_password else b""
-        self.store = CredentialStore.load(path, password)
-        self._credentials = StoreCredentials(self.store, devices_of(self.play))  # one for every driver
         # Devices report lock times in their own seconds; on a time-scaled lab the guard's clock follows.
         scale = self.time_scale
-        self.guard = LoginGuard(clock=lambda: time.monotonic() / scale)
+        guard = LoginGuard(clock=lambda: time.monotonic() / scale)
+        self.keyring = Keyring(CredentialStore.load(path, password), guard=guard)
 
     def open_driver(self, device: Device) -> DeviceDriver:
         if device.id not in self.drivers:
-            factory = driver_for(device.protocol)
-            self.drivers[device.id] = factory(
-                device, guard=self.guard, credentials=self._credentials, options=self.options
-            )
+            factory = driver_for(device.vendor)
+            self.drivers[device.id] = factory(device, keyring=self.keyring, options=self.options)
         return self.drivers[device.id]
 
     def close(self) -> None:
@@ -123,20 +107,9 @@ class PlayRun:
             tuple(failures[d.id] for d in devices if d.id in failures),
         )
 
-    def known(self, facts: Mapping[str, DeviceFacts]) -> Known:
-        """The password known to be current per device account: what discovery logged in with, else the store's."""
-        known: dict[tuple[str, str], Secret] = {}
-        for site in self.play.selected():
-            for device in site.devices:
-                login = facts[device.id].login if device.id in facts else None
-                for account in device.accounts:
-                    entry = self.store.get(device.id, account.name)
-                    secret = entry.current if entry else None
-                    if login is not None and login.account == account.name:
-                        secret = _by_role(login.candidate, entry, account.password)
-                    if secret is not None:
-                        known[(device.id, account.name)] = secret
-        return known
+    def known(self) -> Known:
+        """The password known to be current per device account (what discovery proved, else the store's)."""
+        return self.keyring.known(devices_of(self.play))
 
     # -- plan -----------------------------------------------------------------------------------------
 
@@ -144,7 +117,7 @@ class PlayRun:
         self, found: Gathered, *, playbook: str, limit: tuple[str, ...] = (), isolated: frozenset[str] = frozenset()
     ) -> Plan:
         failures = {f.id: f.reason for f in found.failures}
-        known = self.known(found.facts)
+        known = self.known()
         sites = tuple(
             plan_site(site, found.facts, failures, self.play.enforce, known, isolated) for site in self.play.selected()
         )
@@ -162,12 +135,18 @@ class PlayRun:
         source_address: str | None = None,
     ) -> list[SiteResult]:
         run, resumed = journal.begin(plan.playbook, plan.play)
-        self._reconcile()
+        self.keyring.reconcile()  # what discovery proved is the store's current from here on
         sites = {s.name: s for s in self.play.selected()}
         rewritten = {
-            (c.device, c.key) for sp in plan.sites for st in sp.steps if st.action == "channel" for c in st.changes
+            (c.device, c.key)
+            for sp in plan.sites
+            for st in sp.steps
+            if isinstance(st.kind, ChannelKind)
+            for c in st.changes
         }
-        ctx = StepContext(sites, self.drivers, self.store, journal, run, source_address or self.options.source_address)
+        ctx = StepContext(
+            sites, self.drivers, self.keyring, journal, run, source_address or self.options.source_address
+        )
         work = Work(
             run_step=lambda step: run_step(step, ctx),
             lock_state=lambda device: self.drivers[device].lock_state(),
@@ -199,7 +178,7 @@ class PlayRun:
             raise DeviceError(
                 site=site.name, device=found.failures[0].device, step="verify", detail=found.failures[0].reason
             )
-        plan = plan_site(site, found.facts, {}, self.play.enforce, self.known(found.facts))
+        plan = plan_site(site, found.facts, {}, self.play.enforce, self.known())
         left = [
             f"{c.device.split('/', 1)[1]} {c.key}"
             for c in plan.pending
@@ -211,40 +190,6 @@ class PlayRun:
             )
         offline = [f"{d.name} ch{c.id}" for d in site.recorders for c in found.facts[d.id].channels if not c.online]
         return "converged" + (f"; channels still reconnecting: {', '.join(offline)}" if offline else "")
-
-    def _reconcile(self) -> None:
-        """Record in the store what discovery proved: the role that worked is the device's current password."""
-        changed = False
-        for device_id, driver in self.drivers.items():
-            login = driver.login
-            if login is None:
-                continue
-            entry = self.store.get(device_id, login.account)
-            if login.candidate == "current" and entry and entry.pending is not None:
-                self.store.discard_pending(device_id, login.account)  # it never reached the device
-                changed = True
-            elif login.candidate != "current":
-                device = next(d for s in self.play.selected() for d in s.devices if d.id == device_id)
-                account = device.account(login.account)
-                secret = _by_role(login.candidate, entry, account.password if account else None)
-                if secret is not None:
-                    self.store.set_current(device_id, login.account, secret)
-                    # The store holds it as current now (a pending one is cleared): re-read facts must name
-                    # it so, or verify would look up the emptied role and see an unknown password.
-                    driver.login = replace(login, candidate="current")
-                    changed = True
-        if changed:
-            self.store.save()
-
-
-def _by_role(role: str, entry: Entry | None, desired: Secret | None) -> Secret | None:
-    """The password a candidate role stands for."""
-    if role == "desired":
-        return desired
-    if entry is None or role not in ("current", "pending", "previous"):
-        return None
-    found: Secret | None = getattr(entry, role)
-    return found
 
 
 def check_fresh(saved: Plan, found: Gathered) -> None:

@@ -9,54 +9,44 @@ plan whose devices changed since (Terraform's "Saved plan is stale").
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from enforcer.plan.diff import Change
+from enforcer.plan.steps import StepKind, kind_from_dict
 
 PLAN_VERSION = 1
 
 Phase = Literal["isolate", "wait", "recorder", "cameras", "channels", "clients", "release", "verify"]
 PHASES: tuple[Phase, ...] = ("isolate", "wait", "recorder", "cameras", "channels", "clients", "release", "verify")
 
-#: The closed set of things a step can do.
-StepAction = Literal[
-    "isolate_ip_filter",
-    "isolate_client",
-    "wait_unlock",
-    "reboot_unlock",
-    "firmware",
-    "lock_policy",
-    "account",
-    "channel",
-    "update_client",
-    "checklist",
-    "release_ip_filter",
-    "release_client",
-    "verify",
-]
-
-#: Stands for the enforcer's own source address in IP-filter parameters; resolved at apply time.
-ENFORCER = "@enforcer"
-
 
 @dataclass(frozen=True)
 class Step:
-    """One idempotent action on one device or client, in one phase of one site."""
+    """One idempotent action (its :mod:`kind <enforcer.plan.steps>`) on one device or client, in one
+    phase of one site."""
 
     site: str
     phase: Phase
-    action: StepAction
-    target: str  # site/name of the device or client
-    params: dict[str, Any] = field(default_factory=dict)
+    target: str  # site/name of the device or client; the site's name for verify
+    kind: StepKind
     changes: tuple[Change, ...] = ()
     reason: str = ""
 
     @property
+    def action(self) -> str:
+        return self.kind.action
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The kind's arguments as the plan file holds them."""
+        return self.kind.to_dict()
+
+    @property
     def id(self) -> str:
         """A stable address, the same in every plan of the same change: ``site/dev:account:admin``."""
-        suffix = self.params.get("account") or self.params.get("channel") or ""
-        return f"{self.target}:{self.action}" + (f":{suffix}" if suffix != "" else "")
+        suffix = self.kind.suffix
+        return f"{self.target}:{self.action}" + (f":{suffix}" if suffix else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,9 +65,8 @@ class Step:
         return cls(
             site=raw["site"],
             phase=raw["phase"],
-            action=raw["action"],
             target=raw["target"],
-            params=raw["params"],
+            kind=kind_from_dict(raw["action"], raw["params"]),
             changes=tuple(Change.from_dict(c) for c in raw["changes"]),
             reason=raw["reason"],
         )

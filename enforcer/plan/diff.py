@@ -11,16 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from enforcer.config.secrets import Secret
+from enforcer.credentials.keyring import Known
 from enforcer.facts import DeviceFacts
 from enforcer.model import Aspect, Device, Site
 
 Action = Literal["create", "update", "delete", "blocked"]
 Kind = Literal["firmware", "lock_policy", "account", "channel"]
 SENSITIVE = "(sensitive)"
-
-#: (device id, account) → the password known to be current on that device.
-Known = Mapping[tuple[str, str], Secret]
 
 
 @dataclass(frozen=True)

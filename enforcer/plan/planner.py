@@ -11,10 +11,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from enforcer.facts import DeviceFacts, IPFilterFact
+from enforcer.credentials.keyring import Known
+from enforcer.facts import DeviceFacts
 from enforcer.model import Aspect, Client, Device, Site
-from enforcer.plan.artifact import ENFORCER, Phase, SitePlan, Step
-from enforcer.plan.diff import Change, Known, diff_channels, diff_device
+from enforcer.plan.artifact import Phase, SitePlan, Step
+from enforcer.plan.diff import Change, diff_channels, diff_device
+from enforcer.plan.steps import (
+    ENFORCER,
+    AccountKind,
+    ChannelKind,
+    Checklist,
+    FirmwareKind,
+    HoldRef,
+    IsolateClient,
+    IsolateFilter,
+    LockPolicyKind,
+    RebootUnlock,
+    ReleaseClient,
+    ReleaseFilter,
+    UpdateClient,
+    Verify,
+    WaitUnlock,
+)
 
 #: Clients enforcer can update (and so isolate) through an API; the rest get a checklist.
 UPDATABLE = ("milestone", "ssh")
@@ -79,18 +97,11 @@ def plan_site(
     for device in site.devices:
         if device.id in isolated and not any(s.target == device.id and s.phase == "release" for s in steps):
             steps.append(
-                Step(
-                    site.name,
-                    "release",
-                    "release_ip_filter",
-                    device.id,
-                    {"restore": None, "keep_blocked": []},
-                    reason="left isolated by an interrupted run",
-                )
+                Step(site.name, "release", device.id, ReleaseFilter(), reason="left isolated by an interrupted run")
             )
     if steps:
         steps.append(
-            Step(site.name, "verify", "verify", site.name, reason="re-read facts: converged, unlocked, online")
+            Step(site.name, "verify", site.name, Verify(), reason="re-read facts: converged, unlocked, online")
         )
     return SitePlan(site.name, tuple(steps), tuple(changes), tuple(warnings))
 
@@ -131,7 +142,7 @@ def _isolate(
         client = path.client
         if path.device.isolation == "client" and client is not None and client.kind in UPDATABLE:
             step = Step(
-                site.name, "isolate", "isolate_client", client.id, reason=f"holds {path.device.name} as {path.user}"
+                site.name, "isolate", client.id, IsolateClient(), reason=f"holds {path.device.name} as {path.user}"
             )
             if step not in steps:
                 steps.append(step)
@@ -160,20 +171,9 @@ def _isolate(
                 if p.device == device and p.client and p.client.kind not in UPDATABLE and p.client.address
             }
         )
-        params = {
-            "allow": allow,
-            "previous": None if previous is None else _filter_dict(previous),
-            "keep_blocked": blocked,
-        }
+        isolate = IsolateFilter(tuple(allow), previous, tuple(blocked))
         steps.append(
-            Step(
-                site.name,
-                "isolate",
-                "isolate_ip_filter",
-                device.id,
-                params,
-                reason=f"stale after the change: {', '.join(holders)}",
-            )
+            Step(site.name, "isolate", device.id, isolate, reason=f"stale after the change: {', '.join(holders)}")
         )
 
 
@@ -184,27 +184,21 @@ def _wait(site: Site, facts: Mapping[str, DeviceFacts], changed: set[str], steps
             continue
         if device.unlock == "reboot":
             steps.append(
-                Step(site.name, "wait", "reboot_unlock", device.id, reason="locked; the playbook allows a reboot")
+                Step(site.name, "wait", device.id, RebootUnlock(), reason="locked; the playbook allows a reboot")
             )
         else:
+            wait = WaitUnlock(lock.unlock_seconds)
             steps.append(
-                Step(
-                    site.name,
-                    "wait",
-                    "wait_unlock",
-                    device.id,
-                    {"seconds": lock.unlock_seconds},
-                    reason=f"locked for {lock.unlock_seconds:.0f} s more",
-                )
+                Step(site.name, "wait", device.id, wait, reason=f"locked for {lock.unlock_seconds:.0f} s more")
             )
 
 
 def _device_steps(site: Site, device: Device, changes: list[Change], phase: Phase) -> list[Step]:
     steps = []
-    for kind in ("firmware", "lock_policy"):
-        mine = tuple(c for c in changes if c.kind == kind)
+    for kind in (FirmwareKind(), LockPolicyKind()):
+        mine = tuple(c for c in changes if c.kind == kind.action)
         if mine:
-            steps.append(Step(site.name, phase, kind, device.id, changes=mine))
+            steps.append(Step(site.name, phase, device.id, kind, changes=mine))
     accounts: dict[str, list[Change]] = {}
     for change in changes:
         if change.kind == "account":
@@ -213,9 +207,7 @@ def _device_steps(site: Site, device: Device, changes: list[Change], phase: Phas
     for name in sorted(accounts, key=lambda n: (n == login, n)):
         account = device.account(name)
         present = account.present if account else False
-        steps.append(
-            Step(site.name, phase, "account", device.id, {"account": name, "present": present}, tuple(accounts[name]))
-        )
+        steps.append(Step(site.name, phase, device.id, AccountKind(name, present), tuple(accounts[name])))
     return steps
 
 
@@ -224,57 +216,32 @@ def _channel_step(site: Site, change: Change) -> Step:
     assert recorder is not None
     channel = int(change.key.split(".")[1])
     camera = next(c for c in site.cameras if c.recorder == recorder.name and c.channel == channel)
-    return Step(
-        site.name,
-        "channels",
-        "channel",
-        recorder.id,
-        {
-            "channel": channel,
-            "camera": camera.id,
-            "address": camera.address,
-            "port": camera.port,
-            "user": camera.channel_user,
-        },
-        (change,),
-        change.reason,
-    )
+    kind = ChannelKind(channel, camera.id, camera.address, camera.port, camera.channel_user)
+    return Step(site.name, "channels", recorder.id, kind, (change,), change.reason)
 
 
 def _clients(site: Site, stale: list[StalePath], steps: list[Step], warnings: list[str]) -> None:
     for client in site.clients:
-        holds = [{"device": p.device.name, "user": p.user} for p in stale if p.client == client]
+        holds = tuple(HoldRef(p.device.name, p.user) for p in stale if p.client == client)
         if not holds:
             continue
         if client.kind in UPDATABLE:
-            steps.append(Step(site.name, "clients", "update_client", client.id, {"holds": holds}))
+            steps.append(Step(site.name, "clients", client.id, UpdateClient(holds)))
         else:
             if not client.address:
                 warnings.append(
                     f"{client.name} has no address, so it cannot be kept out after the change: "
                     "update it by hand at once, or it will lock the device"
                 )
-            params = {"holds": holds, "what": client.what, "contact": client.contact, "address": client.address}
-            steps.append(
-                Step(
-                    site.name,
-                    "clients",
-                    "checklist",
-                    client.id,
-                    params,
-                    reason="no API: update it by hand; it stays blocked until then",
-                )
-            )
+            checklist = Checklist(holds, client.what, client.contact, client.address)
+            reason = "no API: update it by hand; it stays blocked until then"
+            steps.append(Step(site.name, "clients", client.id, checklist, reason=reason))
 
 
 def _release(site: Site, stale: list[StalePath], steps: list[Step]) -> None:
     for step in [s for s in steps if s.phase == "isolate"]:
-        if step.action == "isolate_client":
-            steps.append(Step(site.name, "release", "release_client", step.target))
+        if isinstance(step.kind, IsolateFilter):
+            release = ReleaseFilter(step.kind.previous, step.kind.keep_blocked)
+            steps.append(Step(site.name, "release", step.target, release))
         else:
-            params = {"restore": step.params["previous"], "keep_blocked": step.params["keep_blocked"]}
-            steps.append(Step(site.name, "release", "release_ip_filter", step.target, params))
-
-
-def _filter_dict(ip_filter: IPFilterFact) -> dict[str, object]:
-    return {"enabled": ip_filter.enabled, "mode": ip_filter.mode, "addresses": list(ip_filter.addresses)}
+            steps.append(Step(site.name, "release", step.target, ReleaseClient()))

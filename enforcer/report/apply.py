@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from enforcer.engine.executor import Event, SiteFinished, SiteResult, StepFinished, Waiting
 from enforcer.plan.artifact import Step
+from enforcer.plan.steps import Checklist, Verify
 
 _STATUS = {
     "converged": "[green]converged[/]",
@@ -72,7 +73,7 @@ class ApplyDisplay:
 def _what(step: Step) -> str:
     target = escape(step.target.split("/", 1)[-1])
     label = step.action.replace("_", " ")
-    return f"{target} {label}" if step.action != "verify" else "verify"
+    return "verify" if isinstance(step.kind, Verify) else f"{target} {label}"
 
 
 def print_recap(console: Console, results: list[SiteResult], checklist: list[Step]) -> None:
@@ -91,11 +92,12 @@ def print_recap(console: Console, results: list[SiteResult], checklist: list[Ste
     if checklist:
         console.rule("[bold magenta]checklist: update these clients by hand[/]")
         for step in checklist:
-            p = step.params
-            holds = ", ".join(f"{h['device']} as {h['user']}" for h in p["holds"])
-            where = f" at {p['address']}" if p.get("address") else ""
-            contact = f"; contact: {p['contact']}" if p.get("contact") else ""
-            what = escape(p.get("what") or step.target)
+            kind = step.kind
+            assert isinstance(kind, Checklist)
+            holds = ", ".join(f"{h.device} as {h.user}" for h in kind.holds)
+            where = f" at {kind.address}" if kind.address else ""
+            contact = f"; contact: {kind.contact}" if kind.contact else ""
+            what = escape(kind.what or step.target)
             console.print(
                 f"☐ {escape(step.site)} · {what}{escape(where)}: enter the new password "
                 f"for {escape(holds)}{escape(contact)}. It stays blocked at the device until then.",

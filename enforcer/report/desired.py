@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from enforcer.config.secrets import Secret
+from enforcer.credentials.secret import Secret
+from enforcer.drivers.registry import protocol_of
 from enforcer.model import Client, Device, Play, Playbook
 
 
@@ -22,7 +23,7 @@ def device_view(device: Device) -> dict[str, Any]:
         "id": device.id,
         "role": device.role,
         "vendor": device.vendor,
-        "protocol": device.protocol,
+        "protocol": protocol_of(device.vendor),
         "model": device.model,
         "address": device.address,
         "port": device.port,

@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from enforcer.plan.artifact import PHASES, Plan, Step
 from enforcer.plan.diff import SENSITIVE, Change
+from enforcer.plan.steps import ENFORCER, AccountKind, ChannelKind, Checklist, IsolateFilter, ReleaseFilter, WaitUnlock
 
 _SYMBOL = {"create": "[green]+[/]", "update": "[yellow]~[/]", "delete": "[red]-[/]", "blocked": "[red]![/]"}
 _PHASE_TITLE = {
@@ -62,21 +63,21 @@ def _print_step(console: Console, step: Step) -> None:
 
 
 def _describe(step: Step) -> str:
-    p = step.params
-    if step.action == "isolate_ip_filter":
-        return "IP filter → allow only " + ", ".join("enforcer" if a == "@enforcer" else a for a in p["allow"])
-    if step.action == "release_ip_filter":
-        keep = p.get("keep_blocked") or []
+    kind = step.kind
+    if isinstance(kind, IsolateFilter):
+        return "IP filter → allow only " + ", ".join("enforcer" if a == ENFORCER else a for a in kind.allow)
+    if isinstance(kind, ReleaseFilter):
+        keep = kind.keep_blocked
         return "restore the IP filter" + (f", keep {', '.join(keep)} out" if keep else "")
-    if step.action == "wait_unlock":
-        return f"wait {p.get('seconds', 0):.0f} s for the lock to clear"
-    if step.action == "account":
-        return f"account {p['account']}" + ("" if p.get("present", True) else " (remove)")
-    if step.action == "channel":
-        return f"channel {p['channel']} → {_short(p['camera'])} as {p['user']}"
-    if step.action == "checklist":
-        holds = ", ".join(f"{h['device']} as {h['user']}" for h in p["holds"])
-        return f"[magenta]checklist[/]: update {escape(p.get('what') or 'this client')} by hand ({holds})"
+    if isinstance(kind, WaitUnlock):
+        return f"wait {kind.seconds:.0f} s for the lock to clear"
+    if isinstance(kind, AccountKind):
+        return f"account {kind.account}" + ("" if kind.present else " (remove)")
+    if isinstance(kind, ChannelKind):
+        return f"channel {kind.channel} → {_short(kind.camera)} as {kind.user}"
+    if isinstance(kind, Checklist):
+        holds = ", ".join(f"{h.device} as {h.user}" for h in kind.holds)
+        return f"[magenta]checklist[/]: update {escape(kind.what or 'this client')} by hand ({holds})"
     return step.action.replace("_", " ")
 
 
@@ -106,7 +107,7 @@ def summary(plan: Plan) -> str:
     changing = [s for s in plan.sites if s.pending]
     counts = Counter(c.kind for s in plan.sites for c in s.pending)
     blocked = sum(1 for s in plan.sites for c in s.changes if c.action == "blocked")
-    checklist = sum(1 for s in plan.sites for st in s.steps if st.action == "checklist")
+    checklist = sum(1 for s in plan.sites for st in s.steps if isinstance(st.kind, Checklist))
     if not changing and not plan.failed and not blocked:
         return "[bold green]No changes.[/] Every selected site matches its declared state."
     parts = [f"[bold]Plan:[/] {len(changing)} of {len(plan.sites)} sites to change"]

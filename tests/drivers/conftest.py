@@ -13,10 +13,10 @@ import pytest
 
 from enforcer.config.diagnostics import Diagnostics
 from enforcer.config.playbook import load_playbook
-from enforcer.config.secrets import Secret
-from enforcer.credentials.discovery import StoreCredentials
 from enforcer.credentials.guard import LoginGuard
-from enforcer.credentials.store import CredentialStore
+from enforcer.credentials.keyring import Keyring
+from enforcer.credentials.secret import Secret
+from enforcer.credentials.store import CredentialStore, Entry
 from enforcer.drivers.base import DriverOptions
 from enforcer.drivers.isapi._driver import IsapiDriver
 from enforcer.engine.gather import Gathered, devices_of, gather
@@ -41,14 +41,13 @@ class Repo:
     devices: tuple[Device, ...]
     store: CredentialStore
 
-    def credentials(self) -> StoreCredentials:
-        return StoreCredentials(self.store, self.devices)
+    def credentials(self) -> StoredCredentials:
+        return StoredCredentials(self.store)
 
     def gather(self, guard: LoginGuard | None = None, **options: Any) -> Gathered:
-        guard = guard or LoginGuard()
-        creds = self.credentials()
+        keyring = self.credentials().keyring(guard or LoginGuard())
         opts = DriverOptions(**({"timeout": 5.0} | options))
-        return gather(self.devices, lambda d: IsapiDriver(d, guard=guard, credentials=creds, options=opts))
+        return gather(self.devices, lambda d: IsapiDriver(d, keyring=keyring, options=opts))
 
     def lab(self, name: str) -> LabDevice:
         return next(d for d in self.spec.devices if d.name == name)
@@ -91,14 +90,39 @@ def repo(tmp_path: Path) -> Iterator[Callable[..., Repo]]:
 # -- hand-built devices, for write tests that need a particular firmware behaviour ------------------
 
 
+@dataclass
+class StoredCredentials:
+    """A repo's credential store, as a keyring for drivers."""
+
+    store: CredentialStore
+
+    def keyring(self, guard: LoginGuard | None = None) -> Keyring:
+        return Keyring(self.store, guard=guard)
+
+
+class _Table(dict[tuple[str, str], list[tuple[Candidate, Secret]]]):
+    """A mapping ``{(device_id, user): [(slot, Secret)]}`` written through to an in-memory store."""
+
+    def __init__(self, store: CredentialStore) -> None:
+        super().__init__()
+        self.store = store
+
+    def __setitem__(self, key: tuple[str, str], roles: list[tuple[Candidate, Secret]]) -> None:
+        super().__setitem__(key, roles)
+        self.store.put(*key, Entry(**{role: secret for role, secret in roles}))
+
+
 class DictCredentials:
-    """Credentials from a plain mapping ``{(device_id, user): [(role, Secret)]}``."""
+    """Credentials from a plain mapping ``{(device_id, user): [(slot, Secret)]}``, kept in a store never saved."""
 
     def __init__(self, table: dict[tuple[str, str], list[tuple[Candidate, Secret]]] | None = None) -> None:
-        self.table = table or {}
+        self.store = CredentialStore(Path("unsaved.vault"), b"test")
+        self.table = _Table(self.store)
+        for key, roles in (table or {}).items():
+            self.table[key] = roles
 
-    def candidates(self, device: str, user: str) -> list[tuple[Candidate, Secret]]:
-        return list(self.table.get((device, user), []))
+    def keyring(self, guard: LoginGuard | None = None) -> Keyring:
+        return Keyring(self.store, guard=guard)
 
 
 def lab_camera(name: str, address: str, password: str, **kw: Any) -> LabDevice:
@@ -146,7 +170,7 @@ class Bench:
 
     def driver(self, device: Device, **options: Any) -> IsapiDriver:
         opts = DriverOptions(**({"timeout": 5.0, "firmware_timeout": 30.0} | options))
-        return IsapiDriver(device, guard=self.guard, credentials=self.credentials, options=opts)
+        return IsapiDriver(device, keyring=self.credentials.keyring(self.guard), options=opts)
 
     def events(self, event: str, **match: Any) -> list[dict[str, Any]]:
         return [

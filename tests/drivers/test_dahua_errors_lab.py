@@ -105,7 +105,7 @@ def test_each_bad_dahua_fails_alone(bad: Callable[[str], BadDahua], bench: Calla
         devices.append(dh_device(template, "secret-pw-1"))
     guard, creds = LoginGuard(), DictCredentials()
     options = DriverOptions(timeout=TIMEOUT)
-    result = gather(devices, lambda d: DahuaDriver(d, guard=guard, credentials=creds, options=options), concurrency=8)
+    result = gather(devices, lambda d: DahuaDriver(d, keyring=creds.keyring(guard), options=options), concurrency=8)
     assert list(result.facts) == ["s1/good"]
     by_name = {x.device: x for x in result.failures}
     for mode, (step, words) in EXPECT.items():

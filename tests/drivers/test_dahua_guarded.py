@@ -9,17 +9,16 @@ from typing import Any
 
 import pytest
 
-from enforcer.config.secrets import Secret
-from enforcer.credentials.discovery import LockedOut
-from enforcer.credentials.guard import LoginGuard, Refused
+from enforcer.credentials.guard import LoginGuard
+from enforcer.credentials.keyring import Keyring
+from enforcer.credentials.secret import Secret
 from enforcer.drivers._wire import upgrade as _upgrade
 from enforcer.drivers._wire.digest import Reply
-from enforcer.drivers._wire.http import TransportError, TransportFailed
-from enforcer.drivers.dahua._driver import DahuaDriver
 from enforcer.drivers.dahua._firmware import _Dahua
-from enforcer.drivers.dahua._login import RpcLogin
-from enforcer.drivers.dahua._session import DahuaSession, LoginFailed
-from enforcer.errors import DeviceError
+from enforcer.drivers.dahua._login import RpcLogin, switch
+from enforcer.drivers.dahua._session import DahuaSession
+from enforcer.errors import DeviceError, LockedOut, LoginFailed, Refused, TransportError, TransportFailed
+from enforcer.model import TLS, Device, LockPolicy
 
 CHALLENGE = ('Digest realm="Login to ABC", qop="auth", nonce="n1", opaque="ff"',)
 NEW_CHALLENGE = ('Digest realm="Login to ABC", qop="auth", nonce="n2", opaque="ff"',)
@@ -70,10 +69,28 @@ class Scripted:
         pass
 
 
+CAM = Device(
+    "s",
+    "cam",
+    "camera",
+    "dahua",
+    "IPC",
+    "127.0.0.1",
+    80,
+    "http",
+    TLS(),
+    (),
+    LockPolicy(True, 5, 30),
+    None,
+    "ip_filter",
+    "wait",
+)
+
+
 def session(transport: Scripted, guard: LoginGuard) -> DahuaSession:
-    s = DahuaSession(site="s", device_id="s/cam", name="cam", guard=guard, transport=transport, user="admin")  # type: ignore[arg-type]
-    s.use(PW, "current")
-    return s
+    keys = Keyring(guard=guard).keys(CAM, "admin")
+    keys.use(PW, "current")
+    return DahuaSession(keys, transport)  # type: ignore[arg-type]
 
 
 def test_a_401_is_recorded_even_when_the_lock_probe_fails() -> None:
@@ -128,12 +145,9 @@ def test_switch_credential_uses_the_new_password_even_when_confirmation_fails() 
     guard = LoginGuard()
     new = Secret("N3w-Pass!x", "t")
     s = session(Scripted(TransportError("reset", "reset")), guard)
-    drv = DahuaDriver.__new__(DahuaDriver)
-    drv.device, drv.options = SimpleNamespace(id="s/cam"), SimpleNamespace(login_user="admin")  # type: ignore[assignment]
-    drv.guard, drv.session, drv.login = guard, s, None
     with pytest.raises(DeviceError):
-        drv.switch_credential(new, "desired")
-    assert (s.password, s.label) == (new, "desired")  # the old one would now be a counted failure
+        switch(s, new)
+    assert (s.keys.password, s.keys.role) == (new, "desired")  # the old one would now be a counted failure
     assert s.state.digest.challenge is None
 
 
@@ -151,11 +165,8 @@ def test_a_succeeded_state_is_followed_only_when_a_reboot_follows(
         if goes_down and len(probes) > 1:
             raise TransportFailed(site="s", device="cam", step=step, detail="refused", kind="refused")
 
-    drv = SimpleNamespace(
-        get=lambda *a, **kw: (200, b"State=Succeeded\r\nProgress=100\r\n"),
-        session=SimpleNamespace(challenge=challenge),
-    )
-    dev = _Dahua(drv)  # type: ignore[arg-type]
+    session = SimpleNamespace(get=lambda *a, **kw: (200, b"State=Succeeded\r\nProgress=100\r\n"), challenge=challenge)
+    dev = _Dahua(session)  # type: ignore[arg-type]
     assert dev.in_flight("firmware") is goes_down
     if goes_down:
         assert dev.follow(lambda fraction, what: None) is True  # down already: wait for it to come back

@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 
-from enforcer.config.secrets import Secret
-from enforcer.credentials.discovery import LockedOut
-from enforcer.credentials.guard import LoginGuard, Refused
+from enforcer.credentials.guard import LoginGuard
+from enforcer.credentials.secret import Secret
 from enforcer.drivers._wire.http import Transport
 from enforcer.drivers.base import DriverOptions
 from enforcer.drivers.dahua._driver import DahuaDriver
-from enforcer.errors import DeviceError
+from enforcer.errors import DeviceError, LockedOut, Refused
 from enforcer.facts import Candidate
 from enforcer.lab.spec import LabChannel, LabDevice, LabLockPolicy, LabProfile, LabSpec
 from enforcer.model import Account, Device, LockPolicy
@@ -50,7 +49,7 @@ def dh_device(lab: LabDevice, password: str, **kw: Any) -> Device:
 
 def driver(bench: Bench, device: Device, **options: Any) -> DahuaDriver:
     opts = DriverOptions(**({"timeout": 5.0, "firmware_timeout": 30.0} | options))
-    return DahuaDriver(device, guard=bench.guard, credentials=bench.credentials, options=opts)
+    return DahuaDriver(device, keyring=bench.credentials.keyring(bench.guard), options=opts)
 
 
 def ours(bench: Bench, event: str, **match: Any) -> list[dict[str, Any]]:

@@ -13,16 +13,10 @@ from enforcer.drivers._wire.http import _RedactQuery
 from enforcer.drivers._wire.upgrade import same_version
 from enforcer.drivers.dahua import _kv as kv
 from enforcer.drivers.dahua import _parse as dp
-from enforcer.drivers.dahua._flow import BasicOnly, Blocked, CgiState, Out, cgi_flow
-from enforcer.drivers.dahua._rpc import (
-    Challenge,
-    RpcError,
-    answer_request,
-    inner_hash,
-    parse_login,
-    password_hash,
-)
+from enforcer.drivers.dahua._flow import CgiState, Out, cgi_flow
+from enforcer.drivers.dahua._rpc import Challenge, answer_request, inner_hash, parse_login, password_hash
 from enforcer.drivers.dahua._users import weak_reason
+from enforcer.errors import BasicOnly, Blocked, RpcError
 from enforcer.facts import ChannelDetect, ChannelFact, IPFilterFact
 
 # -- key=value bodies -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from enforcer.config.secrets import Secret
+from enforcer.credentials.secret import Secret
 from enforcer.drivers.dahua import _users
 from enforcer.drivers.dahua._firmware import multipart
 from enforcer.errors import DeviceError
@@ -53,11 +53,11 @@ def test_accounts(lab: Bench, caplog: pytest.LogCaptureFixture) -> None:
     drv = driver(lab, dh_device(cam1, CAM))
     # another account's password: modifyPassword with the store's current as pwdOld, keeping its id
     drv.ensure_login()
-    op_id = next(u.id for u in _users.read_users(drv) if u.name == "op")
+    op_id = next(u.id for u in _users.read_users(drv.session) if u.name == "op")
     op = Account("op", "operator", Secret("N3w-Operator!1", "t"))
     assert drv.ensure_account(op).detail == "password changed"
     assert lab.fleet.password("cam1", "op") == "N3w-Operator!1"
-    assert next(u.id for u in _users.read_users(drv) if u.name == "op") == op_id
+    assert next(u.id for u in _users.read_users(drv.session) if u.name == "op") == op_id
     lab.credentials.table[("s1/cam1", "op")] = [("current", op.password)]  # type: ignore[list-item]
     assert not drv.ensure_account(op).changed
     assert [a.level for a in drv.facts().accounts if a.name == "op"] == ["operator"]

@@ -8,7 +8,6 @@ import pytest
 
 from enforcer.drivers._wire.digest import (
     Challenge,
-    DigestError,
     DigestState,
     Reply,
     digest_flow,
@@ -16,6 +15,7 @@ from enforcer.drivers._wire.digest import (
     parse_challenge,
     response,
 )
+from enforcer.errors import DigestError
 
 # protocol §2.1, verbatim
 IPC = (

@@ -1,4 +1,4 @@
-"""Credential discovery against the guard (pure) and the store adapter."""
+"""Credential discovery against the guard (pure), and the keyring's candidates."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from enforcer.config.secrets import Secret
-from enforcer.credentials.discovery import Attempt, StoreCredentials, candidates_for, discover
+from enforcer.credentials.discovery import discover
 from enforcer.credentials.guard import LoginGuard, Verdict
+from enforcer.credentials.keyring import Keyring
+from enforcer.credentials.secret import Secret
 from enforcer.credentials.store import CredentialStore
 from enforcer.facts import Candidate
 
@@ -17,14 +18,14 @@ from .conftest import DictCredentials, device_for, lab_camera
 A, B, C = Secret("pw-a", "t"), Secret("pw-b", "t"), Secret("pw-c", "t")
 
 
-def login_with(guard: LoginGuard, right: Secret | None, log: list[Candidate], **fail: Any) -> Callable[..., Attempt]:
+def login_with(guard: LoginGuard, right: Secret | None, log: list[Candidate], **fail: Any) -> Callable[..., Verdict]:
     """A login that records its outcome in the guard, as the driver's session does."""
 
-    def attempt(role: Candidate, password: Secret) -> Attempt:
+    def attempt(role: Candidate, password: Secret) -> Verdict:
         key = guard.check("s/d", "admin", password, label=role)
         log.append(role)
-        result = Attempt(ok=True) if password == right else Attempt(ok=False, **fail)
-        guard.record("s/d", key, Verdict(result.ok, result.attempts_left, result.locked, result.unlock_seconds))
+        result = Verdict(ok=True) if password == right else Verdict(ok=False, **fail)
+        guard.record("s/d", key, result)
         return result
 
     return attempt
@@ -78,10 +79,10 @@ def test_each_password_at_most_once_per_run() -> None:
 
 
 def test_candidates_add_desired_once() -> None:
-    creds = DictCredentials({("s/d", "admin"): [("current", A), ("previous", B)]})
-    assert candidates_for(creds, "s/d", "admin", C) == [("current", A), ("previous", B), ("desired", C)]
-    assert candidates_for(creds, "s/d", "admin", A) == [("current", A), ("previous", B)]
-    assert candidates_for(creds, "s/x", "admin", None) == []
+    keyring = DictCredentials({("s/d", "admin"): [("current", A), ("previous", B)]}).keyring()
+    assert keyring.candidates("s/d", "admin", C) == [("current", A), ("previous", B), ("desired", C)]
+    assert keyring.candidates("s/d", "admin", A) == [("current", A), ("previous", B)]
+    assert keyring.candidates("s/x", "admin", None) == []
 
 
 def test_store_credentials(tmp_path: Path) -> None:
@@ -89,7 +90,9 @@ def test_store_credentials(tmp_path: Path) -> None:
     store.set_current("s1/cam", "admin", A)
     store.set_pending("s1/cam", "admin", B)
     device = device_for(lab_camera("cam", "127.0.0.9", "x"), "pw-c")
-    creds = StoreCredentials(store, [device])
-    assert creds.candidates("s1/cam", "admin") == [("current", A), ("pending", B), ("desired", C)]
-    assert creds.candidates("s1/cam", "operator") == []
-    assert StoreCredentials(None, [device]).candidates("s1/cam", "admin") == [("desired", C)]
+    desired = device.account("admin")
+    assert desired is not None
+    keyring = Keyring(store)
+    assert keyring.candidates("s1/cam", "admin", desired.password) == [("current", A), ("pending", B), ("desired", C)]
+    assert keyring.candidates("s1/cam", "operator", None) == []
+    assert Keyring(None).candidates("s1/cam", "admin", desired.password) == [("desired", C)]

@@ -77,7 +77,7 @@ def test_each_bad_device_fails_alone(bad: Callable[[str], BadDevice], bench: Cal
     guard = LoginGuard()
     creds = DictCredentials()
     options = DriverOptions(timeout=2.0)  # also the good device's: ample for a loaded machine
-    result = gather(devices, lambda d: IsapiDriver(d, guard=guard, credentials=creds, options=options), concurrency=6)
+    result = gather(devices, lambda d: IsapiDriver(d, keyring=creds.keyring(guard), options=options), concurrency=6)
     assert list(result.facts) == ["s1/good"]
     by_name = {x.device: x for x in result.failures}
     for mode, (step, words) in EXPECT.items():
@@ -97,4 +97,4 @@ def test_refuses_unverified_tls_without_a_pin() -> None:
         device_for(lab_camera("c", "127.0.0.1", "x"), "pw"), scheme="https", tls=TLS(verify=False)
     )
     with pytest.raises(DeviceError, match="unverified"):
-        IsapiDriver(device, guard=LoginGuard(), credentials=DictCredentials(), options=DriverOptions())
+        IsapiDriver(device, keyring=DictCredentials().keyring(LoginGuard()), options=DriverOptions())

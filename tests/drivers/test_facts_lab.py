@@ -95,7 +95,7 @@ def test_lock_state_is_free(repo: Callable[..., Repo]) -> None:
     r = repo(sites=1, cameras=2, problems=["locked"])
     [lab] = r.with_problem("locked")
     guard = LoginGuard()
-    with IsapiDriver(r.device(lab.name), guard=guard, credentials=r.credentials(), options=DriverOptions()) as drv:
+    with IsapiDriver(r.device(lab.name), keyring=r.credentials().keyring(guard), options=DriverOptions()) as drv:
         state = drv.lock_state()
     assert state.locked and state.unlock_seconds > 0
     assert [e for e in r.fleet.read_events() if e["source"] == ENFORCER and e["event"] == "auth_failed"] == []

@@ -6,7 +6,8 @@ import pytest
 
 from enforcer.drivers._wire.upgrade import same_version
 from enforcer.drivers.isapi import _parse as p
-from enforcer.drivers.isapi._xml import XmlError, document, elements, parse, response_status, user_check
+from enforcer.drivers.isapi._xml import document, elements, parse, response_status, user_check
+from enforcer.errors import XmlError
 from enforcer.facts import IPFilterFact
 
 ISAPI = 'xmlns="http://www.isapi.org/ver20/XMLSchema"'

@@ -31,17 +31,17 @@ def test_https_ca_pin_and_wrong_pin(repo: Callable[..., Repo]) -> None:
     pin = cert_fingerprint(r.out / "lab.cert.pem")
     for tls in (nvr.tls, TLS(fingerprint=pin), TLS(fingerprint=":".join(pin[i : i + 2] for i in range(0, 64, 2)))):
         device = dataclasses.replace(nvr, tls=tls)
-        with IsapiDriver(device, guard=LoginGuard(), credentials=r.credentials(), options=DriverOptions()) as drv:
+        with IsapiDriver(device, keyring=r.credentials().keyring(LoginGuard()), options=DriverOptions()) as drv:
             assert drv.facts().model == r.lab(nvr.name).model
     wrong = dataclasses.replace(nvr, tls=TLS(fingerprint="0" * 64))
     with (
-        IsapiDriver(wrong, guard=LoginGuard(), credentials=r.credentials(), options=DriverOptions()) as drv,
+        IsapiDriver(wrong, keyring=r.credentials().keyring(LoginGuard()), options=DriverOptions()) as drv,
         pytest.raises(DeviceError, match="does not match the pinned fingerprint"),
     ):
         drv.facts()
     untrusted = dataclasses.replace(nvr, tls=TLS())  # system store: the lab's self-signed CA is not in it
     with (
-        IsapiDriver(untrusted, guard=LoginGuard(), credentials=r.credentials(), options=DriverOptions()) as drv,
+        IsapiDriver(untrusted, keyring=r.credentials().keyring(LoginGuard()), options=DriverOptions()) as drv,
         pytest.raises(DeviceError, match="not trusted"),
     ):
         drv.facts()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from enforcer.config.secrets import Secret
+from enforcer.credentials.secret import Secret
 from enforcer.errors import DeviceError
 from enforcer.facts import IPFilterFact
 from enforcer.lab.firmware import build_image

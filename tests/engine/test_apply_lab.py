@@ -289,6 +289,7 @@ import os, signal, sys
 from enforcer.cli import main
 from enforcer.credentials.store import CredentialStore
 from enforcer.engine import handlers
+from enforcer.plan.steps import ChannelKind
 def die(*_):
     os.kill(os.getpid(), signal.SIGKILL)
 {patch}
@@ -296,7 +297,7 @@ sys.exit(main(sys.argv[1:]))
 """
 KILL_POINTS = {
     "before_store_commit": "CredentialStore.commit = die",
-    "before_channel": 'handlers._HANDLERS["channel"] = die',
+    "before_channel": "handlers._HANDLERS[ChannelKind] = die",
 }
 
 

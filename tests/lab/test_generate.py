@@ -23,7 +23,7 @@ from enforcer.cli import main
 from enforcer.config import vault
 from enforcer.config.diagnostics import Diagnostics
 from enforcer.config.playbook import load_playbook
-from enforcer.config.secrets import Secret
+from enforcer.credentials.secret import Secret
 from enforcer.credentials.store import CredentialStore, Entry
 from enforcer.lab.firmware import parse_image
 from enforcer.lab.generate import generator as gen

@@ -14,9 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from enforcer.config import vault
-from enforcer.config.secrets import Secret
 from enforcer.credentials import store as credstore
-from enforcer.credentials.store import CredentialStore, CredentialStoreError, Entry
+from enforcer.credentials.secret import Secret
+from enforcer.credentials.store import CredentialStore, Entry
+from enforcer.errors import CredentialStoreError
 
 PASSWORD = b"store-vault-PWMARK"
 DEV = "acme-hq/nvr-01"

@@ -18,13 +18,31 @@ from enforcer.engine.executor import (
 from enforcer.errors import DeviceError
 from enforcer.facts import LockState
 from enforcer.plan.artifact import SitePlan, Step
+from enforcer.plan.steps import (
+    ENFORCER,
+    AccountKind,
+    ChannelKind,
+    IsolateFilter,
+    ReleaseFilter,
+    StepKind,
+    Verify,
+    WaitUnlock,
+)
+
+#: A step of each action these tests schedule (the executor never looks inside them).
+KINDS: dict[str, StepKind] = {
+    "isolate_ip_filter": IsolateFilter((ENFORCER,), None),
+    "account": AccountKind("admin"),
+    "channel": ChannelKind(1, "s/cam", "127.0.0.2", 80, "admin"),
+    "release_ip_filter": ReleaseFilter(),
+}
 
 
 def site(name: str, *steps: tuple[str, str, str], wait: float = 0.0) -> SitePlan:
-    out = [Step(name, phase, action, f"{name}/{target}") for phase, action, target in steps]  # type: ignore[arg-type]
+    out = [Step(name, phase, f"{name}/{target}", KINDS[action]) for phase, action, target in steps]  # type: ignore[arg-type]
     if wait:
-        out.insert(0, Step(name, "wait", "wait_unlock", f"{name}/nvr", {"seconds": wait}))
-    out.append(Step(name, "verify", "verify", name))
+        out.insert(0, Step(name, "wait", f"{name}/nvr", WaitUnlock(wait)))
+    out.append(Step(name, "verify", name, Verify()))
     return SitePlan(name, tuple(out))
 
 
@@ -62,15 +80,15 @@ def test_phases_run_in_order_and_the_site_converges() -> None:
     assert result.status == "converged" and result.detail == "converged"
     assert rec.calls == [
         "a/cam:isolate_ip_filter",
-        "a/nvr:account",
-        "a/cam:account",
-        "a/nvr:channel",
+        "a/nvr:account:admin",
+        "a/cam:account:admin",
+        "a/nvr:channel:1",
         "a/cam:release_ip_filter",
     ]
 
 
 def test_a_failed_step_stops_its_site_and_spares_the_others() -> None:
-    rec = Recorder(fail="b/nvr:account")
+    rec = Recorder(fail="b/nvr:account:admin")
     results = LocalExecutor().run(
         [site("a", *STEPS), site("b", *STEPS), site("c", *STEPS)],
         rec.work(),
@@ -81,11 +99,11 @@ def test_a_failed_step_stops_its_site_and_spares_the_others() -> None:
     assert status == {"a": "converged", "b": "failed", "c": "converged"}
     failed = next(r for r in results if r.site == "b")
     assert "b/nvr: account: HTTP 500 from device" in failed.detail
-    assert not any(c.startswith("b/cam:account") or c.startswith("b/nvr:channel") for c in rec.calls)
+    assert not any(c.startswith("b/cam:account:admin") or c.startswith("b/nvr:channel:1") for c in rec.calls)
 
 
 def test_max_fail_percentage_stops_later_batches() -> None:
-    rec = Recorder(fail="s1/nvr:account")
+    rec = Recorder(fail="s1/nvr:account:admin")
     plans = [site(f"s{i}", *STEPS) for i in range(1, 6)]
     results = LocalExecutor().run(
         plans, rec.work(), RunOptions(serial=(1, "100%"), max_fail_percentage=10), rec.events.append
@@ -125,9 +143,9 @@ def test_a_device_still_locked_after_the_wait_is_waited_for_again() -> None:
 
 def test_resumed_run_skips_finished_steps_but_repeats_releases() -> None:
     rec = Recorder()
-    skip = frozenset({"a/cam:isolate_ip_filter", "a/nvr:account", "a/cam:release_ip_filter"})
+    skip = frozenset({"a/cam:isolate_ip_filter", "a/nvr:account:admin", "a/cam:release_ip_filter"})
     LocalExecutor().run([site("a", *STEPS)], rec.work(skip), RunOptions(), rec.events.append)
-    assert rec.calls == ["a/cam:account", "a/nvr:channel", "a/cam:release_ip_filter"]
+    assert rec.calls == ["a/cam:account:admin", "a/nvr:channel:1", "a/cam:release_ip_filter"]
 
 
 def test_events_bracket_every_step() -> None:

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enforcer.config.secrets import Secret
-from enforcer.credentials.guard import LoginGuard, Refused, Verdict
+from enforcer.credentials.guard import LoginGuard, Verdict
+from enforcer.credentials.secret import Secret
+from enforcer.errors import Refused
 
 
 class FakeClock:

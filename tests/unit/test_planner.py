@@ -8,11 +8,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enforcer.config.secrets import Secret
+from enforcer.credentials.keyring import Known
+from enforcer.credentials.secret import Secret
 from enforcer.facts import AccountFact, ChannelFact, DeviceFacts, IPFilterFact, LockPolicyFact, LockState, LoginFact
 from enforcer.model import TLS, Account, Client, Device, Firmware, Hold, LockPolicy, Site
 from enforcer.plan.artifact import PHASES, Plan, SitePlan
-from enforcer.plan.diff import Known
 from enforcer.plan.planner import plan_site
 
 ALL = frozenset({"credentials", "lock_policy", "firmware"})

@@ -13,7 +13,8 @@ from enforcer.cli import main
 from enforcer.config import vault
 from enforcer.config.diagnostics import Diagnostics
 from enforcer.config.playbook import load_playbook
-from enforcer.config.secrets import Secret, SecretResolver
+from enforcer.config.secrets import SecretResolver
+from enforcer.credentials.secret import Secret
 from enforcer.errors import SecretError
 from tests.unit.conftest import SECRETS, AssertLeakFree, Repo
 

@@ -19,15 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from enforcer.config import vault
-from enforcer.config.vault import (
-    VaultError,
-    VaultFormatError,
-    VaultPasswordError,
-    decrypt,
-    encrypt,
-    is_vault,
-    vault_id,
-)
+from enforcer.config.vault import decrypt, encrypt, is_vault, vault_id
+from enforcer.errors import VaultError, VaultFormatError, VaultPasswordError
 
 ANSIBLE_VAULT = Path(sys.executable).parent / "ansible-vault"
 

@@ -23,12 +23,10 @@ import re
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 
+from enforcer.errors import DigestError
+
 _PARAM = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s"]*))')
 _SCHEME = re.compile(r"(?:^|,)\s*([A-Za-z][A-Za-z0-9_-]*)\s+(?=[A-Za-z0-9_-]+\s*=)")
-
-
-class DigestError(Exception):
-    """The device's challenge cannot be answered (no digest offered, unsupported algorithm or qop)."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from enforcer.drivers._wire.digest import Reply
-from enforcer.errors import DeviceError
+from enforcer.errors import DeviceError, TransportError
 from enforcer.model import TLS, Device
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
@@ -46,22 +46,6 @@ def _install_redaction() -> None:
 
 
 _install_redaction()
-
-
-class TransportError(Exception):
-    """A request did not get a whole HTTP reply; ``kind`` is timeout, refused, reset, truncated, tls or other."""
-
-    def __init__(self, kind: str, detail: str) -> None:
-        self.kind, self.detail = kind, detail
-        super().__init__(detail)
-
-
-class TransportFailed(DeviceError):
-    """No whole reply came back; ``kind`` is timeout, refused, reset, truncated, tls or other."""
-
-    def __init__(self, *, site: str, device: str, step: str, detail: str, kind: str) -> None:
-        super().__init__(site=site, device=device, step=step, detail=detail)
-        self.kind = kind
 
 
 class _Adapter(HTTPAdapter):

@@ -15,9 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from enforcer.drivers._wire.http import TransportFailed
 from enforcer.drivers.base import Outcome, Progress
-from enforcer.errors import DeviceError
+from enforcer.errors import DeviceError, TransportFailed
 from enforcer.model import Firmware
 
 POLL_SECONDS = 0.2

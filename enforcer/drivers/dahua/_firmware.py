@@ -10,29 +10,25 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING
 
 from enforcer.drivers._wire import upgrade as _upgrade
-from enforcer.drivers._wire.http import TransportFailed
 from enforcer.drivers.base import Outcome, Progress
 from enforcer.drivers.dahua import _parse
-from enforcer.drivers.dahua._parse import ParseError, UpgradeState
-from enforcer.errors import DeviceError
+from enforcer.drivers.dahua._parse import UpgradeState
+from enforcer.drivers.dahua._session import DahuaSession
+from enforcer.errors import DeviceError, ParseError, TransportFailed
 from enforcer.model import Firmware
-
-if TYPE_CHECKING:
-    from enforcer.drivers.dahua._driver import DahuaDriver
 
 MAGICBOX = "/cgi-bin/magicBox.cgi"
 UPGRADER = "/cgi-bin/upgrader.cgi"
 
 
-def reboot(drv: DahuaDriver, *, wait: bool = True) -> None:
-    _upgrade.reboot(_Dahua(drv), wait=wait)
+def reboot(session: DahuaSession, *, wait: bool = True) -> None:
+    _upgrade.reboot(_Dahua(session), wait=wait)
 
 
-def ensure_firmware(drv: DahuaDriver, firmware: Firmware, *, progress: Progress | None = None) -> Outcome:
-    return _upgrade.ensure_firmware(_Dahua(drv), firmware, progress=progress)
+def ensure_firmware(session: DahuaSession, firmware: Firmware, *, progress: Progress | None = None) -> Outcome:
+    return _upgrade.ensure_firmware(_Dahua(session), firmware, progress=progress)
 
 
 def multipart(filename: str, data: bytes) -> tuple[bytes, str]:
@@ -50,25 +46,25 @@ def multipart(filename: str, data: bytes) -> tuple[bytes, str]:
 class _Dahua:
     """One Dahua device as :class:`._upgrade.Device`."""
 
-    def __init__(self, drv: DahuaDriver) -> None:
-        self.drv = drv
+    def __init__(self, session: DahuaSession) -> None:
+        self.session = session
         self.went_down = False
 
     @property
     def firmware_timeout(self) -> float:
-        return self.drv.options.firmware_timeout
+        return self.session.options.firmware_timeout
 
     def error(self, step: str, detail: str) -> DeviceError:
-        return self.drv.error(step, detail)
+        return self.session.error(step, detail)
 
     def version(self, step: str) -> str:
         try:
-            return _parse.software_version(self.drv.get(step, MAGICBOX, "getSoftwareVersion")[1])[0]
+            return _parse.software_version(self.session.get(step, MAGICBOX, "getSoftwareVersion")[1])[0]
         except ParseError as exc:
             raise self.error(step, f"unreadable software version: {exc}") from exc
 
     def _state(self, step: str) -> UpgradeState:
-        return _parse.upgrade_state(self.drv.get(step, UPGRADER, "getState")[1])
+        return _parse.upgrade_state(self.session.get(step, UPGRADER, "getState")[1])
 
     def in_flight(self, step: str) -> bool:
         """Busy, or ``Succeeded`` and the device goes down to reboot within the grace: an interrupted
@@ -91,8 +87,8 @@ class _Dahua:
 
     def upload(self, step: str, name: str, image: bytes) -> None:
         body, content_type = multipart(name, image)
-        self.drv.session.challenge(step)  # a fresh nonce: the image is never sent to be answered "stale"
-        self.drv.session.request(
+        self.session.challenge(step)  # a fresh nonce: the image is never sent to be answered "stale"
+        self.session.request(
             "firmware upload",
             UPGRADER,
             "uploadFirmware",
@@ -122,13 +118,13 @@ class _Dahua:
         return _upgrade.poll(self, lambda: self._state("upgrade state"), judge)
 
     def request_reboot(self) -> None:
-        self.drv.session.request("reboot", MAGICBOX, "reboot", write=True)
+        self.session.request("reboot", MAGICBOX, "reboot", write=True)
 
     def probe(self, step: str) -> None:
-        self.drv.session.challenge(step)
+        self.session.challenge(step)
 
     def forget_nonce(self) -> None:
-        self.drv.session.state.forget()
+        self.session.state.forget()
 
     def drop_connections(self) -> None:
-        self.drv.session.transport.drop_connections()
+        self.session.transport.drop_connections()

@@ -21,18 +21,11 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass, field
 
-from enforcer.drivers._wire.digest import DigestError, DigestState, Reply, parse_challenge
+from enforcer.drivers._wire.digest import DigestState, Reply, parse_challenge
 from enforcer.drivers.dahua._kv import first_line
+from enforcer.errors import BasicOnly, Blocked, DigestError
 
 AUTHORITY_FAILURE = "Authority:check failure."
-
-
-class BasicOnly(DigestError):
-    """The device offers only Basic authentication: enforcer never sends a password in clear."""
-
-
-class Blocked(DigestError):
-    """The device's IP filter refuses our source before any authentication."""
 
 
 @dataclass

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from enforcer.drivers.dahua._kv import array, boolean, indexed, integer, parse
+from enforcer.errors import ParseError
 from enforcer.facts import AccountFact, ChannelDetect, ChannelFact, IPFilterFact, LockPolicyFact
 
 Level = Literal["administrator", "operator", "viewer"]
@@ -25,10 +26,6 @@ AUTHORITIES: dict[Level, tuple[str, ...]] = {
     "operator": ("Monitor_01", "Replay_01", "AuthBackup"),
     "viewer": ("Monitor_01",),
 }
-
-
-class ParseError(ValueError):
-    """A reply without the fields its request always returns."""
 
 
 def level_of(group: str, authorities: tuple[str, ...]) -> Level | None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from enforcer.drivers._wire.http import Transport
+from enforcer.errors import RpcError
 
 LOGIN_PATH = "/RPC2_Login"
 RPC_PATH = "/RPC2"
@@ -28,14 +29,6 @@ LOCKED = 268632081
 BUSY = 268632075
 
 Kind = Literal["challenge", "ok", "wrong", "locked", "busy", "error"]
-
-
-class RpcError(Exception):
-    """An RPC2 reply that is not JSON, or an HTTP status other than 200; ``detail`` is safe to show."""
-
-    def __init__(self, detail: str, status: int = 200) -> None:
-        self.detail, self.status = detail, status
-        super().__init__(detail)
 
 
 def _md5_upper(text: str) -> str:

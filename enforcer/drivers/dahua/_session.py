@@ -19,37 +19,36 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import NoReturn, TypeVar
 
-from enforcer.credentials.discovery import LockedOut
-from enforcer.credentials.guard import LoginGuard, Verdict
-from enforcer.drivers._wire.digest import DigestError, Reply
-from enforcer.drivers._wire.http import Transport, TransportError
+from enforcer.credentials.guard import Verdict
+from enforcer.credentials.keyring import Attempt, DeviceKeys
+from enforcer.drivers._wire.digest import Reply
+from enforcer.drivers._wire.http import Transport
 from enforcer.drivers._wire.session import DeviceSession
+from enforcer.drivers.base import DriverOptions
 from enforcer.drivers.dahua import _kv as kv
 from enforcer.drivers.dahua._flow import CgiState, adopt, authority_failure, cgi_flow, nonce_refused
-from enforcer.drivers.dahua._rpc import RpcClient, RpcError
-from enforcer.errors import DeviceError
+from enforcer.drivers.dahua._rpc import RpcClient
+from enforcer.errors import (
+    DeviceError,
+    DigestError,
+    LockedOut,
+    LoginFailed,
+    ParseError,
+    Refusal,
+    RpcError,
+    TransportError,
+)
 
 PROBE_PATH = "/cgi-bin/magicBox.cgi?action=getMachineName"
+CONFIG = "/cgi-bin/configManager.cgi"
 T = TypeVar("T")
-
-
-class LoginFailed(DeviceError):
-    """The device refused our credential with a 401 to a fresh nonce (a counted failure)."""
-
-
-class Refusal(DeviceError):
-    """HTTP 200 whose first line is ``Error``: the device refused the request; ``said`` is the rest."""
-
-    def __init__(self, *, site: str, device: str, step: str, detail: str, said: str) -> None:
-        super().__init__(site=site, device=device, step=step, detail=detail)
-        self.said = said
 
 
 class DahuaSession(DeviceSession):
     """Digest-authenticated CGI requests to one device as one user, guarded; one at a time."""
 
-    def __init__(self, *, site: str, device_id: str, name: str, guard: LoginGuard, transport: Transport, user: str):
-        super().__init__(site=site, device_id=device_id, name=name, guard=guard, transport=transport, user=user)
+    def __init__(self, keys: DeviceKeys, transport: Transport, options: DriverOptions | None = None) -> None:
+        super().__init__(keys, transport, options)
         self.state = CgiState()
         self.rpc = RpcClient(transport)
 
@@ -78,11 +77,39 @@ class DahuaSession(DeviceSession):
         """(locked, seconds left) from a free RPC2 challenge; (False, 0) when it does not say."""
         reply = self.rpc_call(step, lambda rpc: rpc.challenge(self.user))
         if reply.kind == "locked":
-            self.guard.observe(self.device_id, locked=True, unlock_seconds=reply.remain_lock_seconds)
+            self.keys.observe(locked=True, unlock_seconds=reply.remain_lock_seconds)
             return True, reply.remain_lock_seconds
         return False, 0.0
 
     # -- credentialed requests ----------------------------------------------------------------------
+
+    def get(
+        self,
+        step: str,
+        path: str,
+        action: str,
+        params: list[tuple[str, str]] | None = None,
+        *,
+        allow: tuple[int, ...] = (200,),
+    ) -> tuple[int, bytes]:
+        """An authenticated CGI GET: its status (one of ``allow``) and body."""
+        reply = self.request(step, path, action, params or [], allow=allow)
+        return reply.status, reply.body
+
+    def config(self, step: str, name: str, *, allow: tuple[int, ...] = (200,)) -> tuple[int, bytes]:
+        """``getConfig`` of ``name``."""
+        return self.get(step, CONFIG, "getConfig", [("name", name)], allow=allow)
+
+    def optional_config(self, step: str, name: str, parse: Callable[[bytes], T]) -> tuple[int, T | None]:
+        """``getConfig`` of a config the firmware may not have: ``None`` (with the HTTP status) when it
+        answers 400, or 403 as some NVRs do for an unknown name; an unreadable reply is a DeviceError."""
+        status, body = self.config(step, name, allow=(200, 400, 403))
+        if status != 200:
+            return status, None
+        try:
+            return status, parse(body)
+        except ParseError as exc:
+            raise self.error(step, f"unreadable {name}: {exc}") from exc
 
     def request(
         self,
@@ -101,10 +128,10 @@ class DahuaSession(DeviceSession):
         """One authenticated CGI request; returns a reply whose status is in ``allow``.
 
         Raises :class:`LoginFailed` on a final 401, :class:`Refusal` on an ``Error`` body,
-        :class:`~enforcer.credentials.guard.Refused` when the guard forbids the attempt, DeviceError
+        :class:`~enforcer.errors.Refused` when the guard forbids the attempt, DeviceError
         otherwise; with ``write``, a 200 must say ``OK`` (or nothing).
         """
-        if self.password is None or self.label is None:
+        if self.keys.password is None:
             raise self.error(step, "no working credential (facts not gathered)")
         target = f"{path}?{kv.query(action, params)}"
         with self._lock:
@@ -125,8 +152,8 @@ class DahuaSession(DeviceSession):
     def _authenticated(
         self, step: str, method: str, target: str, body: bytes | None, content_type: str, timeout: float | None
     ) -> Reply:
-        assert self.password is not None and self.label is not None
-        password, label = self.password, self.label
+        password, label = self.keys.password, self.keys.role or ""
+        assert password is not None
         flow = cgi_flow(self.state, method, target, self.user, password.reveal())
         unjudged = False  # a 401 to a cached nonce: not judged, but a wrong password there counted too
         probed = False  # a 403 Authority:check failure was already checked against the RPC2 lock report
@@ -139,16 +166,20 @@ class DahuaSession(DeviceSession):
                     headers = {"Authorization": out.authorization}
                     if body is not None and content_type:
                         headers["Content-Type"] = content_type
-                    key = self.guard.check(self.device_id, self.user, password, label=label)
-                    reply = self.send(step, method, target, headers, body, timeout)
-                    if authority_failure(reply) and not probed:
-                        # A lock may answer 403 too: ask the free RPC2 challenge before anything more is sent.
-                        probed = True
-                        self._locked_out(step, key)
-                    if out.cached and nonce_refused(reply):
-                        unjudged = reply.status == 401
-                    else:
-                        self._record(step, key, reply, unjudged=unjudged)
+                    with self.keys.attempt(password, label, step=step) as attempt:
+                        reply = self.send(step, method, target, headers, body, timeout)
+                        if authority_failure(reply) and not probed:
+                            # A lock may answer 403 too: ask the free RPC2 challenge before anything more is sent.
+                            probed = True
+                            self._locked_out(step, attempt)
+                        if out.cached and nonce_refused(reply):
+                            unjudged = reply.status == 401
+                            attempt.unjudged()
+                        else:
+                            self._judge(step, attempt, reply)
+                    if unjudged and attempt.verdict is not None and not attempt.verdict.ok:
+                        # The second 401 says the password is wrong, so the first one counted as well.
+                        self.keys.observe(attempts_left=max(0, self.keys.remaining() - 1))
                 out = flow.send(reply)
         except StopIteration as done:
             final: Reply = done.value
@@ -163,39 +194,33 @@ class DahuaSession(DeviceSession):
             )
         return final
 
-    def _record(self, step: str, key: bytes, reply: Reply, *, unjudged: bool = False) -> None:
-        """Tell the guard what this attempt came to; a 403 says nothing of the password.
+    def _judge(self, step: str, attempt: Attempt, reply: Reply) -> None:
+        """What this attempt came to; a 403 says nothing of the password.
 
-        A 401 is recorded as a failure before anything else is sent; the free RPC2 challenge then
-        tells a lock (the guard is told, :class:`LockedOut` raised) from a wrong password. If that
-        probe fails, the failure stands. After a 401 to a cached nonce, a second 401 means the
-        password is wrong, so the device counted the first one as well: the guard is told one
-        attempt fewer is left."""
-        label = self.label or ""
+        A 401 is a failure; the free RPC2 challenge then tells a lock (judged so, :class:`LockedOut`
+        raised) from a wrong password. If that probe fails, the failure stands."""
         if reply.status == 403:
-            return  # an Authority:check failure was checked against the lock report when it came
+            attempt.unjudged()  # an Authority:check failure was checked against the lock report when it came
+            return
         if reply.status != 401:
-            self.guard.record(self.device_id, key, Verdict(ok=True), user=self.user, label=label)
+            attempt.judge(Verdict(ok=True))
             return
         try:
             locked, seconds = self.rpc_lock(step)
         except DeviceError:
             locked, seconds = False, 0.0  # unknown: the attempt is a plain failure, never sent again
         if locked:
-            self._raise_locked(step, key, seconds)
-        self.guard.record(self.device_id, key, Verdict(ok=False), user=self.user, label=label)
-        if unjudged:
-            self.guard.observe(self.device_id, attempts_left=max(0, self.guard.remaining(self.device_id) - 1))
+            self._raise_locked(step, attempt, seconds)
+        attempt.judge(Verdict(ok=False))
 
-    def _locked_out(self, step: str, key: bytes) -> None:
+    def _locked_out(self, step: str, attempt: Attempt) -> None:
         """After a 403 ``Authority:check failure.``: raise :class:`LockedOut` if RPC2 reports a lock."""
         locked, seconds = self.rpc_lock(step)
         if locked:
-            self._raise_locked(step, key, seconds)
+            self._raise_locked(step, attempt, seconds)
 
-    def _raise_locked(self, step: str, key: bytes, seconds: float) -> NoReturn:
-        verdict = Verdict(ok=False, locked=True, unlock_seconds=seconds)
-        self.guard.record(self.device_id, key, verdict, user=self.user, label=self.label or "")
+    def _raise_locked(self, step: str, attempt: Attempt, seconds: float) -> NoReturn:
+        attempt.judge(Verdict(ok=False, locked=True, unlock_seconds=seconds))
         raise LockedOut(
             site=self.site,
             device=self.name,

@@ -3,31 +3,30 @@
 Facts cost one free challenge plus one request per fact on a single nonce: ``userCheck`` (the login,
 and the default/risk flags), ``deviceInfo``, ``users``, ``illegalLoginLock`` (and ``capabilities``
 only when no firmware table knows the lock-time unit), ``ipFilter``, and for recorders the channel
-list and status. Writes live in :mod:`._isapiwrite` and :mod:`._isapifirmware`; this class ties
-them to one session per device.
+list and status. Writes live in :mod:`._write` and :mod:`._firmware`, each over the session alone;
+this class ties them to one session per device.
 
-    >>> from enforcer.drivers.base import driver_for
-    >>> driver_for("isapi") is IsapiDriver
+    >>> from enforcer.drivers.registry import driver_for
+    >>> driver_for("hikvision") is IsapiDriver
     True
 """
 
 from __future__ import annotations
 
-import logging
+from dataclasses import replace
+from typing import ClassVar
 
-from enforcer.config.secrets import Secret
-from enforcer.credentials.discovery import Attempt, Discovery, LockedOut, candidates_for, discover, settle
-from enforcer.credentials.guard import LoginGuard
-from enforcer.drivers.base import Credentials, DriverOptions, Outcome, Progress
+from enforcer.credentials.guard import Verdict
+from enforcer.credentials.keyring import Keyring, Probe
+from enforcer.credentials.secret import Secret
+from enforcer.drivers.base import DriverOptions, Outcome, PasswordRules, Progress
 from enforcer.drivers.isapi import _firmware, _parse, _write
 from enforcer.drivers.isapi._parse import LockCaps
-from enforcer.drivers.isapi._session import PROBE_PATH, IsapiSession, LoginFailed
-from enforcer.drivers.isapi._xml import XmlError, user_check
-from enforcer.errors import DeviceError
+from enforcer.drivers.isapi._session import PROBE_PATH, IsapiSession
+from enforcer.drivers.isapi._xml import user_check
+from enforcer.errors import LoginFailed, XmlError
 from enforcer.facts import Candidate, ChannelFact, DeviceFacts, IPFilterFact, LockPolicyFact, LockState, LoginFact
 from enforcer.model import Account, Device, Firmware, LockPolicy
-
-log = logging.getLogger("enforcer.drivers.isapi._driver")
 
 CHANNELS = "/ISAPI/ContentMgmt/InputProxy/channels"
 
@@ -35,10 +34,14 @@ CHANNELS = "/ISAPI/ContentMgmt/InputProxy/channels"
 class IsapiDriver:
     """One Hikvision/Annke device; implements DeviceDriver and every optional ability."""
 
-    def __init__(self, device: Device, *, guard: LoginGuard, credentials: Credentials, options: DriverOptions) -> None:
-        self.device, self.guard, self.credentials, self.options = device, guard, credentials, options
-        self.session = IsapiSession.open(device, guard, options)
-        self.login: LoginFact | None = None
+    protocol: ClassVar[str] = "isapi"
+    #: The lab's and current firmware's limit: longer passwords are refused with ``badParameters``.
+    password_rules: ClassVar[PasswordRules] = PasswordRules(min_length=1, max_length=16)
+
+    def __init__(self, device: Device, *, keyring: Keyring, options: DriverOptions) -> None:
+        self.device, self.options = device, options
+        self.keys = keyring.keys(device, options.login_user)
+        self.session = IsapiSession.open(self.keys, options)
         self.unit: _parse.Unit | None = None
         self._model, self._firmware = device.model, ""
         self._device_type = "NVR" if device.role == "recorder" else ""
@@ -46,74 +49,34 @@ class IsapiDriver:
 
     # -- login ----------------------------------------------------------------------------------------
 
-    def _error(self, step: str, detail: str) -> DeviceError:
-        return self.session.error(step, detail)
+    def ensure_login(self) -> LoginFact:
+        """Find the working credential once per run (discovery), or raise DeviceError saying why not."""
+        return self.keys.log_in(self._standing, self._try)
 
-    def _try(self, role: Candidate, password: Secret) -> Attempt:
-        self.session.use(password, role)
+    def _standing(self) -> Probe:
+        check = self.session.probe("login")
+        if check is None:
+            return Probe()
+        return Probe(check.locked, check.unlock_seconds, check.attempts_left, scope="source")
+
+    def _try(self, role: Candidate, password: Secret) -> Verdict:
+        self.keys.use(password, role)
         try:
             reply = self.session.request("login", "GET", PROBE_PATH)
         except LoginFailed as exc:
-            check = exc.check
-            return Attempt(
-                ok=False,
-                locked=bool(check and check.locked),
-                unlock_seconds=check.unlock_seconds if check else 0.0,
-                attempts_left=check.attempts_left if check else None,
-            )
+            return Verdict(False, exc.attempts_left, exc.locked, exc.unlock_seconds)
         check = user_check(reply.body)
         self._flags = (check.is_default, check.is_risk) if check else (None, None)
-        return Attempt(ok=True)
-
-    def ensure_login(self) -> LoginFact:
-        """Find the working credential once per run (discovery), or raise DeviceError saying why not."""
-        if self.login is not None:
-            return self.login
-        user = self.options.login_user
-        check = self.session.probe("login")
-        if check is not None and check.locked:
-            raise LockedOut(
-                site=self.device.site,
-                device=self.device.name,
-                step="login",
-                detail=f"our source is locked out for {check.unlock_seconds:.0f} s more; no attempt made",
-                unlock_seconds=check.unlock_seconds,
-            )
-        account = self.device.account(user)
-        candidates = candidates_for(self.credentials, self.device.id, user, account.password if account else None)
-        found: Discovery = discover(
-            self.device.id,
-            user,
-            candidates,
-            self._try,
-            self.guard,
-            threshold_hint=check.attempts_left if check else None,
-        )
-        candidate, password = settle(found, self.device)
-        self.session.use(password, candidate)
-        self.login = LoginFact(user, candidate, self._flags[0], self._flags[1], found.attempts)
-        log.info("%s: logged in as %s with the %s credential", self.device.id, user, candidate)
-        return self.login
-
-    def switch_credential(self, password: Secret, label: Candidate) -> None:
-        """The login user's password changed: forget the old one, confirm the new one with a fresh userCheck."""
-        self.guard.password_changed(self.device.id, self.options.login_user, self.session.password, password)
-        self.session.use(password, label)
-        self.session.digest.forget()  # a fresh handshake for the confirmation
-        reply = self.session.request("confirm new password", "GET", PROBE_PATH)
-        check = user_check(reply.body)
-        self.login = LoginFact(
-            self.options.login_user, label, check.is_default if check else None, check.is_risk if check else None
-        )
+        return Verdict(ok=True)
 
     # -- facts ----------------------------------------------------------------------------------------
 
     def get(self, step: str, path: str, *, allow: tuple[int, ...] = (200,)) -> tuple[int, bytes]:
-        reply = self.session.request(step, "GET", path, allow=allow)
-        return reply.status, reply.body
+        return self.session.get(step, path, allow=allow)
 
     def facts(self) -> DeviceFacts:
-        login = self.ensure_login() if self.login is None else self._refresh_login()
+        login = self._refresh_login() if self.keys.login is not None else self.ensure_login()
+        login = replace(login, is_default=self._flags[0], is_risk=self._flags[1])
         try:
             info = _parse.device_info(self.get("deviceInfo", "/ISAPI/System/deviceInfo")[1])
             self._model, self._firmware, self._device_type = info.model, info.firmware_version, info.device_type
@@ -129,7 +92,7 @@ class IsapiDriver:
                 channels = _parse.channel_facts(configured, state)
                 capabilities.append("channels")
         except XmlError as exc:
-            raise self._error("facts", f"unreadable reply: {exc}") from exc
+            raise self.session.error("facts", f"unreadable reply: {exc}") from exc
         return DeviceFacts(
             device=self.device.id,
             model=info.model,
@@ -147,13 +110,12 @@ class IsapiDriver:
         )
 
     def _refresh_login(self) -> LoginFact:
-        assert self.login is not None
+        """The login found before, with the device's default/risk flags read again (they follow the password)."""
         check = user_check(self.session.request("login", "GET", PROBE_PATH).body)
         if check is not None:
-            self.login = LoginFact(
-                self.login.account, self.login.candidate, check.is_default, check.is_risk, self.login.attempts_spent
-            )
-        return self.login
+            self._flags = (check.is_default, check.is_risk)
+        assert self.keys.login is not None
+        return self.keys.login
 
     def read_lock_policy(self) -> LockPolicyFact:
         """``illegalLoginLock`` in seconds; tells the guard the device's threshold."""
@@ -163,7 +125,7 @@ class IsapiDriver:
         self.unit = _parse.lock_unit(caps, self._model, self._firmware, raw.lock_seconds)
         policy = _parse.lock_policy(body, self.unit, caps)
         if policy.max_attempts:
-            self.guard.set_threshold(self.device.id, policy.max_attempts)
+            self.keys.set_threshold(policy.max_attempts)
         return policy
 
     def _lock_caps(self) -> LockCaps | None:
@@ -187,34 +149,36 @@ class IsapiDriver:
 
     def ensure_account(self, account: Account) -> Outcome:
         self.ensure_login()
-        return _write.ensure_account(self, account)
+        return _write.ensure_account(self.session, account)
 
     def ensure_lock_policy(self, policy: LockPolicy) -> Outcome:
         self.ensure_login()
-        return _write.ensure_lock_policy(self, policy)
+        return _write.ensure_lock_policy(self.session, policy, read=self.read_lock_policy, unit=lambda: self.unit)
 
     def ensure_channel(
         self, channel: int, *, address: str, port: int, user: str, password: Secret, wait: bool = False
     ) -> Outcome:
         """Store the credential for ``channel``; with ``wait``, also until the channel is online."""
         self.ensure_login()
-        return _write.ensure_channel(self, channel, address=address, port=port, user=user, password=password, wait=wait)
+        return _write.ensure_channel(
+            self.session, channel, address=address, port=port, user=user, password=password, wait=wait
+        )
 
     def read_ip_filter(self) -> IPFilterFact:
         self.ensure_login()
-        return _write.read_filter(self, "ipFilter")
+        return _write.read_filter(self.session, "ipFilter")
 
     def ensure_ip_filter(self, wanted: IPFilterFact) -> Outcome:
         self.ensure_login()
-        return _write.ensure_ip_filter(self, wanted)
+        return _write.ensure_ip_filter(self.session, wanted)
 
     def reboot(self, *, wait: bool = True) -> None:
         self.ensure_login()
-        _firmware.reboot(self, wait=wait)
+        _firmware.reboot(self.session, wait=wait)
 
     def ensure_firmware(self, firmware: Firmware, *, progress: Progress | None = None) -> Outcome:
         self.ensure_login()
-        return _firmware.ensure_firmware(self, firmware, progress=progress)
+        return _firmware.ensure_firmware(self.session, firmware, progress=progress)
 
     def close(self) -> None:
         self.session.transport.close()

@@ -10,54 +10,49 @@ from __future__ import annotations
 
 import time
 from contextlib import suppress
-from typing import TYPE_CHECKING
 
 from enforcer.drivers._wire import upgrade as _upgrade
 from enforcer.drivers.base import Outcome, Progress
 from enforcer.drivers.isapi import _parse
 from enforcer.drivers.isapi._parse import Upgrade
-from enforcer.drivers.isapi._session import RebootRequired
-from enforcer.drivers.isapi._xml import XmlError
-from enforcer.errors import DeviceError
+from enforcer.drivers.isapi._session import IsapiSession
+from enforcer.errors import DeviceError, RebootRequired, XmlError
 from enforcer.model import Firmware
-
-if TYPE_CHECKING:
-    from enforcer.drivers.isapi._driver import IsapiDriver
 
 STATUS = "/ISAPI/System/upgradeStatus"
 REBOOT = "/ISAPI/System/reboot"
 
 
-def reboot(drv: IsapiDriver, *, wait: bool = True) -> None:
-    _upgrade.reboot(_Isapi(drv), wait=wait)
+def reboot(session: IsapiSession, *, wait: bool = True) -> None:
+    _upgrade.reboot(_Isapi(session), wait=wait)
 
 
-def ensure_firmware(drv: IsapiDriver, firmware: Firmware, *, progress: Progress | None = None) -> Outcome:
-    return _upgrade.ensure_firmware(_Isapi(drv), firmware, progress=progress)
+def ensure_firmware(session: IsapiSession, firmware: Firmware, *, progress: Progress | None = None) -> Outcome:
+    return _upgrade.ensure_firmware(_Isapi(session), firmware, progress=progress)
 
 
 class _Isapi:
     """One ISAPI device as :class:`._upgrade.Device`."""
 
-    def __init__(self, drv: IsapiDriver) -> None:
-        self.drv = drv
+    def __init__(self, session: IsapiSession) -> None:
+        self.session = session
 
     @property
     def firmware_timeout(self) -> float:
-        return self.drv.options.firmware_timeout
+        return self.session.options.firmware_timeout
 
     def error(self, step: str, detail: str) -> DeviceError:
-        return self.drv.session.error(step, detail)
+        return self.session.error(step, detail)
 
     def version(self, step: str) -> str:
         try:
-            return _parse.device_info(self.drv.get(step, "/ISAPI/System/deviceInfo")[1]).firmware_version
+            return _parse.device_info(self.session.get(step, "/ISAPI/System/deviceInfo")[1]).firmware_version
         except XmlError as exc:
             raise self.error(step, f"unreadable deviceInfo: {exc}") from exc
 
     def in_flight(self, step: str) -> bool:
         """Read just before the upload: also a live nonce, so the upload is not answered "stale"."""
-        status, body = self.drv.get(step, STATUS, allow=(200, 403, 404))
+        status, body = self.session.get(step, STATUS, allow=(200, 403, 404))
         try:
             state = _parse.upgrade_status(body) if status == 200 else None
         except XmlError:
@@ -66,7 +61,7 @@ class _Isapi:
 
     def upload(self, step: str, name: str, image: bytes) -> None:
         with suppress(RebootRequired):  # accepted; followed like any other upgrade
-            self.drv.session.request(
+            self.session.request(
                 "firmware upload",
                 "PUT",
                 "/ISAPI/System/updateFirmware",
@@ -92,7 +87,7 @@ class _Isapi:
                 return False
             return None
 
-        return _upgrade.poll(self, lambda: self.drv.get("upgrade status", STATUS, allow=(200, 403, 404)), judge)
+        return _upgrade.poll(self, lambda: self.session.get("upgrade status", STATUS, allow=(200, 403, 404)), judge)
 
     def _status(self, status: int, body: bytes) -> Upgrade | None:
         try:
@@ -101,13 +96,13 @@ class _Isapi:
             raise self.error("upgrade status", f"unreadable reply: {exc}") from exc
 
     def request_reboot(self) -> None:
-        self.drv.session.request("reboot", "PUT", REBOOT)
+        self.session.request("reboot", "PUT", REBOOT)
 
     def probe(self, step: str) -> None:
-        self.drv.session.probe(step)
+        self.session.probe(step)
 
     def forget_nonce(self) -> None:
-        self.drv.session.digest.forget()
+        self.session.digest.forget()
 
     def drop_connections(self) -> None:
-        self.drv.session.transport.drop_connections()
+        self.session.transport.drop_connections()

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Literal, cast, get_args
 from xml.etree.ElementTree import Element
 
-from enforcer.drivers.isapi._xml import XmlError, boolean, expect, integer, parse, text
+from enforcer.drivers.isapi._xml import boolean, expect, integer, parse, text
+from enforcer.errors import XmlError
 from enforcer.facts import AccountFact, ChannelDetect, ChannelFact, IPFilterFact, LockPolicyFact
 
 Unit = Literal["minutes", "seconds"]

@@ -3,8 +3,8 @@
 The session is where the lock rules of protocols/hikvision-isapi.md §5 meet the wire:
 
 - :meth:`IsapiSession.probe` reads the challenge and our lock state without credentials (free);
-- every request carrying credentials is permitted by :meth:`LoginGuard.check` first and its
-  outcome recorded with :meth:`LoginGuard.record` after, with the device's own ``userCheck`` count;
+- every request carrying credentials is an attempt of the device's keys (permitted by the guard
+  first, its outcome recorded after, with the device's own ``userCheck`` count);
 - a 401 is never retried (the digest flow allows one fresh handshake after ``stale="TRUE"``);
 - a 200 carrying a ``ResponseStatus`` other than 0/1 is a failure; 7 is "reboot required";
 - one request at a time per device.
@@ -14,34 +14,24 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from enforcer.credentials.guard import LoginGuard, Verdict
-from enforcer.drivers._wire.digest import DigestError, DigestState, Reply, digest_flow, is_stale, parse_challenge
+from enforcer.credentials.guard import Verdict
+from enforcer.credentials.keyring import Attempt, DeviceKeys
+from enforcer.credentials.secret import Secret
+from enforcer.drivers._wire.digest import DigestState, Reply, digest_flow, is_stale, parse_challenge
 from enforcer.drivers._wire.http import Transport
 from enforcer.drivers._wire.session import DeviceSession
-from enforcer.drivers.isapi._xml import Status, UserCheck, XmlError, parse, response_status, user_check
-from enforcer.errors import DeviceError
-from enforcer.facts import Candidate
+from enforcer.drivers.base import DriverOptions
+from enforcer.drivers.isapi._xml import Status, UserCheck, parse, response_status, user_check
+from enforcer.errors import DigestError, LoginFailed, RebootRequired, XmlError
 
 PROBE_PATH = "/ISAPI/Security/userCheck"
-
-
-class LoginFailed(DeviceError):
-    """The device refused our credential (HTTP 401); ``check`` holds what its ``userCheck`` said."""
-
-    def __init__(self, *, site: str, device: str, step: str, detail: str, check: UserCheck | None) -> None:
-        super().__init__(site=site, device=device, step=step, detail=detail)
-        self.check = check
-
-
-class RebootRequired(DeviceError):
-    """The device accepted the change but applies it only after a reboot (``statusCode 7``)."""
 
 
 class IsapiSession(DeviceSession):
     """Digest-authenticated requests to one device as one user, guarded; thread-safe, one at a time."""
 
-    def __init__(self, *, site: str, device_id: str, name: str, guard: LoginGuard, transport: Transport, user: str):
-        super().__init__(site=site, device_id=device_id, name=name, guard=guard, transport=transport, user=user)
+    def __init__(self, keys: DeviceKeys, transport: Transport, options: DriverOptions | None = None) -> None:
+        super().__init__(keys, transport, options)
         self.digest = DigestState()
 
     # -- free reads -------------------------------------------------------------------------------
@@ -63,15 +53,24 @@ class IsapiSession(DeviceSession):
                 raise self.error(step, str(exc)) from exc
             check = user_check(reply.body)
             if check is not None:
-                self.guard.observe(
-                    self.device_id,
-                    attempts_left=check.attempts_left,
-                    locked=check.locked,
-                    unlock_seconds=check.unlock_seconds,
+                self.keys.observe(
+                    attempts_left=check.attempts_left, locked=check.locked, unlock_seconds=check.unlock_seconds
                 )
             return check
 
     # -- credentialed requests ----------------------------------------------------------------------
+
+    def get(self, step: str, path: str, *, allow: tuple[int, ...] = (200,)) -> tuple[int, bytes]:
+        """An authenticated GET: its status (one of ``allow``) and body."""
+        reply = self.request(step, "GET", path, allow=allow)
+        return reply.status, reply.body
+
+    def switch(self, password: Secret) -> UserCheck | None:
+        """The login user's password changed: use the new one at once (the old one now fails and would
+        count), and confirm it with a fresh handshake and ``userCheck``."""
+        self.keys.switched(password)
+        self.digest.forget()
+        return user_check(self.request("confirm new password", "GET", PROBE_PATH).body)
 
     def request(
         self,
@@ -88,9 +87,9 @@ class IsapiSession(DeviceSession):
         """One authenticated request; returns a reply whose status is in ``allow``.
 
         Raises :class:`LoginFailed` on a 401, :class:`RebootRequired` on ``statusCode 7``,
-        :class:`~enforcer.guard.Refused` when the guard forbids the attempt, DeviceError otherwise.
+        :class:`~enforcer.errors.Refused` when the guard forbids the attempt, DeviceError otherwise.
         """
-        if self.password is None or self.label is None:
+        if self.keys.password is None:
             raise self.error(step, "no working credential (facts not gathered)")
         target = path + ("?" + urlencode(query, quote_via=quote) if query else "")
         with self._lock:
@@ -110,10 +109,10 @@ class IsapiSession(DeviceSession):
     def _authenticated(
         self, step: str, method: str, target: str, body: bytes | None, content_type: str, timeout: float | None
     ) -> Reply:
-        assert self.password is not None and self.label is not None
         if self.digest.challenge is None:
             self.probe(step)  # read a nonce for free; never send a body (a firmware image) to be challenged
-        password = self.password
+        password, label = self.keys.password, self.keys.role or ""
+        assert password is not None
         flow = digest_flow(self.digest, method, target, self.user, password.reveal())
         try:
             send = next(flow)
@@ -123,9 +122,9 @@ class IsapiSession(DeviceSession):
                 headers = {"Authorization": send.authorization}
                 if body is not None:
                     headers["Content-Type"] = content_type
-                key = self.guard.check(self.device_id, self.user, password, label=self.label)
-                reply = self.send(step, method, target, headers, body, timeout)
-                self._record(key, reply)
+                with self.keys.attempt(password, label, step=step) as attempt:
+                    reply = self.send(step, method, target, headers, body, timeout)
+                    _judge(attempt, reply)
                 send = flow.send(reply)
         except StopIteration as done:
             final: Reply = done.value
@@ -139,29 +138,33 @@ class IsapiSession(DeviceSession):
                 site=self.site,
                 device=self.name,
                 step=step,
-                detail=_refusal(self.user, self.label, check),
-                check=check,
+                detail=_refusal(self.user, label, check),
+                attempts_left=check.attempts_left if check else None,
+                locked=bool(check and check.locked),
+                unlock_seconds=check.unlock_seconds if check else 0.0,
             )
         return final
 
-    def _record(self, key: bytes, reply: Reply) -> None:
-        if reply.status == 401:
-            if is_stale(reply):
-                return  # a right answer to an expired nonce: not a failed login
-            check = user_check(reply.body)
-            verdict = Verdict(
+
+def _judge(attempt: Attempt, reply: Reply) -> None:
+    """What a reply says of the credential it carried."""
+    if reply.status == 401:
+        if is_stale(reply):
+            attempt.unjudged()  # a right answer to an expired nonce: not a failed login
+            return
+        check = user_check(reply.body)
+        attempt.judge(
+            Verdict(
                 ok=False,
                 attempts_left=check.attempts_left if check else None,
                 locked=bool(check and check.locked),
                 unlock_seconds=check.unlock_seconds if check else 0.0,
             )
-        else:
-            status = _status_of(reply)
-            if status is not None and status.sub == "loginPasswordError":
-                verdict = Verdict(ok=False)  # our <loginPassword> was refused: the device counted it
-            else:
-                verdict = Verdict(ok=True)
-        self.guard.record(self.device_id, key, verdict, user=self.user, label=self.label or "")
+        )
+        return
+    status = _status_of(reply)
+    # A refused <loginPassword> in a body was counted by the device like a failed login.
+    attempt.judge(Verdict(ok=not (status is not None and status.sub == "loginPasswordError")))
 
 
 def _status_of(reply: Reply) -> Status | None:
@@ -176,7 +179,7 @@ def _status_detail(reply: Reply) -> str:
     return f": {status.describe()}" if status is not None else ""
 
 
-def _refusal(user: str, label: Candidate, check: UserCheck | None) -> str:
+def _refusal(user: str, label: str, check: UserCheck | None) -> str:
     detail = f"the device refused the {label} credential for {user}"
     if check is not None and check.locked:
         return f"{detail}: our source is locked for {check.unlock_seconds:.0f} s"

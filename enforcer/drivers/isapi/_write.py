@@ -10,21 +10,18 @@ by the session.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from enforcer.config.secrets import Secret
+from enforcer.credentials.secret import Secret
 from enforcer.drivers._wire import accounts as _accounts
 from enforcer.drivers._wire import settings
-from enforcer.drivers._wire.digest import DigestState
 from enforcer.drivers.base import Outcome
 from enforcer.drivers.isapi import _parse
 from enforcer.drivers.isapi._session import PROBE_PATH, IsapiSession
-from enforcer.drivers.isapi._xml import XmlError, document, elements, parse, response_status
-from enforcer.facts import AccountFact, IPFilterFact
+from enforcer.drivers.isapi._xml import document, elements, parse, response_status
+from enforcer.errors import XmlError
+from enforcer.facts import AccountFact, IPFilterFact, LockPolicyFact
 from enforcer.model import Account, LockPolicy
-
-if TYPE_CHECKING:
-    from enforcer.drivers.isapi._driver import IsapiDriver
 
 USERS = "/ISAPI/Security/users"
 LOCK = "/ISAPI/Security/illegalLoginLock"
@@ -33,19 +30,19 @@ IP_FILTER = "/ISAPI/System/Network/ipFilter"
 POLL_SECONDS = 0.2
 
 
-def _login_password(drv: IsapiDriver) -> str:
-    assert drv.session.password is not None
-    return drv.session.password.reveal()
+def _login_password(session: IsapiSession) -> str:
+    assert session.keys.password is not None
+    return session.keys.password.reveal()
 
 
-def _users(drv: IsapiDriver) -> tuple[AccountFact, ...]:
+def _users(session: IsapiSession) -> tuple[AccountFact, ...]:
     try:
-        return _parse.users(drv.get("users", USERS)[1])
+        return _parse.users(session.get("users", USERS)[1])
     except XmlError as exc:
-        raise drv.session.error("users", f"unreadable reply: {exc}") from exc
+        raise session.error("users", f"unreadable reply: {exc}") from exc
 
 
-def _refusal(drv: IsapiDriver, step: str, status: int, body: bytes) -> str:
+def _refusal(session: IsapiSession, step: str, status: int, body: bytes) -> str:
     try:
         found = response_status(parse(body))
     except XmlError:
@@ -53,37 +50,37 @@ def _refusal(drv: IsapiDriver, step: str, status: int, body: bytes) -> str:
     return f"HTTP {status}" + (f": {found.describe()}" if found else "")
 
 
-def ensure_account(drv: IsapiDriver, account: Account) -> Outcome:
+def ensure_account(session: IsapiSession, account: Account) -> Outcome:
     step = f"account {account.name}"
-    existing = next((a for a in _users(drv) if a.name == account.name), None)
-    is_login = account.name == drv.options.login_user
+    existing = next((a for a in _users(session) if a.name == account.name), None)
+    is_login = account.name == session.user
     if not account.present:
         if existing is None:
             return Outcome(False, "absent")
         if is_login or existing.id == "1":
-            raise drv.session.error(step, "refusing to delete the administrator or the account enforcer logs in with")
-        drv.session.request(step, "DELETE", f"{USERS}/{existing.id}", query={"loginPassword": _login_password(drv)})
-        if any(a.name == account.name for a in _users(drv)):
-            raise drv.session.error(step, "the device still lists the account after deleting it")
+            raise session.error(step, "refusing to delete the administrator or the account enforcer logs in with")
+        session.request(step, "DELETE", f"{USERS}/{existing.id}", query={"loginPassword": _login_password(session)})
+        if any(a.name == account.name for a in _users(session)):
+            raise session.error(step, "the device still lists the account after deleting it")
         return Outcome(True, "deleted")
     level = account.level.capitalize()
     if existing is None:
         if account.password is None:
-            raise drv.session.error(step, "cannot add an account without a password")
+            raise session.error(step, "cannot add an account without a password")
         body = elements(
             [
                 ("userName", account.name),
                 ("password", account.password.reveal()),
                 ("userLevel", level),
-                ("loginPassword", _login_password(drv)),
+                ("loginPassword", _login_password(session)),
             ]
         )
-        drv.session.request(step, "POST", USERS, body=document("User", body))
-        _verify_account(drv, account)
-        _confirm_password(drv, account.name, account.password)
+        session.request(step, "POST", USERS, body=document("User", body))
+        _verify_account(session, account)
+        _confirm_password(session, account.name, account.password)
         return Outcome(True, "added")
     wanted = account.password
-    password_differs = wanted is not None and not _accounts.known_password(drv, account.name, wanted)
+    password_differs = wanted is not None and not session.keys.holds(account.name, wanted)
     level_differs = _accounts.level_changes(existing, account)
     if not password_differs and not level_differs:
         return Outcome(False, "matches")
@@ -93,13 +90,13 @@ def ensure_account(drv: IsapiDriver, account: Account) -> Outcome:
             ("userName", account.name),
             ("password", account.password.reveal() if password_differs and account.password else None),
             ("userLevel", level if existing.id != "1" else "Administrator"),
-            ("loginPassword", _login_password(drv)),
+            ("loginPassword", _login_password(session)),
         ]
     )
-    reply = drv.session.request(step, "PUT", f"{USERS}/{existing.id}", body=document("User", body), allow=(200, 403))
+    reply = session.request(step, "PUT", f"{USERS}/{existing.id}", body=document("User", body), allow=(200, 403))
     if reply.status == 403:
         if not (password_differs and _same_as_old(reply.body)):
-            raise drv.session.error(step, f"HTTP 403: {_describe(reply.body)}")
+            raise session.error(step, f"HTTP 403: {_describe(reply.body)}")
         # The device already holds this password: an interrupted run set it and died before
         # recording it. Nothing to change; the level, if it differs, goes on its own.
         if not level_differs:
@@ -109,18 +106,18 @@ def ensure_account(drv: IsapiDriver, account: Account) -> Outcome:
                 ("id", existing.id),
                 ("userName", account.name),
                 ("userLevel", level),
-                ("loginPassword", _login_password(drv)),
+                ("loginPassword", _login_password(session)),
             ]
         )
-        drv.session.request(step, "PUT", f"{USERS}/{existing.id}", body=document("User", retry))
-        _verify_account(drv, account)
+        session.request(step, "PUT", f"{USERS}/{existing.id}", body=document("User", retry))
+        _verify_account(session, account)
         return Outcome(True, "level changed (password already set)")
     if password_differs and account.password is not None:
         if is_login:
-            drv.switch_credential(account.password, "desired")  # the old one now fails and would count
+            session.switch(account.password)  # the old one now fails and would count
         else:
-            _confirm_password(drv, account.name, account.password)
-    _verify_account(drv, account)
+            _confirm_password(session, account.name, account.password)
+    _verify_account(session, account)
     changed = [w for w, d in (("password", password_differs), ("level", level_differs)) if d]
     return Outcome(True, " and ".join(changed) + " changed")
 
@@ -142,32 +139,32 @@ def _describe(body: bytes) -> str:
     return status.describe() if status is not None else "no ResponseStatus"
 
 
-def _verify_account(drv: IsapiDriver, account: Account) -> None:
-    _accounts.verify_account(account, _users(drv), drv.session.error)
+def _verify_account(session: IsapiSession, account: Account) -> None:
+    _accounts.verify_account(account, _users(session), session.error)
 
 
-def _confirm_password(drv: IsapiDriver, user: str, password: Secret) -> None:
+def _confirm_password(session: IsapiSession, user: str, password: Secret) -> None:
     """Log in once as ``user`` with the password just set (a sure credential): the write took."""
-    session = IsapiSession(
-        site=drv.device.site,
-        device_id=drv.device.id,
-        name=drv.device.name,
-        guard=drv.guard,
-        transport=drv.session.transport,
-        user=user,
-    )
-    session.digest = DigestState()
-    session.use(password, "desired")
-    session.request(f"confirm {user}'s new password", "GET", PROBE_PATH)
+    confirming = IsapiSession(session.keys.for_user(user), session.transport, session.options)
+    confirming.keys.use(password, "desired")
+    confirming.request(f"confirm {user}'s new password", "GET", PROBE_PATH)
 
 
-def ensure_lock_policy(drv: IsapiDriver, policy: LockPolicy) -> Outcome:
+def ensure_lock_policy(
+    session: IsapiSession,
+    policy: LockPolicy,
+    *,
+    read: Callable[[], LockPolicyFact],
+    unit: Callable[[], _parse.Unit | None],
+) -> Outcome:
+    """``read`` reads the policy and learns the firmware's lock-time unit, which ``unit`` then tells."""
+
     def write() -> None:
         step = "lock policy"
         if not policy.enabled:
             body = elements([("enabled", False)])
         else:
-            duration = policy.lock_minutes if drv.unit == "minutes" else policy.lock_minutes * 60
+            duration = policy.lock_minutes if unit() == "minutes" else policy.lock_minutes * 60
             body = elements(
                 [
                     ("enabled", True),
@@ -175,18 +172,18 @@ def ensure_lock_policy(drv: IsapiDriver, policy: LockPolicy) -> Outcome:
                     ("maxIllegalLoginLockTime", duration),
                 ]
             )
-        reply = drv.session.request(step, "PUT", LOCK, body=document("IllegalLoginLock", body), allow=(200, 400, 403))
+        reply = session.request(step, "PUT", LOCK, body=document("IllegalLoginLock", body), allow=(200, 400, 403))
         if reply.status != 200:
-            detail = _refusal(drv, step, reply.status, reply.body)
+            detail = _refusal(session, step, reply.status, reply.body)
             if not policy.enabled and reply.status == 403:
-                raise drv.session.error(step, f"this firmware cannot switch the illegal-login lock off ({detail})")
-            raise drv.session.error(step, f"the device refused the lock policy ({detail})")
+                raise session.error(step, f"this firmware cannot switch the illegal-login lock off ({detail})")
+            raise session.error(step, f"the device refused the lock policy ({detail})")
 
-    return settings.ensure_lock_policy(policy, read=drv.read_lock_policy, write=write, error=drv.session.error)
+    return settings.ensure_lock_policy(policy, read=read, write=write, error=session.error)
 
 
 def ensure_channel(
-    drv: IsapiDriver, channel: int, *, address: str, port: int, user: str, password: Secret, wait: bool = False
+    session: IsapiSession, channel: int, *, address: str, port: int, user: str, password: Secret, wait: bool = False
 ) -> Outcome:
     """Always written: the stored password cannot be read, and a channel that shows ``connect`` may
     still hold a password its camera has just stopped accepting (it polls on an interval).
@@ -196,7 +193,7 @@ def ensure_channel(
     plan's verify stage reads every channel's status once isolation is released.
     """
     step = f"channel {channel}"
-    configured = _read_channel(drv, step, channel)
+    configured = _read_channel(session, step, channel)
     descriptor = elements(
         [
             ("proxyProtocol", configured.protocol or "HIKVISION"),
@@ -209,44 +206,44 @@ def ensure_channel(
         ]
     )
     inner = elements([("id", channel)]) + f"<sourceInputPortDescriptor>{descriptor}</sourceInputPortDescriptor>"
-    drv.session.request(step, "PUT", f"{CHANNELS}/{channel}", body=document("InputProxyChannel", inner))
-    after = _read_channel(drv, step, channel)
+    session.request(step, "PUT", f"{CHANNELS}/{channel}", body=document("InputProxyChannel", inner))
+    after = _read_channel(session, step, channel)
     if (after.address, after.port, after.user) != (address, port, user):
-        raise drv.session.error(step, f"the recorder reports {after.user}@{after.address}:{after.port} after the write")
+        raise session.error(step, f"the recorder reports {after.user}@{after.address}:{after.port} after the write")
     if wait:
-        wait_online(drv, channel, drv.options.timeout)
+        wait_online(session, channel, session.options.timeout)
     return Outcome(True, f"channel {channel} logs into {address}:{port} as {user}")
 
 
-def _read_channel(drv: IsapiDriver, step: str, channel: int) -> _parse.Channel:
-    status, body = drv.get(step, f"{CHANNELS}/{channel}", allow=(200, 403, 404))
+def _read_channel(session: IsapiSession, step: str, channel: int) -> _parse.Channel:
+    status, body = session.get(step, f"{CHANNELS}/{channel}", allow=(200, 403, 404))
     if status != 200:
-        raise drv.session.error(step, f"the recorder has no channel {channel} ({_refusal(drv, step, status, body)})")
+        raise session.error(step, f"the recorder has no channel {channel} ({_refusal(session, step, status, body)})")
     try:
         [configured] = _parse.channels(body)
     except (XmlError, ValueError) as exc:
-        raise drv.session.error(step, f"unreadable channel: {exc}") from exc
+        raise session.error(step, f"unreadable channel: {exc}") from exc
     return configured
 
 
-def wait_online(drv: IsapiDriver, channel: int, timeout: float) -> None:
+def wait_online(session: IsapiSession, channel: int, timeout: float) -> None:
     """Poll the channel's status until ``online`` (the recorder logged into its camera) or ``timeout``."""
     step = f"channel {channel}"
     deadline = time.monotonic() + timeout
     while True:
         try:
-            state = _parse.channel_status(drv.get(step, f"{CHANNELS}/{channel}/status")[1])
+            state = _parse.channel_status(session.get(step, f"{CHANNELS}/{channel}/status")[1])
         except XmlError as exc:
-            raise drv.session.error(step, f"unreadable channel status: {exc}") from exc
+            raise session.error(step, f"unreadable channel status: {exc}") from exc
         online, detect = state.get(channel, (False, "unknown"))
         if online:
             return
         if time.monotonic() > deadline:
-            raise drv.session.error(step, f"channel {channel} did not come online within {timeout:g} s ({detect})")
+            raise session.error(step, f"channel {channel} did not come online within {timeout:g} s ({detect})")
         time.sleep(POLL_SECONDS)
 
 
-def ensure_ip_filter(drv: IsapiDriver, wanted: IPFilterFact) -> Outcome:
+def ensure_ip_filter(session: IsapiSession, wanted: IPFilterFact) -> Outcome:
     step = "ip filter"
 
     def write() -> None:
@@ -257,22 +254,22 @@ def ensure_ip_filter(drv: IsapiDriver, wanted: IPFilterFact) -> Outcome:
         )
         inner = elements([("enabled", wanted.enabled), ("permissionType", wanted.mode)])
         inner += f"<IPFilterAddressList>{entries}</IPFilterAddressList>"
-        drv.session.request(step, "PUT", IP_FILTER, body=document("IPFilter", inner))
+        session.request(step, "PUT", IP_FILTER, body=document("IPFilter", inner))
 
     return settings.ensure_ip_filter(
         wanted,
-        source=drv.options.source_address,
-        read=lambda: read_filter(drv, step),
+        source=session.options.source_address,
+        read=lambda: read_filter(session, step),
         write=write,
-        error=drv.session.error,
+        error=session.error,
     )
 
 
-def read_filter(drv: IsapiDriver, step: str) -> IPFilterFact:
-    status, body = drv.get(step, IP_FILTER, allow=(200, 403, 404))
+def read_filter(session: IsapiSession, step: str) -> IPFilterFact:
+    status, body = session.get(step, IP_FILTER, allow=(200, 403, 404))
     if status != 200:
-        raise drv.session.error(step, f"the device has no IP filter ({_refusal(drv, step, status, body)})")
+        raise session.error(step, f"the device has no IP filter ({_refusal(session, step, status, body)})")
     try:
         return _parse.ip_filter(body)
     except XmlError as exc:
-        raise drv.session.error(step, f"unreadable IP filter: {exc}") from exc
+        raise session.error(step, f"unreadable IP filter: {exc}") from exc

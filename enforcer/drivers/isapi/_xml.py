@@ -15,9 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-
-class XmlError(ValueError):
-    """A reply that is not well-formed XML, holds a DOCTYPE, or lacks what the request needs."""
+from enforcer.errors import XmlError
 
 
 def parse(body: bytes) -> ET.Element:

@@ -19,7 +19,7 @@ from typing import Protocol
 import yaml
 
 from enforcer.config import vault
-from enforcer.config.secrets import Secret
+from enforcer.credentials.secret import Secret
 from enforcer.credentials.store import CredentialStore
 from enforcer.lab.firmware import build_image
 from enforcer.lab.generate.models import Family, Model
