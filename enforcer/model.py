@@ -106,31 +106,52 @@ class ConfigFile:
 
 
 @dataclass(frozen=True)
+class MilestoneSettings:
+    """How to reach an XProtect management server."""
+
+    url: str
+    username: str | None = None
+    password: Secret | None = None
+    tls: TLS | None = None
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    """How to reach a Linux host (Frigate and the like) and which files hold its device credentials."""
+
+    port: int = 22
+    user: str | None = None
+    key: Secret | None = None
+    password: Secret | None = None
+    host_key: str | None = None
+    files: tuple[ConfigFile, ...] = ()
+    reload: str | None = None
+
+
+@dataclass(frozen=True)
+class ManualSettings:
+    """A client with no API (a phone app, a desktop viewer): what it is and whom to ask."""
+
+    what: str | None = None
+    contact: str | None = None
+
+
+ClientSettings = MilestoneSettings | SshSettings | ManualSettings
+
+
+@dataclass(frozen=True)
 class Client:
     """Something that stores credentials for devices and logs in with them.
 
-    Kind-specific fields are ``None`` where they do not apply: ``url``/``username``/``password``
-    for milestone; ``address``/``port``/``user``/``key``/``password``/``host_key``/``files``/
-    ``reload`` for ssh; ``what``/``address``/``contact`` for manual.
+    ``address`` is where it connects from (what an IP filter keeps out); ``settings`` are its kind's own.
     """
 
     site: str
     name: str
     kind: ClientKind
     holds: tuple[Hold, ...]
-    url: str | None = None
-    username: str | None = None
-    password: Secret | None = None
-    tls: TLS | None = None
+    settings: ClientSettings
     address: str | None = None
-    port: int | None = None
-    user: str | None = None
-    key: Secret | None = None
-    host_key: str | None = None
-    files: tuple[ConfigFile, ...] = ()
-    reload: str | None = None
-    what: str | None = None
-    contact: str | None = None
 
     @property
     def id(self) -> str:

@@ -29,12 +29,16 @@ from enforcer.model import (
     TLS,
     Account,
     Client,
+    ClientSettings,
     ConfigFile,
     Device,
     Firmware,
     Hold,
     LockPolicy,
+    ManualSettings,
+    MilestoneSettings,
     Site,
+    SshSettings,
 )
 
 Levels = Callable[[str], tuple[Layered, dict[str, Any]]]
@@ -233,25 +237,23 @@ class SiteBuilder:
         files = tuple(
             ConfigFile(f["path"], self.base / f["template"], f.get("mode", "0600")) for f in values.get("files", [])
         )
-        client = Client(
-            site=self.name,
-            name=cname,
-            kind=kind,
-            holds=tuple(holds),
-            url=values.get("url"),
-            username=values.get("username"),
-            password=secret.get("password"),
-            tls=self._tls(values["tls"]) if "tls" in values else None,
-            address=values.get("address"),
-            port=values.get("port", 22 if kind == "ssh" else None),
-            user=values.get("user"),
-            key=secret.get("key"),
-            host_key=values.get("host_key"),
-            files=files,
-            reload=values.get("reload"),
-            what=values.get("what"),
-            contact=values.get("contact"),
-        )
+        settings: ClientSettings
+        if kind == "milestone":
+            tls = self._tls(values["tls"]) if "tls" in values else None
+            settings = MilestoneSettings(values["url"], values.get("username"), secret.get("password"), tls)
+        elif kind == "ssh":
+            settings = SshSettings(
+                port=values.get("port", 22),
+                user=values.get("user"),
+                key=secret.get("key"),
+                password=secret.get("password"),
+                host_key=values.get("host_key"),
+                files=files,
+                reload=values.get("reload"),
+            )
+        else:
+            settings = ManualSettings(values.get("what"), values.get("contact"))
+        client = Client(self.name, cname, kind, tuple(holds), settings, values.get("address"))
         for i, f in enumerate(files):
             self._check_template(client, f, by_name, self.doc.where((*at, "files", i, "template")))
         return client

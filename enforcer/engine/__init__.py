@@ -1,0 +1,7 @@
+"""Applying: everything that acts on devices, around the pure planner.
+
+:mod:`.gather` reads facts concurrently; :mod:`.executor` runs site plans (phases in order, sites at
+once, waits as timers) and emits typed events; :mod:`.handlers` carries out each kind of step through
+the drivers; :mod:`.journal` records intent and outcome so a killed run resumes; :mod:`.run` ties a
+play's keyring, drivers, plan and journal together.
+"""

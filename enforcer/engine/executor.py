@@ -7,8 +7,7 @@ bounded thread pool; a wait is an asyncio timer and holds no thread, so a hundre
 a lock take as long as one.
 
 The executor knows nothing of protocols: it is given callables (run a step, read a lock state,
-verify a site) and emits typed events that the journal and the console subscribe to. Another
-backend (site jobs on other machines) can implement :class:`Executor` the same way.
+verify a site) and emits typed events that the journal and the console subscribe to.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, TypeVar
+from typing import Literal, TypeVar
 
 from enforcer.errors import EnforcerError, LockWaitExpired
 from enforcer.facts import LockState
@@ -87,12 +86,6 @@ class SiteResult:
     status: SiteStatus
     detail: str = ""
     steps: list[tuple[Step, StepStatus, str]] = field(default_factory=list)
-
-
-class Executor(Protocol):
-    def run(
-        self, plans: Sequence[SitePlan], work: Work, options: RunOptions, on_event: Subscriber
-    ) -> list[SiteResult]: ...
 
 
 def batches(plans: Sequence[SitePlan], serial: Sequence[int | str]) -> list[list[SitePlan]]:

@@ -41,17 +41,20 @@ from enforcer.lab.isapi.device import HikDevice
 from enforcer.lab.net.httpserver import Endpoint
 from enforcer.lab.net.tls import server_context, write_certificate
 from enforcer.lab.recorder import ChannelPoller
-from enforcer.lab.spec import FAMILY, LabDevice, LabSpec
+from enforcer.lab.spec import FAMILY, Family, LabDevice, LabSpec
 
 T = TypeVar("T")
 FLUSH_SECONDS = 0.05
 
 
+#: The simulator of each protocol family (:data:`~enforcer.lab.spec.FAMILY` maps vendors to families).
+SIMULATORS: dict[Family, type[HikDevice | DahuaDevice]] = {"isapi": HikDevice, "dahua": DahuaDevice}
+
+
 def make_device(spec: LabDevice, host: Fleet, *, nonce_seconds: float) -> SimDevice:
-    """The simulated device for ``spec.vendor``: Dahua and its OEMs speak CGI/RPC2, the rest ISAPI."""
-    if FAMILY.get(spec.vendor.lower()) == "dahua":
-        return DahuaDevice(spec, host, nonce_seconds=nonce_seconds)
-    return HikDevice(spec, host, nonce_seconds=nonce_seconds)
+    """The simulated device for ``spec.vendor`` (a vendor the lab does not know speaks ISAPI)."""
+    simulator = SIMULATORS[FAMILY.get(spec.vendor.lower(), "isapi")]
+    return simulator(spec, host, nonce_seconds=nonce_seconds)
 
 
 class LabError(RuntimeError):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from enforcer.credentials.keyring import Known
 from enforcer.facts import DeviceFacts
-from enforcer.model import Aspect, Client, Device, Site
+from enforcer.model import Aspect, Client, Device, ManualSettings, Site
 from enforcer.plan.artifact import Phase, SitePlan, Step
 from enforcer.plan.diff import Change, diff_channels, diff_device
 from enforcer.plan.steps import (
@@ -233,7 +233,8 @@ def _clients(site: Site, stale: list[StalePath], steps: list[Step], warnings: li
                     f"{client.name} has no address, so it cannot be kept out after the change: "
                     "update it by hand at once, or it will lock the device"
                 )
-            checklist = Checklist(holds, client.what, client.contact, client.address)
+            manual = client.settings if isinstance(client.settings, ManualSettings) else ManualSettings()
+            checklist = Checklist(holds, manual.what, manual.contact, client.address)
             reason = "no API: update it by hand; it stays blocked until then"
             steps.append(Step(site.name, "clients", client.id, checklist, reason=reason))
 

@@ -6,16 +6,21 @@ what is shown, and no code path between them can leak a secret value.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from enforcer.credentials.secret import Secret
 from enforcer.drivers.registry import protocol_of
-from enforcer.model import Client, Device, Play, Playbook
+from enforcer.model import TLS, Client, Device, Play, Playbook
 
 
 def secret_view(secret: Secret | None) -> dict[str, Any] | None:
     """A secret as it may be shown: where it comes from, never what it is."""
     return None if secret is None else {"sensitive": True, "ref": secret.ref}
+
+
+def tls_view(tls: TLS) -> dict[str, Any]:
+    return {"verify": tls.verify, "ca": str(tls.ca) if tls.ca else None, "fingerprint": tls.fingerprint}
 
 
 def device_view(device: Device) -> dict[str, Any]:
@@ -28,11 +33,7 @@ def device_view(device: Device) -> dict[str, Any]:
         "address": device.address,
         "port": device.port,
         "scheme": device.scheme,
-        "tls": {
-            "verify": device.tls.verify,
-            "ca": str(device.tls.ca) if device.tls.ca else None,
-            "fingerprint": device.tls.fingerprint,
-        },
+        "tls": tls_view(device.tls),
         "accounts": {
             a.name: {"level": a.level, "password": secret_view(a.password), "present": a.present}
             for a in device.accounts
@@ -63,14 +64,24 @@ def client_view(client: Client) -> dict[str, Any]:
         "kind": client.kind,
         "holds": [{"device": h.device, "user": h.user} for h in client.holds],
     }
-    fields = ("url", "username", "address", "port", "user", "host_key", "reload", "what", "contact")
-    view.update({f: getattr(client, f) for f in fields if getattr(client, f) is not None})
-    for name in ("password", "key"):
-        secret = getattr(client, name)
-        if secret is not None:
-            view[name] = secret_view(secret)
-    if client.files:
-        view["files"] = [{"path": f.path, "template": str(f.template), "mode": f.mode} for f in client.files]
+    if client.address is not None:
+        view["address"] = client.address
+    for field in fields(client.settings):
+        value = getattr(client.settings, field.name)
+        if value is None or value == ():
+            continue
+        if isinstance(value, Secret):
+            view[field.name] = secret_view(value)
+        elif isinstance(value, TLS):
+            view[field.name] = {
+                "verify": value.verify,
+                "ca": str(value.ca) if value.ca else None,
+                "fingerprint": value.fingerprint,
+            }
+        elif field.name == "files":
+            view["files"] = [{"path": f.path, "template": str(f.template), "mode": f.mode} for f in value]
+        else:
+            view[field.name] = value
     return view
 
 

@@ -31,7 +31,7 @@ from enforcer.lab.generate import models
 from enforcer.lab.generate.models import Model
 from enforcer.lab.isapi.security import is_risky
 from enforcer.lab.spec import PROBLEMS, LabClient, LabDevice, LabSpec
-from enforcer.model import Device, Inventory, Playbook
+from enforcer.model import Device, Inventory, ManualSettings, Playbook
 
 SITES, CAMERAS, SEED = 4, 4, 11
 
@@ -225,7 +225,7 @@ def check_credentials(fleet: Generated) -> None:
                 (manual,) = site.clients
                 assert (manual.kind, manual.address, manual.name) == ("manual", viewer.source, viewer.name)
                 assert [(h.device, h.user) for h in manual.holds] == [(lab.name, "operator")]
-                assert manual.what
+                assert isinstance(manual.settings, ManualSettings) and manual.settings.what
             else:
                 assert viewer is None and desired(want, "operator") == operator
 
@@ -446,7 +446,8 @@ def check_vendors_and_profiles(fleet: Generated, vendor: str) -> None:
     for site in fleet.inventory.sites:
         for manual in site.clients:
             (hold,) = manual.holds
-            assert manual.what in models.VIEWERS[by_name[hold.device].vendor]
+            assert isinstance(manual.settings, ManualSettings)
+            assert manual.settings.what in models.VIEWERS[by_name[hold.device].vendor]
 
 
 @pytest.mark.parametrize("problem", PROBLEMS)

@@ -11,7 +11,19 @@ from hypothesis import strategies as st
 from enforcer.credentials.keyring import Known
 from enforcer.credentials.secret import Secret
 from enforcer.facts import AccountFact, ChannelFact, DeviceFacts, IPFilterFact, LockPolicyFact, LockState, LoginFact
-from enforcer.model import TLS, Account, Client, Device, Firmware, Hold, LockPolicy, Site
+from enforcer.model import (
+    TLS,
+    Account,
+    Client,
+    Device,
+    Firmware,
+    Hold,
+    LockPolicy,
+    ManualSettings,
+    MilestoneSettings,
+    Site,
+    SshSettings,
+)
 from enforcer.plan.artifact import PHASES, Plan, SitePlan
 from enforcer.plan.planner import plan_site
 
@@ -107,7 +119,7 @@ def test_firmware_before_lock_policy_before_accounts_and_no_isolation_when_nothi
 
 def test_recorder_password_change_isolates_its_clients_then_releases_keeping_manual_ones_out() -> None:
     nvr = device("nvr", "recorder")
-    desk = Client("s", "desk", "manual", (Hold("nvr", "admin"),), what="iVMS-4200", address="10.0.0.55")
+    desk = Client("s", "desk", "manual", (Hold("nvr", "admin"),), ManualSettings("iVMS-4200"), "10.0.0.55")
     site = site_of(nvr, clients=(desk,))
     fs, known = converged(site)
     known[(nvr.id, "admin")] = OLD
@@ -152,7 +164,7 @@ def test_camera_isolation_lets_its_recorder_in_when_the_channel_does_not_go_stal
     nvr = device("nvr", "recorder")
     accounts = (Account("admin", "administrator", CAM), Account("operator", "operator", NEW))
     cam = device("cam", accounts=accounts, channel_user="operator")
-    viewer = Client("s", "phone", "manual", (Hold("cam", "admin"),), what="app", address="10.0.0.77")
+    viewer = Client("s", "phone", "manual", (Hold("cam", "admin"),), ManualSettings("app"), "10.0.0.77")
     site = site_of(nvr, cam, clients=(viewer,))
     fs, known = converged(site)
     fs[cam.id] = replace(
@@ -289,7 +301,7 @@ def test_no_working_credential_fails_the_site_when_it_has_changes() -> None:
 
 def test_isolation_none_warns_and_client_isolation_uses_the_client() -> None:
     nvr = device("nvr", "recorder", isolation="none")
-    vms = Client("s", "vms", "milestone", (Hold("nvr", "admin"),), url="https://vms")
+    vms = Client("s", "vms", "milestone", (Hold("nvr", "admin"),), MilestoneSettings("https://vms"))
     site = site_of(nvr, clients=(vms,))
     fs, known = converged(site)
     known[(nvr.id, "admin")] = OLD
@@ -324,7 +336,8 @@ def scenarios(draw: st.DrawFn) -> tuple[Site, dict[str, DeviceFacts], Known]:
     for i in range(draw(st.integers(0, 3))):
         holds = tuple(Hold(d.name, "admin") for d in devices if draw(st.booleans())) or (Hold("nvr", "admin"),)
         kind = draw(st.sampled_from(["manual", "milestone", "ssh"]))
-        clients.append(Client("s", f"client{i}", kind, holds, address=f"10.0.2.{i}", what="x"))
+        settings = {"manual": ManualSettings("x"), "milestone": MilestoneSettings("https://vms"), "ssh": SshSettings()}
+        clients.append(Client("s", f"client{i}", kind, holds, settings[kind], f"10.0.2.{i}"))
     site = site_of(*devices, clients=tuple(clients))
     fs, known = converged(site)
     for d in devices:
