@@ -24,6 +24,7 @@ from enforcer.config.diagnostics import Diagnostics, Location
 from enforcer.config.secrets import SecretResolver
 from enforcer.config.templating import render
 from enforcer.credentials.secret import Secret
+from enforcer.drivers.registry import driver_for
 from enforcer.errors import SecretError, TemplateError
 from enforcer.model import (
     TLS,
@@ -102,7 +103,9 @@ class SiteBuilder:
         address = self._render(data["address"], context, lambda rel: self.doc.where((*at, "address")))
         if len(self.diagnostics.errors) == failures and not _valid_address(address):
             self.diagnostics.error(self.doc.where((*at, "address")), f"{address!r} is not an IP address or host name")
-        accounts = self._accounts(settings["accounts"], lambda rel: layered.where(("accounts", *rel), here))
+        accounts = self._accounts(
+            settings["accounts"], lambda rel: layered.where(("accounts", *rel), here), data["vendor"]
+        )
         tls = settings["tls"]
         scheme = settings["scheme"]
         return Device(
@@ -125,7 +128,12 @@ class SiteBuilder:
             channel_user=data.get("channel_user", "admin"),
         )
 
-    def _accounts(self, accounts: dict[str, Any], where: Callable[[KeyPath], Location]) -> tuple[Account, ...]:
+    def _accounts(
+        self, accounts: dict[str, Any], where: Callable[[KeyPath], Location], vendor: str
+    ) -> tuple[Account, ...]:
+        """The declared accounts; a password the vendor's firmware would refuse is an error here, so that
+        no change starts that a device would stop halfway (the site isolated, nothing changed)."""
+        rules = driver_for(vendor).password_rules
         out = []
         for name, spec in accounts.items():
             present = spec.get("present", True)
@@ -134,6 +142,13 @@ class SiteBuilder:
             if present and "password" not in spec:
                 self.diagnostics.error(where((name,)), f"account {name!r} has no password", "add password: !secret …")
             password = self._secret(spec["password"], where((name, "password"))) if "password" in spec else None
+            problem = rules.problem(password.reveal()) if password is not None and present else None
+            if problem is not None:
+                self.diagnostics.error(
+                    where((name, "password")),
+                    f"{vendor} firmware would refuse the password of {name!r}: {problem}",
+                    "choose another password (the secret itself is never shown)",
+                )
             out.append(Account(name, spec.get("level", "viewer"), password, present))
         return tuple(out)
 

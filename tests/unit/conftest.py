@@ -13,9 +13,9 @@ import pytest
 from enforcer.cli import main
 
 SECRETS = {
-    "NW_ADMIN": "Adm1n-Secret-Value-7731",
-    "NW_OPERATOR": "Op3rator-Secret-Value-4410",
-    "NW_CAMERA": "Cam3ra-Secret-Value-9902",
+    "NW_ADMIN": "Adm1n-Secret-773",
+    "NW_OPERATOR": "Op3rator-Sec-441",
+    "NW_CAMERA": "Cam3ra-Secret-99",
 }
 
 IMAGE = b"ENFORCER-LAB-FIRMWARE\nmodel=DS-7608NXI-I2\nversion=V4.62.210\nbuild=build 230619\n\n" + b"\0" * 64

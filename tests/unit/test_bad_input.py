@@ -154,7 +154,7 @@ def test_missing_secret_file(repo: Repo) -> None:
 def test_wrong_vault_password(repo: Repo) -> None:
     (repo.root / "pw.txt").write_text("the-right-one\n")
     (repo.root / "wrong.txt").write_text("not-the-right-one\n")
-    (repo.root / "s.vault").write_text(vault.encrypt(b"operator: Op3rator-Secret-Value-4410\n", b"the-right-one"))
+    (repo.root / "s.vault").write_text(vault.encrypt(b"operator: Op3rator-Sec-441\n", b"the-right-one"))
     repo.replace("organisation: test-msp\n", 'organisation: test-msp\nvault_password: !secret "file:wrong.txt"\n')
     repo.replace('!secret "env:NW_OPERATOR"', '!secret "vault:s.vault#operator"')
     _fails_at(
@@ -239,3 +239,27 @@ def test_usage_error_exits_1_not_2(repo: Repo) -> None:
     with pytest.raises(SystemExit) as exit:
         repo.run("validate")
     assert exit.value.code == 1
+
+
+def test_a_password_the_firmware_would_refuse_is_refused_before_any_device(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hikvision firmware takes at most 16 characters; the inherited default is reported where it is written."""
+    monkeypatch.setenv("LONG", "Seventeen-chars-1")
+    repo.replace('password: !secret "env:NW_ADMIN"', 'password: !secret "env:LONG"')
+    where = repo.line_of("env:LONG")
+    err = _fails_at(repo, where, "defaults.accounts.admin.password", "hikvision firmware would refuse")
+    assert "16 characters" in err and "Seventeen-chars-1" not in err
+
+
+def test_a_dahua_password_with_a_forbidden_character_is_refused(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEMI", "Has;Semicolon1")
+    repo.replace(
+        'cam2: {vendor: hikvision, model: DS-2CD2146G2-ISU, address: "{{ net }}.22", recorder: nvr, channel: 2}',
+        'cam2: {vendor: dahua, model: IPC-HDW2431T, address: "{{ net }}.22", recorder: nvr, channel: 2,\n'
+        '             accounts: {admin: {password: !secret "env:SEMI"}}}',
+    )
+    err = _fails_at(
+        repo, repo.line_of("env:SEMI"), "sites.hq.cameras.cam2.accounts.admin.password", "dahua firmware would refuse"
+    )
+    assert "must not contain any of" in err and "Has;Semicolon1" not in err
