@@ -15,6 +15,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+#: Kept in every isolation allow-list enforcer writes: a documentation address (RFC 5737) that no host
+#: has, so admitting it admits nobody, and an isolated device says it is isolated itself: to any machine,
+#: with or without the records of the run that isolated it.
+ISOLATION_MARKER = "192.0.2.254"
+
 Candidate = Literal["current", "pending", "previous", "desired", "default"]
 ChannelDetect = Literal["connect", "errorUserNameOrPasswd", "netUnreachable", "offline", "notExist", "unknown"]
 
@@ -67,6 +72,11 @@ class IPFilterFact:
     enabled: bool
     mode: Literal["allow", "deny"]
     addresses: tuple[str, ...] = ()
+
+    @property
+    def isolated(self) -> bool:
+        """An allow-list enforcer wrote to isolate the device (it holds :data:`ISOLATION_MARKER`)."""
+        return self.enabled and self.mode == "allow" and ISOLATION_MARKER in self.addresses
 
 
 @dataclass(frozen=True)

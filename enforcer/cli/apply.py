@@ -64,6 +64,12 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 def _run_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--source-address", metavar="IP", help="bind connections to devices to this local address")
     sub.add_argument(
+        "--restore-unknown-filters",
+        action="store_true",
+        help="a device isolated by a run whose record is not in the credential store (its IP filter before is "
+        "unknown): switch its filter off, keeping the site's manual clients that hold it out",
+    )
+    sub.add_argument(
         "--time-scale",
         type=float,
         default=1.0,
@@ -78,7 +84,10 @@ def _plans(args: argparse.Namespace, playbook: Playbook) -> list[tuple[PlayRun, 
     for play in playbook.plays:
         run = _play_run(args, play)
         found = run.gather(wait_locks=False)
-        out.append((run, run.plan(found, playbook=str(playbook.path), limit=tuple(args.limit))))
+        plan = run.plan(
+            found, playbook=str(playbook.path), limit=tuple(args.limit), restore_unknown=args.restore_unknown_filters
+        )
+        out.append((run, plan))
     return out
 
 
@@ -138,7 +147,10 @@ def run_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
                 wait_locks=True, rebooting=frozenset(journal.in_flight((FirmwareKind.action, RebootUnlock.action)))
             )
             plan = run.plan(
-                found, playbook=str(playbook.path), limit=tuple(args.limit), isolated=frozenset(journal.isolated())
+                found,
+                playbook=str(playbook.path),
+                limit=tuple(args.limit),
+                restore_unknown=args.restore_unknown_filters,
             )
             if saved is not None:
                 check_fresh(saved[index], found)

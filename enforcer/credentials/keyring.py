@@ -10,7 +10,8 @@ Everything that chooses a password to send, or records what sending it came to, 
   permits it first, and its outcome is recorded after whatever happens in between;
 - **what is known**: the password discovery proved (or the run set), else the store's ``current``;
 - **store-before-send**: :meth:`Keyring.staged` writes a new password to the store as pending,
-  durably, before the device sees it, and commits it once the device took it.
+  durably, before the device sees it, and commits it once the device took it; the same store keeps
+  what isolating a device replaced (:meth:`Keyring.remember_isolation`) until it is restored.
 
 Drivers supply only the protocol: how to probe for free and how to try one credential.
 
@@ -31,8 +32,8 @@ from typing import TYPE_CHECKING, Literal
 from enforcer.credentials.discovery import discover, settle
 from enforcer.credentials.guard import LoginGuard, Verdict
 from enforcer.credentials.secret import Secret
-from enforcer.credentials.store import CredentialStore
-from enforcer.errors import DeviceError, LockedOut
+from enforcer.credentials.store import CredentialStore, Isolation
+from enforcer.errors import CredentialStoreError, DeviceError, LockedOut
 
 if TYPE_CHECKING:
     from enforcer.facts import Candidate, LoginFact
@@ -132,6 +133,29 @@ class Keyring:
 
     def _proved(self, keys: DeviceKeys) -> None:
         self._proven[keys.device.id] = keys
+
+    # -- isolations ---------------------------------------------------------------------------------------
+
+    def isolation(self, device_id: str) -> Isolation | None:
+        """What isolating the device replaced, while a run has it isolated."""
+        return self.store.isolation(device_id) if self.store is not None else None
+
+    def isolated(self) -> frozenset[str]:
+        """Devices a run isolated and has not released (the store's record, shared by whoever runs next)."""
+        return self.store.isolated() if self.store is not None else frozenset()
+
+    def remember_isolation(self, device_id: str, isolation: Isolation) -> None:
+        """Record, durably, what isolating the device replaces, before it is replaced (a first isolation only)."""
+        if self.store is None:
+            raise CredentialStoreError("no credential store to record an isolation in")
+        if self.store.set_isolation(device_id, isolation):
+            self.store.save()
+
+    def released(self, device_id: str) -> None:
+        """The device's filter is restored: forget the record, durably."""
+        if self.store is not None and self.store.isolation(device_id) is not None:
+            self.store.clear_isolation(device_id)
+            self.store.save()
 
     # -- store-before-send ------------------------------------------------------------------------------
 

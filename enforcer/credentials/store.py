@@ -1,4 +1,4 @@
-"""The credential store: what each device's passwords are now, as far as enforcer knows.
+"""The credential store: what each device's passwords are now, and what a run changed that it must undo.
 
 Per device (``site/device``) and account it keeps three values:
 
@@ -7,11 +7,17 @@ Per device (``site/device``) and account it keeps three values:
   point leaves the device's password among the candidates;
 - ``previous``: the password before the last change, for a change that was applied but not recorded.
 
+Per device a run has isolated and not yet released, it keeps the IP filter it replaced and the
+stale sources to keep out once it is restored (:class:`Isolation`), written before the filter is:
+whoever runs next, on any machine that shares the store, restores exactly what was there.
+
 The file is an Ansible Vault (1.1) document encrypted with the inventory's vault password, holding::
 
     version: 1
     devices:
       "site/device": {admin: {current: "…", pending: null, previous: "…"}}
+    isolations:                     # only while a device is isolated
+      "site/device": {original: {enabled: false, mode: deny, addresses: []}, keep_blocked: [10.0.0.55]}
 
 so that ``ansible-vault view`` works on it. A rotation runs ``set_pending`` → ``save`` → change the
 device → verify → ``commit`` → ``save``. :meth:`CredentialStore.save` is atomic and durable: a crash
@@ -36,7 +42,7 @@ import dataclasses
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final, Literal
@@ -46,12 +52,22 @@ import yaml
 from enforcer.config import vault
 from enforcer.credentials.secret import Secret
 from enforcer.errors import CredentialStoreError, VaultError, VaultPasswordError
+from enforcer.facts import IPFilterFact
 
 __all__ = ["FORMAT_VERSION", "CredentialStore", "CredentialStoreError", "Entry"]
 
 FORMAT_VERSION: Final = 1
 Slot = Literal["current", "pending", "previous"]
 _SLOTS: Final[tuple[Slot, ...]] = ("current", "pending", "previous")
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What isolating a device replaced: its IP filter before (``None``: it had none to read), and the
+    sources still to keep out once it is restored (clients that keep a password the device lost)."""
+
+    original: IPFilterFact | None
+    keep_blocked: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,7 @@ class CredentialStore:
         self.path = path
         self._password = password
         self._entries: dict[tuple[str, str], Entry] = dict(entries or {})
+        self._isolations: dict[str, Isolation] = {}
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -108,7 +125,10 @@ class CredentialStore:
         except (UnicodeDecodeError, yaml.YAMLError):
             # The parser's message quotes the offending text, which may be a password.
             raise CredentialStoreError(f"credential store {path} does not hold valid YAML") from None
-        return cls(path, password, _parse(data, path))
+        entries, isolations = _parse(data, path)
+        store = cls(path, password, entries)
+        store._isolations = isolations
+        return store
 
     def get(self, device_id: str, account: str) -> Entry | None:
         """The passwords known for ``account`` on ``device_id`` (``site/device``), or ``None``."""
@@ -179,6 +199,32 @@ class CredentialStore:
             pending = None if entry.pending == password else entry.pending
             self._entries[(device_id, account)] = dataclasses.replace(entry, current=password, pending=pending)
 
+    # isolations --------------------------------------------------------------------------------
+
+    def isolation(self, device_id: str) -> Isolation | None:
+        """What isolating ``device_id`` replaced, while it is isolated."""
+        with self._lock:
+            return self._isolations.get(device_id)
+
+    def isolated(self) -> frozenset[str]:
+        """Every device a run isolated and has not released yet."""
+        with self._lock:
+            return frozenset(self._isolations)
+
+    def set_isolation(self, device_id: str, isolation: Isolation) -> bool:
+        """Record the device's state before its *first* isolation; False (nothing changed) when one is
+        recorded already: isolating again must never record the isolation itself as the original."""
+        with self._lock:
+            if device_id in self._isolations:
+                return False
+            self._isolations[device_id] = isolation
+            return True
+
+    def clear_isolation(self, device_id: str) -> None:
+        """The device's filter is restored."""
+        with self._lock:
+            self._isolations.pop(device_id, None)
+
     def put(self, device_id: str, account: str, entry: Entry) -> None:
         """Record ``entry`` as the account's passwords, whatever was there (importing what is known elsewhere)."""
         with self._lock:
@@ -201,7 +247,10 @@ class CredentialStore:
                 devices.setdefault(device_id, {})[account] = {
                     slot: (value.reveal() if (value := getattr(entry, slot)) is not None else None) for slot in _SLOTS
                 }
-            text = yaml.safe_dump({"version": FORMAT_VERSION, "devices": devices}, sort_keys=True, allow_unicode=True)
+            document: dict[str, Any] = {"version": FORMAT_VERSION, "devices": devices}
+            if self._isolations:
+                document["isolations"] = {d: _isolation_data(i) for d, i in sorted(self._isolations.items())}
+            text = yaml.safe_dump(document, sort_keys=True, allow_unicode=True)
             data = vault.encrypt(text.encode("utf-8"), self._password).encode("ascii")
             try:
                 _atomic_write(self.path, data)
@@ -215,14 +264,24 @@ def _key(device_id: str, account: str) -> tuple[str, str]:
     return (device_id, account)
 
 
-def _parse(data: Any, path: Path) -> dict[tuple[str, str], Entry]:
+def _isolation_data(isolation: Isolation) -> dict[str, Any]:
+    original = isolation.original
+    return {
+        "original": None
+        if original is None
+        else {"enabled": original.enabled, "mode": original.mode, "addresses": list(original.addresses)},
+        "keep_blocked": list(isolation.keep_blocked),
+    }
+
+
+def _parse(data: Any, path: Path) -> tuple[dict[tuple[str, str], Entry], dict[str, Isolation]]:
     """Check the decrypted document's shape; error messages name keys, never values."""
 
     def fail(where: str, problem: str) -> CredentialStoreError:
         return CredentialStoreError(f"credential store {path}: {where}: {problem}")
 
-    if not isinstance(data, dict) or set(data) - {"version", "devices"}:
-        raise fail("top level", "expected a mapping with keys version and devices")
+    if not isinstance(data, dict) or set(data) - {"version", "devices", "isolations"}:
+        raise fail("top level", "expected a mapping with keys version, devices and isolations")
     if data.get("version") != FORMAT_VERSION:
         raise fail("version", f"unsupported format version (this enforcer reads {FORMAT_VERSION})")
     devices = data.get("devices") or {}
@@ -246,7 +305,31 @@ def _parse(data: Any, path: Path) -> dict[tuple[str, str], Entry]:
                     raise fail(f"{where}.{slot}", "must be a quoted string or null")
                 values[slot] = None if value is None else Secret(value, f"{path.name}#{device_id}/{account}/{slot}")
             entries[(device_id, account)] = Entry(**values)
-    return entries
+    return entries, _parse_isolations(data.get("isolations") or {}, fail)
+
+
+def _parse_isolations(raw: Any, fail: Callable[[str, str], CredentialStoreError]) -> dict[str, Isolation]:
+    if not isinstance(raw, dict):
+        raise fail("isolations", "expected a mapping of site/device to what isolating it replaced")
+    out: dict[str, Isolation] = {}
+    for device_id, item in raw.items():
+        where = f"isolations.{device_id}"
+        if not isinstance(item, dict) or set(item) - {"original", "keep_blocked"}:
+            raise fail(where, "expected a mapping with original and keep_blocked")
+        keep = item.get("keep_blocked") or []
+        original = item.get("original")
+        if not isinstance(keep, list) or not all(isinstance(a, str) for a in keep):
+            raise fail(f"{where}.keep_blocked", "expected a list of addresses")
+        if original is None:
+            out[str(device_id)] = Isolation(None, tuple(keep))
+            continue
+        ok = isinstance(original, dict) and isinstance(original.get("enabled"), bool)
+        ok = ok and original.get("mode") in ("allow", "deny") and isinstance(original.get("addresses"), list)
+        if not ok:
+            raise fail(f"{where}.original", "expected enabled, mode (allow or deny) and addresses")
+        fact = IPFilterFact(original["enabled"], original["mode"], tuple(str(a) for a in original["addresses"]))
+        out[str(device_id)] = Isolation(fact, tuple(keep))
+    return out
 
 
 def _write(stream: BinaryIO, data: bytes) -> None:

@@ -78,6 +78,9 @@ class Work:
     lock_state: Callable[[str], LockState]
     verify: Callable[[str], str]
     skip: frozenset[str] = frozenset()  # step ids a resumed run already finished
+    #: After a site failed: the steps to run to undo what is safe to undo (its releases), and what is kept
+    #: with why; given the site's plan and the outcome of each step that ran (by id).
+    rescue: Callable[[SitePlan, dict[str, StepStatus]], tuple[Sequence[Step], str]] | None = None
 
 
 @dataclass
@@ -150,11 +153,31 @@ class _SiteRunner:
             if not all(outcomes):
                 failed = next(s for s in result.steps if s[1] == "failed")
                 result.status = "failed"
-                result.detail = f"{failed[0].target}: {failed[0].action}: {failed[2]}"
+                said = failed[2]  # a DeviceError names its device and step already
+                result.detail = (
+                    said if said.startswith(failed[0].target) else f"{failed[0].target}: {failed[0].action}: {said}"
+                )
+                await self._rescue(plan, result)
                 return self._finish(result)
         verify = next((s for s in result.steps if isinstance(s[0].kind, Verify)), None)
         result.detail = verify[2] if verify else ""
         return self._finish(result)
+
+    async def _rescue(self, plan: SitePlan, result: SiteResult) -> None:
+        """Run what is safe to undo after a failure, and say in the result what was undone and what was left."""
+        if self.work.rescue is None:
+            return
+        steps, kept = self.work.rescue(plan, {step.id: status for step, status, _ in result.steps})
+        said = []
+        for step in steps:
+            status, detail = await self._step(step)
+            result.steps.append((step, status, detail))
+            name = step.target.split("/", 1)[-1]
+            said.append(f"released {name}" if status == "succeeded" else f"could not release {name}: {detail}")
+        if kept:
+            said.append(f"left isolated: {kept}")
+        if said:
+            result.detail += "; " + "; ".join(said)
 
     def _finish(self, result: SiteResult) -> SiteResult:
         self.on_event(SiteFinished(result.site, result.status, result.detail))

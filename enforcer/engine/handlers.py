@@ -3,8 +3,8 @@
 A handler is registered for its kind with :func:`handles`; a kind with no handler fails its step
 saying so (a plan made by a newer enforce, or clients not supported yet).
 
-Every step is idempotent: drivers' ``ensure_*`` compare before they write, and the journal keeps
-what isolation replaced, so a step run twice (after a crash) does no harm. A password goes to the
+Every step is idempotent: drivers' ``ensure_*`` compare before they write, and the credential store
+keeps what isolation replaced, so a step run twice (after a crash) does no harm. A password goes to the
 credential store as *pending*, durably, before any device sees it.
 """
 
@@ -16,10 +16,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from enforcer.credentials.keyring import Keyring
+from enforcer.credentials.store import Isolation
 from enforcer.drivers.base import DeviceDriver, SupportsChannels, SupportsFirmware, SupportsIPFilter, SupportsReboot
-from enforcer.engine.journal import Journal
 from enforcer.errors import DeviceError
-from enforcer.facts import IPFilterFact
+from enforcer.facts import ISOLATION_MARKER, IPFilterFact
 from enforcer.model import Device, Site
 from enforcer.plan.artifact import Step
 from enforcer.plan.steps import (
@@ -38,13 +38,11 @@ from enforcer.plan.steps import (
 
 @dataclass
 class StepContext:
-    """Everything steps need: the desired state, one driver per device, the store and the journal."""
+    """Everything steps need: the desired state, one driver per device, and the keyring (and its store)."""
 
     sites: Mapping[str, Site]
     drivers: Mapping[str, DeviceDriver]
     keyring: Keyring
-    journal: Journal
-    run: int
     source_address: str | None = None
     checklist: list[Step] = field(default_factory=list)
 
@@ -90,27 +88,57 @@ def _cannot(step: Step, what: str) -> DeviceError:
 
 @handles(IsolateFilter)
 def _isolate_ip_filter(step: Step, kind: IsolateFilter, ctx: StepContext) -> str:
-    driver = ctx.driver(step.target)
-    if not isinstance(driver, SupportsIPFilter):
-        raise _cannot(step, "set an IP filter")
-    if ctx.journal.original_filter(step.target) is None:
+    """The filter it replaces goes to the store first (durably), then the allow-list with the marker."""
+    driver = _filtering(step, ctx)
+    if ctx.keyring.isolation(step.target) is None:
         current = driver.read_ip_filter()
-        ctx.journal.remember_filter(ctx.run, step.target, current, list(kind.keep_blocked))
+        if current.isolated:  # left by a run whose record is not here: only the operator's choice will do
+            if kind.previous is None or kind.previous.isolated:
+                raise _unrecorded(step)
+            current = kind.previous
+        ctx.keyring.remember_isolation(step.target, Isolation(current, kind.keep_blocked))
     allow = [_resolve(a, ctx, step.target) for a in kind.allow]
-    outcome = driver.ensure_ip_filter(IPFilterFact(True, "allow", tuple(allow)))
+    outcome = driver.ensure_ip_filter(IPFilterFact(True, "allow", (*allow, ISOLATION_MARKER)))
     return f"allow-list {', '.join(allow)}" + ("" if outcome.changed else " (already)")
 
 
 @handles(ReleaseFilter)
 def _release_ip_filter(step: Step, kind: ReleaseFilter, ctx: StepContext) -> str:
+    """Restore what the store recorded; else what the plan says (a filter it read, or the operator's
+    choice for a filter nobody recorded); never a guess."""
+    driver = _filtering(step, ctx)
+    record = ctx.keyring.isolation(step.target)
+    if record is not None:
+        if not driver.read_ip_filter().isolated:  # restored by hand, or never switched: nothing to undo
+            ctx.keyring.released(step.target)
+            return "not isolated (record dropped)"
+        original, keep = record.original, list(record.keep_blocked)
+    elif kind.restore is not None and not kind.restore.isolated:
+        original, keep = kind.restore, list(kind.keep_blocked)
+    elif driver.read_ip_filter().isolated:
+        raise _unrecorded(step)
+    else:
+        return "not isolated"
+    driver.ensure_ip_filter(restored_filter(original, keep))
+    ctx.keyring.released(step.target)
+    return "filter restored" + (f", still blocking {', '.join(keep)}" if keep else "")
+
+
+def _filtering(step: Step, ctx: StepContext) -> SupportsIPFilter:
     driver = ctx.driver(step.target)
     if not isinstance(driver, SupportsIPFilter):
         raise _cannot(step, "set an IP filter")
-    kept = ctx.journal.original_filter(step.target)
-    original, keep = (kind.restore, list(kind.keep_blocked)) if kept is None else kept
-    driver.ensure_ip_filter(restored_filter(original, keep))
-    ctx.journal.released(step.target)
-    return "filter restored" + (f", still blocking {', '.join(keep)}" if keep else "")
+    return driver
+
+
+def _unrecorded(step: Step) -> DeviceError:
+    return DeviceError(
+        site=step.site,
+        device=step.target.split("/", 1)[1],
+        step=step.action,
+        detail="isolated by an earlier run whose record is not in this credential store, so its IP filter "
+        "before is unknown: restore it by hand, or run again with --restore-unknown-filters",
+    )
 
 
 def restored_filter(original: IPFilterFact | None, keep_blocked: list[str]) -> IPFilterFact:

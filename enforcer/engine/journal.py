@@ -1,6 +1,8 @@
-"""The journal (SQLite): every step's intent before it runs and its outcome after, and the IP
-filters enforcer replaced, so a killed run resumes without redoing finished work and never loses
-what a device's filter was before isolation.
+"""The journal (SQLite): every step's intent before it runs and its outcome after, so a killed run
+resumes without redoing finished work and follows an upgrade it left in flight.
+
+What isolation replaced is not here but in the credential store, which a team shares: a journal is
+one machine's, and a device must never stay isolated because that machine is gone.
 
 No secret value is ever written here: steps name accounts, never passwords (those live in the
 encrypted credential store, written before any device sees them).
@@ -8,14 +10,12 @@ encrypted credential store, written before any device sees them).
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Literal
 
-from enforcer.facts import IPFilterFact
 from enforcer.plan.artifact import Step
 
 Status = Literal["started", "succeeded", "failed", "skipped"]
@@ -30,10 +30,6 @@ CREATE TABLE IF NOT EXISTS steps (
     phase TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
     status TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '', started REAL NOT NULL, finished REAL,
     PRIMARY KEY (run, step)
-);
-CREATE TABLE IF NOT EXISTS isolations (
-    device TEXT PRIMARY KEY, original TEXT, keep_blocked TEXT NOT NULL DEFAULT '[]',
-    run INTEGER NOT NULL, since REAL NOT NULL
 );
 """
 
@@ -110,40 +106,3 @@ class Journal:
                 actions,
             )
             return {r[0] for r in rows}
-
-    def remember_filter(self, run: int, device: str, original: IPFilterFact | None, keep_blocked: list[str]) -> None:
-        """Keep the filter a device had before its *first* isolation, and the stale sources to keep out
-        when it is restored (a rerun after a crash no longer sees which passwords just changed)."""
-        data = None if original is None else json.dumps(_filter(original))
-        with self._lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO isolations (device, original, keep_blocked, run, since) VALUES (?, ?, ?, ?, ?)",
-                (device, data, json.dumps(keep_blocked), run, time.time()),
-            )
-
-    def original_filter(self, device: str) -> tuple[IPFilterFact | None, list[str]] | None:
-        """What to restore on ``device``: its original filter and the sources to keep out; None if not isolated."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT original, keep_blocked FROM isolations WHERE device = ?", (device,)
-            ).fetchone()
-        if row is None:
-            return None
-        keep: list[str] = json.loads(row[1])
-        if row[0] is None:
-            return None, keep
-        raw = json.loads(row[0])
-        return IPFilterFact(raw["enabled"], raw["mode"], tuple(raw["addresses"])), keep
-
-    def isolated(self) -> set[str]:
-        """Devices whose filter enforcer switched and has not restored yet."""
-        with self._lock:
-            return {r[0] for r in self._db.execute("SELECT device FROM isolations")}
-
-    def released(self, device: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM isolations WHERE device = ?", (device,))
-
-
-def _filter(value: IPFilterFact) -> dict[str, object]:
-    return {"enabled": value.enabled, "mode": value.mode, "addresses": list(value.addresses)}

@@ -16,15 +16,25 @@ from enforcer.credentials.keyring import Keyring, Known
 from enforcer.credentials.store import CredentialStore
 from enforcer.drivers.base import DeviceDriver, DriverOptions
 from enforcer.drivers.registry import driver_for
-from enforcer.engine.executor import Event, LocalExecutor, RunOptions, SiteResult, StepFinished, StepStarted, Work
+from enforcer.engine.executor import (
+    Event,
+    LocalExecutor,
+    RunOptions,
+    SiteResult,
+    StepFinished,
+    StepStarted,
+    StepStatus,
+    Work,
+)
 from enforcer.engine.gather import Failure, Gathered, Progress, devices_of, gather
 from enforcer.engine.handlers import StepContext, run_step
 from enforcer.engine.journal import Journal
 from enforcer.errors import CredentialStoreError, DeviceError, StalePlan
 from enforcer.model import Device, Play, Site
-from enforcer.plan.artifact import Plan, Step
+from enforcer.plan.artifact import Plan, SitePlan, Step
 from enforcer.plan.diff import CHANNEL_REFUSED
 from enforcer.plan.planner import plan_site
+from enforcer.plan.rescue import rescue
 from enforcer.plan.steps import ChannelKind
 
 
@@ -114,12 +124,14 @@ class PlayRun:
     # -- plan -----------------------------------------------------------------------------------------
 
     def plan(
-        self, found: Gathered, *, playbook: str, limit: tuple[str, ...] = (), isolated: frozenset[str] = frozenset()
+        self, found: Gathered, *, playbook: str, limit: tuple[str, ...] = (), restore_unknown: bool = False
     ) -> Plan:
+        """The play's plan from ``found``; devices the store records as isolated are released (see plan_site)."""
         failures = {f.id: f.reason for f in found.failures}
-        known = self.known()
+        known, recorded = self.known(), self.keyring.isolated()
         sites = tuple(
-            plan_site(site, found.facts, failures, self.play.enforce, known, isolated) for site in self.play.selected()
+            plan_site(site, found.facts, failures, self.play.enforce, known, recorded, restore_unknown=restore_unknown)
+            for site in self.play.selected()
         )
         return Plan(playbook, self.play.name, limit, sites, {d: f.fingerprint() for d, f in found.facts.items()})
 
@@ -144,14 +156,13 @@ class PlayRun:
             if isinstance(st.kind, ChannelKind)
             for c in st.changes
         }
-        ctx = StepContext(
-            sites, self.drivers, self.keyring, journal, run, source_address or self.options.source_address
-        )
+        ctx = StepContext(sites, self.drivers, self.keyring, source_address or self.options.source_address)
         work = Work(
             run_step=lambda step: run_step(step, ctx),
             lock_state=lambda device: self.drivers[device].lock_state(),
             verify=lambda site: self.verify(sites[site], rewritten),
             skip=frozenset(journal.succeeded(run)) if resumed else frozenset(),
+            rescue=_rescue,
         )
 
         def record(event: Event) -> None:
@@ -178,7 +189,9 @@ class PlayRun:
             raise DeviceError(
                 site=site.name, device=found.failures[0].device, step="verify", detail=found.failures[0].reason
             )
-        plan = plan_site(site, found.facts, {}, self.play.enforce, self.known())
+        plan = plan_site(site, found.facts, {}, self.play.enforce, self.known(), self.keyring.isolated())
+        if plan.error:
+            raise DeviceError(site=site.name, device=site.name, step="verify", detail=f"not converged: {plan.error}")
         left = [
             f"{c.device.split('/', 1)[1]} {c.key}"
             for c in plan.pending
@@ -190,6 +203,11 @@ class PlayRun:
             )
         offline = [f"{d.name} ch{c.id}" for d in site.recorders for c in found.facts[d.id].channels if not c.online]
         return "converged" + (f"; channels still reconnecting: {', '.join(offline)}" if offline else "")
+
+
+def _rescue(plan: SitePlan, outcomes: dict[str, StepStatus]) -> tuple[tuple[Step, ...], str]:
+    found = rescue(plan, outcomes)
+    return found.steps, "; ".join(f"{t.split('/', 1)[-1]} ({why})" for t, why in found.kept)
 
 
 def check_fresh(saved: Plan, found: Gathered) -> None:

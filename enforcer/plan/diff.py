@@ -16,7 +16,7 @@ from enforcer.facts import DeviceFacts
 from enforcer.model import Aspect, Device, Site
 
 Action = Literal["create", "update", "delete", "blocked"]
-Kind = Literal["firmware", "lock_policy", "account", "channel"]
+Kind = Literal["firmware", "lock_policy", "account", "channel", "isolation"]
 SENSITIVE = "(sensitive)"
 
 
@@ -199,6 +199,21 @@ def diff_channels(
             )
         )
     return out
+
+
+def isolation_change(device: Device) -> Change:
+    """An isolation an earlier run left on ``device`` (its filter holds the isolation marker): drift to undo
+    whatever is enforced, since the device is cut off from its clients (and a camera from its recorder)."""
+    return Change(
+        device.id,
+        "credentials",
+        "isolation",
+        "ip_filter",
+        "update",
+        "isolated by enforcer",
+        "restored",
+        reason="left isolated by an earlier run",
+    )
 
 
 def _blocked(device: Device, aspect: Aspect, kind: Kind, key: str, reason: str) -> Change:

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from enforcer.credentials.keyring import Known
-from enforcer.facts import DeviceFacts
+from enforcer.facts import DeviceFacts, IPFilterFact
 from enforcer.model import Aspect, Client, Device, ManualSettings, Site
 from enforcer.plan.artifact import Phase, SitePlan, Step
-from enforcer.plan.diff import Change, diff_channels, diff_device
+from enforcer.plan.diff import Change, diff_channels, diff_device, isolation_change
 from enforcer.plan.steps import (
     ENFORCER,
     AccountKind,
@@ -57,19 +57,36 @@ def plan_site(
     failures: Mapping[str, str],
     enforce: frozenset[Aspect],
     known: Known,
-    isolated: frozenset[str] = frozenset(),
+    recorded: frozenset[str] = frozenset(),
+    *,
+    restore_unknown: bool = False,
 ) -> SitePlan:
     """The plan for one site; a site whose facts are incomplete gets an ``error`` and no steps.
 
-    ``isolated`` names devices a killed run left isolated (from the journal): they are released.
+    A device an earlier run left isolated (its filter holds the isolation marker, or the store still
+    records its isolation: ``recorded``) is drift: it is released. One isolated with no record here
+    (its original filter unknown) fails the site, unless ``restore_unknown`` says to switch its filter
+    off, keeping out the site's manual clients that hold it.
     """
     failed = [f"{d.name}: {failures[d.id]}{_refused_there(site, facts, d)}" for d in site.devices if d.id in failures]
     if failed:
         return SitePlan(site.name, error="facts failed: " + "; ".join(failed))
+    marked = {d.id for d in site.devices if (f := facts[d.id].ip_filter) is not None and f.isolated}
+    unknown = sorted(marked - recorded)
+    if unknown and not restore_unknown:
+        names = ", ".join(i.split("/", 1)[1] for i in unknown)
+        return SitePlan(
+            site.name,
+            error=f"{names} isolated by an earlier run whose record is not in this credential store (its IP filter "
+            "before is unknown): restore it by hand, or run again with --restore-unknown-filters to switch it off "
+            "(the site's manual clients that hold it stay out)",
+        )
+    isolated = frozenset(marked | (recorded & {d.id for d in site.devices}))
     changes: list[Change] = []
     for device in site.devices:
         changes += diff_device(device, facts[device.id], enforce, known)
     changes += diff_channels(site, facts, changes, enforce, isolated)
+    changes += [isolation_change(d) for d in site.devices if d.id in marked]
     pending = [c for c in changes if c.action != "blocked"]
     changed = {c.device for c in pending}
     lost = [d.name for d in site.devices if d.id in changed and facts[d.id].login is None]
@@ -82,7 +99,7 @@ def plan_site(
     stale = _stale_paths(site, pending)
     steps: list[Step] = []
     warnings: list[str] = []
-    _isolate(site, facts, stale, steps, warnings)
+    _isolate(site, facts, stale, steps, warnings, frozenset(unknown))
     _wait(site, facts, changed, steps)
     phases: tuple[tuple[Phase, str], ...] = (("recorder", "recorder"), ("cameras", "camera"))
     for phase, role in phases:
@@ -96,14 +113,21 @@ def plan_site(
     _release(site, stale, steps)
     for device in site.devices:
         if device.id in isolated and not any(s.target == device.id and s.phase == "release" for s in steps):
-            steps.append(
-                Step(site.name, "release", device.id, ReleaseFilter(), reason="left isolated by an interrupted run")
-            )
+            release = ReleaseFilter()
+            if device.id in unknown:  # the operator chose: off, with the manual clients that hold it kept out
+                release = ReleaseFilter(IPFilterFact(False, "deny", ()), _manual_addresses(site, device))
+            steps.append(Step(site.name, "release", device.id, release, reason="left isolated by an earlier run"))
     if steps:
         steps.append(
             Step(site.name, "verify", site.name, Verify(), reason="re-read facts: converged, unlocked, online")
         )
     return SitePlan(site.name, tuple(steps), tuple(changes), tuple(warnings))
+
+
+def _manual_addresses(site: Site, device: Device) -> tuple[str, ...]:
+    """Addresses of the site's manual clients that hold ``device``: they may hold an old password."""
+    holders = {c.address for c in site.clients for h in c.holds if h.device == device.name and c.kind not in UPDATABLE}
+    return tuple(sorted(a for a in holders if a))
 
 
 def _stale_paths(site: Site, pending: list[Change]) -> list[StalePath]:
@@ -134,9 +158,15 @@ def _refused_there(site: Site, facts: Mapping[str, DeviceFacts], device: Device)
 
 
 def _isolate(
-    site: Site, facts: Mapping[str, DeviceFacts], stale: list[StalePath], steps: list[Step], warnings: list[str]
+    site: Site,
+    facts: Mapping[str, DeviceFacts],
+    stale: list[StalePath],
+    steps: list[Step],
+    warnings: list[str],
+    unknown: frozenset[str] = frozenset(),
 ) -> None:
-    """Cut every stale path before the change."""
+    """Cut every stale path before the change; for a device isolated with no record (``unknown``), what the
+    operator chose to restore (the filter off) stands for the filter before."""
     filtered: set[str] = set()
     for path in stale:
         client = path.client
@@ -162,7 +192,7 @@ def _isolate(
         if recorder is not None and not recorder_stale:
             allow.append(recorder.address)
         holders = sorted({p.holder for p in stale if p.device == device})
-        previous = facts[device.id].ip_filter
+        previous = IPFilterFact(False, "deny", ()) if device.id in unknown else facts[device.id].ip_filter
         # Manual clients keep the old password after the change: keep them out, by address, until updated.
         blocked = sorted(
             {
@@ -171,7 +201,7 @@ def _isolate(
                 if p.device == device and p.client and p.client.kind not in UPDATABLE and p.client.address
             }
         )
-        isolate = IsolateFilter(tuple(allow), previous, tuple(blocked))
+        isolate = IsolateFilter(tuple(allow), previous, tuple(blocked), tuple(holders))
         steps.append(
             Step(site.name, "isolate", device.id, isolate, reason=f"stale after the change: {', '.join(holders)}")
         )

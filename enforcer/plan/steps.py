@@ -87,10 +87,12 @@ class IsolateFilter(StepKind):
     allow: tuple[str, ...]
     previous: IPFilterFact | None
     keep_blocked: tuple[str, ...] = ()
+    holders: tuple[str, ...] = ()  # who goes stale: client ids, or the camera's recorder (site/name)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> IsolateFilter:
-        return cls(tuple(raw["allow"]), _filter(raw["previous"]), tuple(raw["keep_blocked"]))
+        keep, holders = tuple(raw["keep_blocked"]), tuple(raw.get("holders", ()))
+        return cls(tuple(raw["allow"]), _filter(raw["previous"]), keep, holders)
 
 
 @kind

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from enforcer.cli import main
-from enforcer.credentials.store import CredentialStore
-from enforcer.lab.fleet import Fleet
-from enforcer.lab.generate.generator import generate
-from enforcer.lab.spec import LabSpec
+from tests.engine.conftest import ENFORCE, ENFORCER, SCALE, VENDORS, Lab, locks
 
 pytestmark = pytest.mark.lab
 
-SCALE = 0.01
-ENFORCER = "127.0.0.1"
-ENFORCE = str(Path(sys.executable).parent / "enforce")
-#: Every engine guarantee is shown on a Hikvision fleet and on a mixed one, whose second site is Dahua
-#: (account-wide locks: a stale client locks the account for everyone, enforcer included).
-VENDORS = ("hikvision", "mixed")
 WRITES = (
     "account_changed",
     "account_added",
@@ -45,67 +34,11 @@ WRITES = (
 )
 
 
-class Lab:
-    """A generated fleet being served, and the CLI pointed at it."""
-
-    def __init__(self, root: Path, spec: LabSpec, fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
-        self.root, self.spec, self.fleet, self.capsys = root, spec, fleet, capsys
-
-    @property
-    def playbook(self) -> str:
-        return str(self.root / "site.yml")
-
-    def run(self, *args: str) -> tuple[int, str]:
-        """Run the CLI; returns the exit code and stdout + stderr (stdout alone in ``self.stdout``)."""
-        code = main([*args, "--time-scale", str(SCALE)])
-        captured = self.capsys.readouterr()
-        self.stdout = captured.out
-        return code, captured.out + captured.err
-
-    def events(self) -> list[dict[str, Any]]:
-        self.fleet.flush()
-        return self.fleet.read_events()
-
-    def store(self) -> CredentialStore:
-        password = (self.root / ".vault-password").read_text().strip().encode()
-        return CredentialStore.load(self.root / "inventory" / "credentials.vault", password)
-
-    def secrets(self) -> set[str]:
-        """Every password the lab or the repo knows: none may appear in any output."""
-        values = {a.password for d in self.spec.devices for a in d.accounts}
-        values |= {c.password for c in self.spec.clients}
-        store = self.store()
-        for _, _, entry in store.entries():
-            values |= {s.reveal() for s in (entry.current, entry.pending, entry.previous) if s is not None}
-        return {v for v in values if len(v) >= 6}
-
-
-@pytest.fixture
-def lab(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
-    fleets: list[Fleet] = []
-
-    def start(**options: Any) -> Lab:
-        root = tmp_path / f"fleet-{uuid.uuid4().hex[:8]}"
-        spec = generate(root, **{"sites": 2, "cameras": 3, "seed": 5, **options})
-        fleet = Fleet(spec, time_scale=SCALE, directory=root)
-        fleet.start()
-        fleets.append(fleet)
-        return Lab(root, spec, fleet, capsys)
-
-    yield start
-    for fleet in fleets:
-        fleet.stop()
-
-
 def wait_for(ready: Any, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
-
-
-def _locks(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [e for e in events if e["event"] == "locked"]
 
 
 def _our_failures(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -121,13 +54,13 @@ def test_stale_clients_everywhere_converge_without_a_single_lock(lab: Any, thres
     code, output = fleet.run("apply", fleet.playbook, "--yes")
     assert code == 0, output
     events = fleet.events()
-    assert not _locks(events), _locks(events)
+    assert not locks(events), locks(events)
     assert not _our_failures(events)
     assert any(e["event"] == "account_changed" for e in events)
     assert "checklist" in output  # the viewers are manual clients: on the checklist, kept out meanwhile
     time.sleep(1.0)  # the stale viewers keep polling: they are blocked at the filter, not counted
     events = fleet.events()
-    assert not _locks(events)
+    assert not locks(events)
     assert any(e["event"] == "blocked" for e in events)
 
 
@@ -141,9 +74,9 @@ def test_without_isolation_the_same_fleet_locks(lab: Any, vendor: str) -> None:
     inventory.write_text(text.replace("isolation: ip_filter", "isolation: none"))
     _, output = fleet.run("apply", fleet.playbook, "--yes")
     deadline = time.monotonic() + 10
-    while not _locks(fleet.events()) and time.monotonic() < deadline:
+    while not locks(fleet.events()) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _locks(fleet.events()), "without isolation the stale viewer should lock its recorder"
+    assert locks(fleet.events()), "without isolation the stale viewer should lock its recorder"
     assert "may lock" in output
 
 
@@ -178,7 +111,7 @@ def test_a_channel_refused_now_is_repaired_though_no_password_changes(lab: Any, 
         return str(next(c for c in fleet.fleet.device(recorder.name)["channels"] if c["id"] == channel.id)["status"])
 
     fleet.fleet.set_channel_password(recorder.name, channel.id, "Typo-" + uuid.uuid4().hex[:10])
-    wait_for(lambda: any(e["device"] == camera.name for e in _locks(fleet.events())))
+    wait_for(lambda: any(e["device"] == camera.name for e in locks(fleet.events())))
     code, output = fleet.run("plan", fleet.playbook)
     if camera.profile.lock_scope == "account":  # Dahua: the typo locked the camera's admin for everyone
         assert code == 1 and f"{camera.name}: the account admin is locked" in output, output
@@ -202,7 +135,7 @@ def test_unknown_password_is_discovered_within_budget(lab: Any, vendor: str) -> 
     code, output = fleet.run("apply", fleet.playbook, "--yes")
     assert code == 0, output
     events = fleet.events()
-    assert not [e for e in _locks(events) if e["source"] == ENFORCER]
+    assert not [e for e in locks(events) if e["source"] == ENFORCER]
     code, _ = fleet.run("plan", fleet.playbook)
     assert code == 0
 
@@ -273,7 +206,7 @@ def _kill_and_resume(fleet: Lab, kill_after: float) -> None:
     assert code == 0, output
     assert fleet.run("plan", fleet.playbook)[0] == 0
     events = fleet.events()
-    assert not _locks(events), _locks(events)
+    assert not locks(events), locks(events)
     store = fleet.store()
     for device in fleet.spec.devices:
         for account in fleet.fleet.device(device.name)["accounts"]:
@@ -324,7 +257,7 @@ def test_killed_after_a_camera_took_its_password_resumes_without_a_lock(lab: Any
         return {c["status"] for d in fleet.fleet.state()["devices"] for c in d["channels"]}
 
     wait_for(lambda: statuses() == {"connect"})
-    assert not _locks(fleet.events()), _locks(fleet.events())
+    assert not locks(fleet.events()), locks(fleet.events())
     assert fleet.run("plan", fleet.playbook)[0] == 0
 
 

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from enforcer.config import vault
 from enforcer.credentials import store as credstore
 from enforcer.credentials.secret import Secret
-from enforcer.credentials.store import CredentialStore, Entry
+from enforcer.credentials.store import CredentialStore, Entry, Isolation
 from enforcer.errors import CredentialStoreError
+from enforcer.facts import IPFilterFact
 
 PASSWORD = b"store-vault-PWMARK"
 DEV = "acme-hq/nvr-01"
@@ -282,3 +283,33 @@ def test_committed_passwords_survive_until_overwritten_twice(
         if history:
             assert revealed(loaded.candidates(DEV, "admin"))[0] == history[-1]
             assert set(history[-2:]) <= set(revealed(loaded.candidates(DEV, "admin")))
+
+
+def test_an_isolation_record_survives_a_reload_and_only_the_first_is_kept(path: Path) -> None:
+    """What isolating replaced is the shared record a later run (any machine, no journal) restores from."""
+    store = CredentialStore.load(path, PASSWORD)
+    original = IPFilterFact(True, "deny", ("10.0.0.9",))
+    assert store.set_isolation(DEV, Isolation(original, ("10.0.0.55",)))
+    assert not store.set_isolation(DEV, Isolation(IPFilterFact(True, "allow", ("192.0.2.254",))))  # never the isolation
+    store.save()
+    loaded = CredentialStore.load(path, PASSWORD)
+    assert loaded.isolation(DEV) == Isolation(original, ("10.0.0.55",))
+    assert loaded.isolated() == frozenset({DEV})
+    loaded.clear_isolation(DEV)
+    loaded.save()
+    assert CredentialStore.load(path, PASSWORD).isolated() == frozenset()
+    assert "isolations" not in decrypted(path)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("doc", "where"),
+    [
+        ("version: 1\ndevices: {}\nisolations: [a]\n", "isolations"),
+        ("version: 1\ndevices: {}\nisolations: {hq/cam: {original: {enabled: yes}}}\n", "isolations.hq/cam.original"),
+        ("version: 1\ndevices: {}\nisolations: {hq/cam: {keep_blocked: 5}}\n", "isolations.hq/cam.keep_blocked"),
+    ],
+)
+def test_a_malformed_isolation_record_is_refused_by_key(path: Path, doc: str, where: str) -> None:
+    path.write_text(vault.encrypt(doc.encode(), PASSWORD))
+    with pytest.raises(CredentialStoreError, match=where):
+        CredentialStore.load(path, PASSWORD)

@@ -10,7 +10,16 @@ from hypothesis import strategies as st
 
 from enforcer.credentials.keyring import Known
 from enforcer.credentials.secret import Secret
-from enforcer.facts import AccountFact, ChannelFact, DeviceFacts, IPFilterFact, LockPolicyFact, LockState, LoginFact
+from enforcer.facts import (
+    ISOLATION_MARKER,
+    AccountFact,
+    ChannelFact,
+    DeviceFacts,
+    IPFilterFact,
+    LockPolicyFact,
+    LockState,
+    LoginFact,
+)
 from enforcer.model import (
     TLS,
     Account,
@@ -26,6 +35,7 @@ from enforcer.model import (
 )
 from enforcer.plan.artifact import PHASES, Plan, SitePlan
 from enforcer.plan.planner import plan_site
+from enforcer.plan.steps import ReleaseFilter
 
 ALL = frozenset({"credentials", "lock_policy", "firmware"})
 OLD, NEW, CAM = Secret("Old-Pass-1234", "store"), Secret("New-Pass-5678", "vault"), Secret("Cam-Pass-9012", "vault")
@@ -133,7 +143,12 @@ def test_recorder_password_change_isolates_its_clients_then_releases_keeping_man
     ]
     isolate, release = plan.steps[0], plan.steps[3]
     previous = {"enabled": False, "mode": "allow", "addresses": []}
-    assert isolate.params == {"allow": ["@enforcer"], "previous": previous, "keep_blocked": ["10.0.0.55"]}
+    assert isolate.params == {
+        "allow": ["@enforcer"],
+        "previous": previous,
+        "keep_blocked": ["10.0.0.55"],
+        "holders": ["s/desk"],
+    }
     assert release.params == {"restore": isolate.params["previous"], "keep_blocked": ["10.0.0.55"]}
 
 
@@ -197,7 +212,7 @@ def test_a_camera_left_isolated_by_a_killed_run_gets_its_channel_sent_before_the
     site = site_of(nvr, cam)
     fs, known = converged(site)
     fs[nvr.id] = replace(fs[nvr.id], channels=(ChannelFact(1, cam.address, 80, "admin", False, "unknown"),))
-    plan = plan_site(site, fs, {}, ALL, known, isolated=frozenset({cam.id}))
+    plan = plan_site(site, fs, {}, ALL, known, recorded=frozenset({cam.id}))
     assert actions(plan) == [
         ("channels", "channel", "nvr"),
         ("release", "release_ip_filter", "cam"),
@@ -205,6 +220,39 @@ def test_a_camera_left_isolated_by_a_killed_run_gets_its_channel_sent_before_the
     ]
     assert "interrupted run left cam isolated" in plan.steps[0].reason
     assert plan_site(site, fs, {}, ALL, known).steps == ()  # not isolated: nothing to do
+
+
+ISOLATED = IPFilterFact(True, "allow", ("10.9.9.9", ISOLATION_MARKER))
+
+
+def test_an_isolation_left_behind_is_drift_the_plan_releases() -> None:
+    """The device says it is isolated (the marker in its allow-list): a change whatever else is converged,
+    so plan exits 2 and apply releases it, with or without the run's journal."""
+    nvr, cam = device("nvr", "recorder"), device("cam")
+    site = site_of(nvr, cam)
+    fs, known = converged(site)
+    fs[cam.id] = replace(fs[cam.id], ip_filter=ISOLATED)
+    plan = plan_site(site, fs, {}, ALL, known, recorded=frozenset({cam.id}))
+    assert ("release", "release_ip_filter", "cam") in actions(plan)
+    # and the camera's channel goes again first: the isolated camera's password may have changed
+    assert [(c.device, c.kind) for c in plan.pending] == [(nvr.id, "channel"), (cam.id, "isolation")]
+    release = next(s for s in plan.steps if s.action == "release_ip_filter")
+    assert release.kind == ReleaseFilter()  # what to restore comes from the store's record
+
+
+def test_an_isolation_nobody_recorded_fails_the_site_unless_the_operator_says_how_to_restore() -> None:
+    nvr, cam = device("nvr", "recorder"), device("cam")
+    desk = Client("s", "desk", "manual", (Hold("cam", "admin"),), ManualSettings("iVMS"), "10.0.0.55")
+    vms = Client("s", "vms", "milestone", (Hold("cam", "admin"),), MilestoneSettings("https://vms"), "10.0.0.66")
+    site = site_of(nvr, cam, clients=(desk, vms))
+    fs, known = converged(site)
+    fs[cam.id] = replace(fs[cam.id], ip_filter=ISOLATED)
+    refused = plan_site(site, fs, {}, ALL, known)
+    assert refused.error is not None and refused.steps == ()
+    assert "cam isolated by an earlier run" in refused.error and "--restore-unknown-filters" in refused.error
+    chosen = plan_site(site, fs, {}, ALL, known, restore_unknown=True)
+    release = next(s for s in chosen.steps if s.action == "release_ip_filter")
+    assert release.kind == ReleaseFilter(IPFilterFact(False, "deny", ()), ("10.0.0.55",))  # the manual client stays out
 
 
 def test_a_camera_that_cannot_be_read_names_the_channel_it_refuses() -> None:
