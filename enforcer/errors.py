@@ -9,6 +9,7 @@
     │   ├── VaultFormatError             not vault data, or a version or cipher not supported
     │   └── VaultPasswordError           a wrong password, or altered data
     ├── CredentialStoreError             the credential store cannot be read or written
+    ├── JournalError                     the run journal cannot be read or written
     ├── Refused                          the login guard refused an attempt, before anything was sent
     ├── StalePlan                        a saved plan's devices changed since it was made
     ├── LockWaitExpired                  a device stayed locked longer than the run allows
@@ -62,6 +63,10 @@ class VaultPasswordError(VaultError):
 
 class CredentialStoreError(EnforcerError):
     """The store cannot be read, is malformed, or an operation makes no sense; never holds a secret."""
+
+
+class JournalError(EnforcerError):
+    """The run journal cannot be read or written (a damaged file, a full disk)."""
 
 
 class Refused(EnforcerError):

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from enforcer.cli._common import (
     EXIT_CHANGES,
@@ -21,7 +22,7 @@ from enforcer.drivers.base import DriverOptions
 from enforcer.engine.executor import RunOptions
 from enforcer.engine.journal import Journal
 from enforcer.engine.run import PlayRun, check_fresh
-from enforcer.errors import CredentialStoreError, StalePlan
+from enforcer.errors import CredentialStoreError, JournalError, StalePlan
 from enforcer.model import Play, Playbook
 from enforcer.plan.artifact import Plan, load_plans, save_plans
 from enforcer.plan.steps import FirmwareKind, RebootUnlock
@@ -140,8 +141,17 @@ def run_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
     failed_sites = 0
     all_results = []
     for index, play in enumerate(playbook.plays):
-        run = _play_run(args, play)
-        journal = _journal(args, play)
+        try:
+            run = _play_run(args, play)
+        except CredentialStoreError as exc:
+            err.print(f"[bold red]error:[/] credential store: {escape(str(exc))}")
+            return EXIT_ERROR
+        try:
+            journal = _journal(args, play)
+        except JournalError as exc:
+            run.close()
+            err.print(f"[bold red]error:[/] {escape(str(exc))}")
+            return EXIT_ERROR
         try:
             found = run.gather(
                 wait_locks=True, rebooting=frozenset(journal.in_flight((FirmwareKind.action, RebootUnlock.action)))
@@ -179,7 +189,7 @@ def run_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
             err.print(f"[bold red]error:[/] {exc}")
             return EXIT_ERROR
         except CredentialStoreError as exc:
-            err.print(f"[bold red]error:[/] credential store: {exc}")
+            err.print(f"[bold red]error:[/] credential store: {escape(str(exc))}")
             return EXIT_ERROR
         finally:
             run.close()

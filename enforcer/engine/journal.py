@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
+from enforcer.errors import JournalError
 from enforcer.plan.artifact import Step
 
 Status = Literal["started", "succeeded", "failed", "skipped"]
@@ -38,12 +39,19 @@ class Journal:
     """A run journal in one SQLite file; safe to share between threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Open (or create) the journal; JournalError, saying what to do, when the file cannot be used."""
         self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(
+                f"journal {path} cannot be used ({exc}): move it aside and run again; a journal only lets a "
+                "killed run resume, and the credential store and the devices say what such a run left"
+            ) from exc
         self._lock = threading.Lock()
 
     def close(self) -> None:

@@ -263,3 +263,28 @@ def test_a_dahua_password_with_a_forbidden_character_is_refused(repo: Repo, monk
         repo, repo.line_of("env:SEMI"), "sites.hq.cameras.cam2.accounts.admin.password", "dahua firmware would refuse"
     )
     assert "must not contain any of" in err and "Has;Semicolon1" not in err
+
+
+@pytest.mark.parametrize(
+    ("command", "damaged"),
+    [
+        ("facts", "credentials.vault"),
+        ("plan", "credentials.vault"),
+        ("apply", "credentials.vault"),
+        ("apply", ".enforcer/journal.db"),
+    ],
+)
+def test_a_damaged_store_or_journal_is_an_error_never_a_traceback(repo: Repo, command: str, damaged: str) -> None:
+    """Both are refused before any device is contacted (none could be: the repo's addresses are made up)."""
+    (repo.root / "vault-password").write_text("the-vault-password\n")
+    target = repo.root / damaged
+    target.parent.mkdir(exist_ok=True)
+    target.write_bytes(b"this is not what enforcer wrote\0\x01" * 40)
+    args = [command, "site.yml", "--vault-password-file", "vault-password"] + (["--yes"] if command == "apply" else [])
+    code, out, err = repo.run(*args)
+    assert code == 1, (out, err)
+    assert "Traceback" not in out + err
+    if damaged.endswith("journal.db"):
+        assert "journal" in err and "move it aside" in err, err
+    else:
+        assert "credential store" in err, err
