@@ -30,7 +30,7 @@ def test_yaml_syntax_error(repo: Repo) -> None:
     repo.replace("  hq:\n", "  hq:\n    vars: {net: [10.1.0}\n")
     code, _, err = repo.run("validate", "site.yml")
     assert code == 1
-    assert f"inventory.yml:{repo.line_of('[10.1.0}')}: YAML syntax error" in err
+    assert f"inventory.yml:{repo.line_of('[10.1.0}')}: sites.hq.vars.net[0]: YAML syntax error" in err
 
 
 def test_schema_violation_out_of_range(repo: Repo) -> None:
