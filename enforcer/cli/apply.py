@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from enforcer.cli._common import (
     EXIT_CHANGES,
@@ -93,7 +94,7 @@ def run_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
     try:
         runs = _plans(args, playbook)
     except CredentialStoreError as exc:
-        err.print(f"[bold red]error:[/] credential store: {exc}")
+        err.print(f"[bold red]error:[/] credential store: {escape(str(exc))}")
         return EXIT_ERROR
     plans = [p for _, p in runs]
     for run, _ in runs:
@@ -106,7 +107,7 @@ def run_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
         for plan in plans:
             print_plan(out, plan)
         if args.out:
-            out.print(f"saved to {args.out}: enforce apply {args.out}")
+            out.print(f"saved to {escape(str(args.out))}: enforce apply {escape(str(args.out))}")
     if any(p.failed for p in plans):
         return EXIT_ERROR
     return EXIT_CHANGES if any(p.has_changes for p in plans) else EXIT_OK
@@ -118,7 +119,7 @@ def run_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
         try:
             saved = load_plans(args.playbook.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            err.print(f"[bold red]error:[/] {args.playbook}: {exc}")
+            err.print(f"[bold red]error:[/] {escape(str(args.playbook))}: {escape(str(exc))}")
             return EXIT_ERROR
         args.playbook, args.limit = Path(saved[0].playbook), list(saved[0].limit)
     if args.check:
@@ -161,10 +162,10 @@ def run_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
             if not args.json:
                 print_recap(out, results, run.checklist)
         except StalePlan as exc:
-            err.print(f"[bold red]error:[/] {exc}")
+            err.print(f"[bold red]error:[/] {escape(str(exc))}")
             return EXIT_ERROR
         except CredentialStoreError as exc:
-            err.print(f"[bold red]error:[/] credential store: {exc}")
+            err.print(f"[bold red]error:[/] credential store: {escape(str(exc))}")
             return EXIT_ERROR
         finally:
             run.close()

@@ -45,10 +45,11 @@ def _count(n: int, noun: str) -> str:
 def print_inventory(console: Console, playbook: Playbook) -> None:
     """The resolved desired state per site: a device table and the clients that hold credentials."""
     for play in playbook_view(playbook)["plays"]:
-        console.rule(f"[bold]{play['name']}[/] · {play['organisation']} · enforce {', '.join(play['enforce'])}")
+        name, organisation = escape(play["name"]), escape(play["organisation"])
+        console.rule(f"[bold]{name}[/] · {organisation} · enforce {', '.join(play['enforce'])}")
         for site in play["sites"]:
-            groups = f" [dim](groups: {', '.join(site['groups'])})[/]" if site["groups"] else ""
-            table = Table(title=f"[bold]{site['name']}[/]{groups}", title_justify="left", expand=False)
+            groups = f" [dim](groups: {escape(', '.join(site['groups']))})[/]" if site["groups"] else ""
+            table = Table(title=f"[bold]{escape(site['name'])}[/]{groups}", title_justify="left", expand=False)
             for column in ("device", "model", "address", "firmware", "lock", "accounts"):
                 table.add_column(column)
             for d in site["devices"]:
@@ -59,7 +60,7 @@ def print_inventory(console: Console, playbook: Playbook) -> None:
                     name,
                     f"{escape(d['model'])}\n[dim]{d['vendor']}[/]",
                     f"{escape(d['address'])}:{d['port']}\n[dim]{d['scheme']}[/]",
-                    d["firmware"]["version"] if d["firmware"] else "[dim]unmanaged[/]",
+                    escape(d["firmware"]["version"]) if d["firmware"] else "[dim]unmanaged[/]",
                     _lock(d["lock_policy"]),
                     "\n".join(_account(n, a) for n, a in d["accounts"].items()) or "[dim]none[/]",
                 )
