@@ -64,9 +64,19 @@ class _BoundedComposer(Composer):
 
     depth = 0
     nodes = 0
+    alias_uses: dict[tuple[int, int], yaml.Mark]  # (parent node, index or key node) -> where the alias is
+
+    def compose_document(self) -> yaml.Node | None:
+        self.alias_uses = {}
+        return super().compose_document()
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         events: Any = self  # the parser the composer is mixed with
+        if events.check_event(yaml.AliasEvent) and index is not None:
+            # The node an alias returns carries the anchor's mark; remember where the alias is.
+            self.alias_uses[(id(parent), id(index) if isinstance(index, yaml.Node) else index)] = (
+                events.peek_event().start_mark
+            )
         if not events.check_event(yaml.AliasEvent):
             self.nodes += 1
             mark = events.peek_event().start_mark
@@ -176,18 +186,33 @@ def loads(text: str, path: Path, diagnostics: Diagnostics) -> Document | None:
     return doc
 
 
+_MAP, _SEQ, _MERGE = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:merge"
+Pair = tuple[yaml.Node, yaml.Node, "yaml.Mark | None"]
+
+
 @dataclass
 class _Builder:
+    """Builds values from the node tree, counting each one; aliases and merge keys make copies, so
+    a value reached through one is counted again, and refused (at the alias) beyond the limit."""
+
     loader: _Loader
     doc: Document
     diagnostics: Diagnostics
     built: int = 0
     _open: set[int] = field(default_factory=set)  # nodes being built: meeting one again is a cycle
+    _entry: tuple[KeyPath, yaml.Mark] | None = None  # the outermost alias being expanded, and where
 
-    def build(self, node: yaml.Node, keypath: KeyPath) -> Any:
+    def build(self, node: yaml.Node, keypath: KeyPath, use: yaml.Mark | None = None) -> Any:
+        """``node`` as a value at ``keypath``; ``use`` is where an alias to it was written, if one was."""
+        if use is not None and self._entry is None:
+            self._entry = (keypath, use)
+            try:
+                return self.build(node, keypath, use)
+            finally:
+                self._entry = None
         doc, diagnostics = self.doc, self.diagnostics
-        line = node.start_mark.line + 1
-        self._count(node.start_mark, keypath)
+        line = (use or node.start_mark).line + 1
+        self._count(use or node.start_mark, keypath)
         doc.lines.setdefault(keypath, line)
         if node.tag == "!secret":
             if not isinstance(node, yaml.ScalarNode):
@@ -199,33 +224,41 @@ class _Builder:
             doc.lines[(*keypath, "vault")] = line
             return {"vault": node.value if isinstance(node, yaml.ScalarNode) else ""}
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if node.tag not in (_MAP, _SEQ):
+                tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+                diagnostics.error(Location(doc.path, line, keypath), f"cannot read value: unknown tag {tag}")
+                return None
             if id(node) in self._open:
-                raise _Refused(
-                    node.start_mark, "a YAML alias refers to a value that contains it (a recursive alias)", keypath
-                )
+                recursive = "a YAML alias refers to a value that contains it (a recursive alias)"
+                raise _Refused(use or node.start_mark, recursive, keypath)
             self._open.add(id(node))
             try:
                 if isinstance(node, yaml.MappingNode):
                     return self._build_mapping(node, keypath)
-                return [self.build(item, (*keypath, i)) for i, item in enumerate(node.value)]
+                uses = self.loader.alias_uses
+                return [self.build(item, (*keypath, i), uses.get((id(node), i))) for i, item in enumerate(node.value)]
             finally:
                 self._open.discard(id(node))
         try:
             return self.loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            problem = exc.problem if isinstance(exc, yaml.MarkedYAMLError) else exc
+            problem = exc.problem if isinstance(exc, yaml.MarkedYAMLError) else str(exc)
+            if isinstance(exc, ValueError) and "integer string conversion" in str(exc):
+                problem = f"a number of {len(node.value):,} digits is too long"
+            problem = (problem or "").replace("tag:yaml.org,2002:", "!!")
             diagnostics.error(Location(doc.path, line, keypath), f"cannot read value: {problem}")
             return None
 
     def _count(self, mark: yaml.Mark, keypath: KeyPath) -> None:
         self.built += 1
         if self.built > limits.MAX_YAML_VALUES:
-            raise _Refused(mark, _too_many(), keypath)
+            at, mark = self._entry or (keypath, mark)
+            raise _Refused(mark, _too_many(), at)
 
     def _build_mapping(self, node: yaml.MappingNode, keypath: KeyPath) -> dict[Any, Any]:
         doc, diagnostics = self.doc, self.diagnostics
         result: dict[Any, Any] = {}
-        for key_node, value_node in self._pairs(node, keypath):
+        for key_node, value_node, use in self._pairs(node, keypath):
             line = key_node.start_mark.line + 1
             key = self.build(key_node, (*keypath, "<key>"))
             if not isinstance(key, str):
@@ -247,32 +280,34 @@ class _Builder:
                 )
                 continue
             doc.lines[child] = line
-            result[key] = self.build(value_node, child)
+            result[key] = self.build(value_node, child, use or self.loader.alias_uses.get((id(node), id(key_node))))
         doc.lines.pop((*keypath, "<key>"), None)
         return result
 
     def _pairs(
-        self, node: yaml.MappingNode, keypath: KeyPath, seen: frozenset[int] = frozenset()
-    ) -> Iterator[tuple[yaml.Node, yaml.Node]]:
+        self, node: yaml.MappingNode, keypath: KeyPath, at: yaml.Mark | None = None, seen: frozenset[int] = frozenset()
+    ) -> Iterator[Pair]:
         """Key/value nodes, with YAML merge keys (``<<: *anchor``) expanded in place, explicit keys
-        winning; each pair a merge brings in counts as a value built, and a merge of itself is refused."""
+        winning, each with the mark of the merge that brought it (None if written here). A merged
+        pair counts as a value built; a mapping merged into itself is refused."""
         seen = seen | {id(node)}
-        explicit = [(k, v) for k, v in node.value if k.tag != "tag:yaml.org,2002:merge"]
-        names = {k.value for k, _ in explicit if isinstance(k, yaml.ScalarNode)}
+        explicit = [(k, v, at) for k, v in node.value if k.tag != _MERGE]
+        names = {k.value for k, _, _ in explicit if isinstance(k, yaml.ScalarNode)}
         for key_node, value_node in node.value:
-            if key_node.tag != "tag:yaml.org,2002:merge":
+            if key_node.tag != _MERGE:
                 continue
             sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
             for source in sources:
                 if not isinstance(source, yaml.MappingNode):
                     continue
+                merge = at or key_node.start_mark
                 if id(source) in seen:
-                    raise _Refused(source.start_mark, "a YAML merge key (<<) merges a mapping into itself", keypath)
-                for k, v in self._pairs(source, keypath, seen):
-                    self._count(k.start_mark, keypath)
+                    raise _Refused(merge, "a YAML merge key (<<) merges a mapping into itself", keypath)
+                for k, v, _ in self._pairs(source, keypath, merge, seen):
+                    self._count(merge, keypath)
                     if isinstance(k, yaml.ScalarNode) and k.value not in names:
                         names.add(k.value)
-                        yield k, v
+                        yield k, v, merge
         yield from explicit
 
 
@@ -290,7 +325,7 @@ def _keypath_at(text: str, index: int) -> KeyPath:
     frames: list[list[Any]] = []  # [is_mapping, key or index, expecting a key]
     try:
         for event in yaml.parse(text, Loader=_Loader):
-            if event.start_mark is not None and event.start_mark.index > index:
+            if event.start_mark is not None and event.start_mark.index >= index:
                 break
             if isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
                 frames.pop()

@@ -64,10 +64,10 @@ class Diagnostics:
     items: list[Diagnostic] = field(default_factory=list)
 
     def error(self, location: Location, summary: str, hint: str = "") -> None:
-        self._add(Diagnostic("error", location, summary, hint))
+        self._add(Diagnostic("error", location, _clip(summary), _clip(hint)))
 
     def warning(self, location: Location, summary: str, hint: str = "") -> None:
-        self._add(Diagnostic("warning", location, summary, hint))
+        self._add(Diagnostic("warning", location, _clip(summary), _clip(hint)))
 
     def _add(self, diagnostic: Diagnostic) -> None:
         # An inherited value is checked once per device that inherits it: report it once.
@@ -89,6 +89,11 @@ class Diagnostics:
     def raise_if_errors(self) -> None:
         if self.errors:
             raise ConfigError(sorted(self.errors, key=_order))
+
+
+def _clip(text: str, limit: int = 400) -> str:
+    """A message quoting a huge value from a hostile file stays one readable line."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _order(d: Diagnostic) -> tuple[str, int]:

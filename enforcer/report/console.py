@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,13 +18,25 @@ from enforcer.report.desired import playbook_view
 
 
 def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic]) -> None:
-    """One line a problem, ``file:line: key: message``, with its hint below."""
+    """One line a problem, ``file:line: key: message``, with its hint below.
+
+    Plain text, never markup, and control characters shown as escapes: a file name, key or value
+    quoted from a hostile file must not restyle the output or drive the terminal.
+    """
     for d in diagnostics:
         style = "bold red" if d.severity == "error" else "yellow"
-        line = Text.assemble((f"{d.severity}: ", style), (str(d.location), "bold"), f": {d.summary}")
+        where, summary = _printable(str(d.location)), _printable(d.summary)
+        line = Text.assemble((f"{d.severity}: ", style), (where, "bold"), f": {summary}")
         console.print(line, highlight=False, soft_wrap=True)
         if d.hint:
-            console.print(Text(f"  hint: {d.hint}", style="dim"), highlight=False, soft_wrap=True)
+            console.print(Text(f"  hint: {_printable(d.hint)}", style="dim"), highlight=False, soft_wrap=True)
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def summary(playbook: Playbook) -> str:
