@@ -95,9 +95,9 @@ class SiteBuilder:
         }
         here = self.doc.where(at)
         settings = self._render(layered.value, context, lambda rel: layered.where(rel, here))
-        failures = len(self.diagnostics.errors)
+        failures = self.diagnostics.error_count
         address = self._render(data["address"], context, lambda rel: self.doc.where((*at, "address")))
-        if len(self.diagnostics.errors) == failures and not _valid_address(address):
+        if self.diagnostics.error_count == failures and not _valid_address(address):
             self.diagnostics.error(self.doc.where((*at, "address")), f"{address!r} is not an IP address or host name")
         accounts = self._accounts(settings["accounts"], lambda rel: layered.where(("accounts", *rel), here))
         tls = settings["tls"]

@@ -116,8 +116,9 @@ else:
 
 def _too_many() -> str:
     return (
-        f"the document builds more than {limits.MAX_YAML_VALUES:,} values (aliases counted each time they "
-        "are used): split the inventory into several files, or use fewer aliases"
+        f"the document builds more than {limits.MAX_YAML_VALUES:,} values (each use of an alias counts "
+        f"again, a long string once per {limits.YAML_CHARS_PER_VALUE} characters): split the inventory into "
+        "several files, or use fewer aliases"
     )
 
 
@@ -212,7 +213,8 @@ class _Builder:
                 self._entry = None
         doc, diagnostics = self.doc, self.diagnostics
         line = (use or node.start_mark).line + 1
-        self._count(use or node.start_mark, keypath)
+        text = len(node.value) if isinstance(node, yaml.ScalarNode) else 0
+        self._count(use or node.start_mark, keypath, 1 + text // limits.YAML_CHARS_PER_VALUE)
         doc.lines.setdefault(keypath, line)
         if node.tag == "!secret":
             if not isinstance(node, yaml.ScalarNode):
@@ -249,8 +251,8 @@ class _Builder:
             diagnostics.error(Location(doc.path, line, keypath), f"cannot read value: {problem}")
             return None
 
-    def _count(self, mark: yaml.Mark, keypath: KeyPath) -> None:
-        self.built += 1
+    def _count(self, mark: yaml.Mark, keypath: KeyPath, weight: int = 1) -> None:
+        self.built += weight
         if self.built > limits.MAX_YAML_VALUES:
             at, mark = self._entry or (keypath, mark)
             raise _Refused(mark, _too_many(), at)
@@ -328,7 +330,8 @@ def _keypath_at(text: str, index: int) -> KeyPath:
             if event.start_mark is not None and event.start_mark.index >= index:
                 break
             if isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
-                frames.pop()
+                if frames:
+                    frames.pop()
                 continue
             if not isinstance(event, yaml.NodeEvent):
                 continue
@@ -336,9 +339,10 @@ def _keypath_at(text: str, index: int) -> KeyPath:
                 top = frames[-1]
                 if not top[0]:
                     top[1] += 1
-                elif top[2]:
+                elif top[2]:  # a key: a scalar names the path; a mapping or list as a key shows as ?
                     top[1], top[2] = (event.value if isinstance(event, yaml.ScalarEvent) else "?"), False
-                    continue
+                    if not isinstance(event, yaml.CollectionStartEvent):
+                        continue
                 else:
                     top[2] = True
             if isinstance(event, yaml.MappingStartEvent):

@@ -62,6 +62,8 @@ class Diagnostics:
     """A collector; ``raise_if_errors`` turns what was collected into one ConfigError."""
 
     items: list[Diagnostic] = field(default_factory=list)
+    _seen: set[Diagnostic] = field(default_factory=set, init=False, repr=False)
+    error_count: int = field(default=0, init=False)
 
     def error(self, location: Location, summary: str, hint: str = "") -> None:
         self._add(Diagnostic("error", location, _clip(summary), _clip(hint)))
@@ -70,9 +72,12 @@ class Diagnostics:
         self._add(Diagnostic("warning", location, _clip(summary), _clip(hint)))
 
     def _add(self, diagnostic: Diagnostic) -> None:
-        # An inherited value is checked once per device that inherits it: report it once.
-        if diagnostic not in self.items:
+        # An inherited value is checked once per device that inherits it: report it once. A set, as a
+        # hostile file can hold a hundred thousand problems.
+        if diagnostic not in self._seen:
+            self._seen.add(diagnostic)
             self.items.append(diagnostic)
+            self.error_count += diagnostic.severity == "error"
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -24,6 +24,10 @@ MAX_YAML_DEPTH: Final = 64
 #: "billion laughs" of 2 KB would otherwise build a billion.
 MAX_YAML_VALUES: Final = 250_000
 
+#: A string counts as one more value per this many characters, so that an alias repeating a 500 KB
+#: string does not cost a schema check and a 500 KB message per use at the price of one value.
+YAML_CHARS_PER_VALUE: Final = 64
+
 #: Items one ``range()`` in a template may produce.
 MAX_TEMPLATE_RANGE: Final = 10_000
 
@@ -40,6 +44,10 @@ MAX_TEMPLATE_INT_BITS: Final = 4096
 
 #: Wall-clock seconds one rendering may take, a backstop for work the counters above do not see.
 MAX_TEMPLATE_SECONDS: Final = 1.0
+
+#: Problems printed one per line; the rest are counted (``--json`` lists them all). A hostile file
+#: can hold a hundred thousand, and a person reads the first few.
+MAX_DIAGNOSTICS_SHOWN: Final = 500
 
 #: Environment variables any inventory may read without declaring them: enforcer's own namespace,
 #: which no CI platform or cloud uses for its credentials.

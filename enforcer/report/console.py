@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from enforcer.config import limits
 from enforcer.config.diagnostics import Diagnostic
 from enforcer.model import Playbook
 from enforcer.report.desired import playbook_view
@@ -23,13 +24,16 @@ def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic]) -> No
     Plain text, never markup, and control characters shown as escapes: a file name, key or value
     quoted from a hostile file must not restyle the output or drive the terminal.
     """
-    for d in diagnostics:
+    shown = list(diagnostics)
+    for d in shown[: limits.MAX_DIAGNOSTICS_SHOWN]:
         style = "bold red" if d.severity == "error" else "yellow"
         where, summary = _printable(str(d.location)), _printable(d.summary)
         line = Text.assemble((f"{d.severity}: ", style), (where, "bold"), f": {summary}")
         console.print(line, highlight=False, soft_wrap=True)
         if d.hint:
             console.print(Text(f"  hint: {_printable(d.hint)}", style="dim"), highlight=False, soft_wrap=True)
+    if len(shown) > limits.MAX_DIAGNOSTICS_SHOWN:
+        console.print(f"… and {len(shown) - limits.MAX_DIAGNOSTICS_SHOWN:,} more (all of them with --json)")
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")

@@ -153,6 +153,11 @@ def _merge_bomb(t: Tree) -> None:
     t.vars("\n".join(lines) + "\n")
 
 
+def _string_bomb(t: Tree) -> None:
+    """Few values, but each a 200 KB string: every use would cost a check and a message of that size."""
+    t.vars(f"  big: &big {'x' * 200_000}\n  l1: &l1 [{', '.join(['*big'] * 10)}]\n  l2: [{', '.join(['*l1'] * 10)}]\n")
+
+
 def _playbook_bomb(t: Tree) -> None:
     lines = ["- name: x", "  inventory: inventory.yml", "  sites: &s0 [a, a, a, a, a, a, a, a]"]
     lines += [f"  s{i}: &s{i} [{', '.join([f'*s{i - 1}'] * 8)}]" for i in range(1, 8)]
@@ -278,6 +283,7 @@ CASES = [
     # --- YAML: aliases, nesting, characters, size, keys, tags
     Case("yaml-alias-bomb", _alias_bomb, "l5:", "vars.l5[1]", TOO_MANY),
     Case("yaml-merge-bomb", _merge_bomb, "m5:", "vars.m5", TOO_MANY),
+    Case("yaml-long-string-alias", _string_bomb, "l2:", "vars.l2[6]", TOO_MANY),
     Case("yaml-recursive-alias", lambda t: t.vars("  a: &a [1, *a]\n"), "a: &a", "vars.a[1]", "recursive alias"),
     Case("yaml-recursive-merge", lambda t: t.vars("  a: &a {x: 1, <<: *a}\n"), "a: &a", "vars.a",
          "merges a mapping into itself"),
@@ -297,6 +303,9 @@ CASES = [
          "unknown tag !!python/object/apply:os.system"),
     Case("yaml-two-documents", lambda t: t.replace("sites:\n", "---\nsites:\n"), "---", "firmware.DS-7608NXI-I2",
          "YAML syntax error"),
+    Case("yaml-list-as-key", lambda t: t.vars("  ? [a, b]\n  : 1\n"), "? [a", "vars", "a key must be a plain name"),
+    Case("yaml-error-after-list-key", lambda t: t.vars("  ? [a, b]\n  : 1\n  x: [1, }\n"), "x: [1", "vars.x[0]",
+         "YAML syntax error"),
     Case("yaml-undefined-alias", lambda t: t.vars("  x: *nowhere\n"), "nowhere", "vars.x", "undefined alias"),
     # --- the playbook, and names that are rich markup
     Case("playbook-alias-bomb", _playbook_bomb, "s5:", "[0].s5[5]", TOO_MANY, "site.yml"),
@@ -306,6 +315,8 @@ CASES = [
          "inventory:", "[0].inventory", "not a usable path", "site.yml"),
     Case("playbook-deep", lambda t: t.write("site.yml", "- name: x\n  inventory: " + "{a: " * 200 + "}" * 200),
          "inventory:", "[0].inventory.a.a.a.a.a.a.a.a.…", "nested more than 64 levels", "site.yml"),
+    Case("many-problems", lambda t: t.vars("".join(f'  "-a{i}": 1\n' for i in range(20_000))), "vars:", "vars",
+         "… and 19,500 more"),
     Case("markup-in-path", _markup_path, "enforcce", "[0].enforcce", "unknown key", "a[/]b.yml"),
     Case("markup-in-key", lambda t: t.vars('  "[/]x": 1\n  "[bold red]y": 2\n'), "vars:", "vars",
          "'[/]x' does not match"),
