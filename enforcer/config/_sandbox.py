@@ -56,25 +56,41 @@ class LimitExceeded(Exception):
     """A rendering went past one of :mod:`enforcer.config.limits`; the message says which."""
 
 
-class Budget:
-    """What one rendering may still spend: steps (loop iterations, calls), characters, time."""
+class Totals:
+    """What all the renderings of one load spent together: an inherited string is rendered once per
+    device, so a template just under every limit would otherwise cost that once per device."""
 
     def __init__(self) -> None:
         self.steps = 0
         self.size = 0
+
+
+class Budget:
+    """What one rendering may still spend: steps (loop iterations, calls), characters, time."""
+
+    def __init__(self, totals: Totals | None = None) -> None:
+        self.steps = 0
+        self.size = 0
         self.deadline = time.monotonic() + limits.MAX_TEMPLATE_SECONDS
+        self.totals = totals or Totals()
 
     @property
     def room(self) -> int:
         """Characters this rendering may still build."""
-        return limits.MAX_TEMPLATE_OUTPUT - self.size
+        return min(limits.MAX_TEMPLATE_OUTPUT - self.size, limits.MAX_TEMPLATE_OUTPUT_TOTAL - self.totals.size)
 
     def step(self, count: int = 1) -> None:
         self.steps += count
+        self.totals.steps += count
         if self.steps > limits.MAX_TEMPLATE_STEPS:
             raise LimitExceeded(
                 f"more than {limits.MAX_TEMPLATE_STEPS:,} loop iterations and calls: a template renders a "
                 "file, it does not compute"
+            )
+        if self.totals.steps > limits.MAX_TEMPLATE_STEPS_TOTAL:
+            raise LimitExceeded(
+                f"the inventory's templates together ran more than {limits.MAX_TEMPLATE_STEPS_TOTAL:,} loop "
+                "iterations and calls"
             )
         if self.steps % 256 == 0 and time.monotonic() > self.deadline:
             raise LimitExceeded(f"rendering took longer than {limits.MAX_TEMPLATE_SECONDS:g} s")
@@ -86,8 +102,13 @@ class Budget:
 
     def grow(self, size: int) -> None:
         self.size += size
+        self.totals.size += size
         if self.size > limits.MAX_TEMPLATE_OUTPUT:
             raise LimitExceeded(too_big())
+        if self.totals.size > limits.MAX_TEMPLATE_OUTPUT_TOTAL:
+            raise LimitExceeded(
+                f"the inventory's templates together built more than {limits.MAX_TEMPLATE_OUTPUT_TOTAL:,} characters"
+            )
 
     def fits(self, size: int) -> None:
         """Refuse, before building it, a value of ``size`` characters that would not fit."""
@@ -100,6 +121,7 @@ def too_big() -> str:
 
 
 _BUDGET: ContextVar[Budget | None] = ContextVar("enforcer_template_budget", default=None)
+_TOTALS: ContextVar[Totals | None] = ContextVar("enforcer_template_totals", default=None)
 
 
 def budget() -> Budget:
@@ -108,15 +130,27 @@ def budget() -> Budget:
 
 
 class bounded:
-    """``with bounded():`` gives the code inside a fresh :class:`Budget`."""
+    """``with bounded():`` gives the code inside a fresh :class:`Budget`, counted in the load's totals."""
 
     def __enter__(self) -> Budget:
-        fresh = Budget()
+        fresh = Budget(_TOTALS.get())
         self._token = _BUDGET.set(fresh)
         return fresh
 
     def __exit__(self, *exc: object) -> None:
         _BUDGET.reset(self._token)
+
+
+class shared_totals:
+    """``with shared_totals():`` counts every rendering inside against one :class:`Totals`."""
+
+    def __enter__(self) -> Totals:
+        totals = Totals()
+        self._token = _TOTALS.set(totals)
+        return totals
+
+    def __exit__(self, *exc: object) -> None:
+        _TOTALS.reset(self._token)
 
 
 def _size(value: Any) -> int:

@@ -24,7 +24,7 @@ from enforcer.config._yaml import Document, KeyPath
 from enforcer.config.clientfiles import render_client_file
 from enforcer.config.diagnostics import Diagnostics, Location
 from enforcer.config.secrets import Secret, SecretResolver
-from enforcer.config.templating import TemplateError, render
+from enforcer.config.templating import TemplateError, is_template, render
 from enforcer.errors import SecretError
 from enforcer.model import (
     TLS,
@@ -311,6 +311,8 @@ class SiteBuilder:
 
     def _secret(self, ref: dict[str, str], where: Location) -> Secret | None:
         key = ref.get("secret") or ref.get("vault", "")
+        if "secret" in ref and is_template(key):  # its template failed, and that was reported
+            return None
         if key not in self._secrets:
             try:
                 self._secrets[key] = self.resolver.resolve(ref)

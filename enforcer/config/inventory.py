@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from enforcer.config import _confine, _yaml, schema
+from enforcer.config import _confine, _yaml, schema, templating
 from enforcer.config._layers import BUILTIN, SETTINGS, Layered, layers_for
 from enforcer.config._sitebuild import SiteBuilder
 from enforcer.config._yaml import Document
@@ -66,30 +66,12 @@ def load_inventory(
     password = _vault_password(root, base, env, vault_password, diagnostics)
     resolver = SecretResolver(base, password, env, root.env_allowed)
     groups = root.entries["groups"]
-    sites: list[Site] = []
-    for name, (site, doc) in root.entries["sites"].items():
-        for i, group in enumerate(site.get("groups", [])):
-            if group not in groups:
-                diagnostics.error(
-                    doc.where(("sites", name, "groups", i)),
-                    f"unknown group {group!r}",
-                    f"groups defined: {', '.join(sorted(groups)) or 'none'}",
-                )
-        builder = SiteBuilder(
-            name=name,
-            site=site,
-            doc=doc,
-            base=base,
-            organisation=root.organisation[0] if root.organisation else "",
-            resolver=resolver,
-            diagnostics=diagnostics,
-            firmware=root.entries["firmware"],
-        )
-        try:
-            sites.append(builder.build(functools.partial(_levels, root, site=site, doc=doc, name=name)))
-        except Exception as exc:  # a gap in the checks must still name the site, never end in a traceback
-            why = f"{type(exc).__name__}: {_confine.clip(str(exc))}"
-            diagnostics.error(doc.where(("sites", name)), f"site {name} cannot be built: {why}")
+    with templating.shared_totals():  # one budget for every template of the inventory, however inherited
+        built = [
+            _site(root, name, site, doc, base, resolver, diagnostics)
+            for name, (site, doc) in root.entries["sites"].items()
+        ]
+    sites = [s for s in built if s is not None]
     if root.organisation is None:
         diagnostics.error(Location(docs[0].path, 1, ()), "no file names the organisation", "add organisation: NAME")
     return Inventory(
@@ -100,6 +82,42 @@ def load_inventory(
         credential_store=_credential_store(root, base, diagnostics),
         vault_password=password,
     )
+
+
+def _site(
+    root: _Root,
+    name: str,
+    site: dict[str, Any],
+    doc: Document,
+    base: Path,
+    resolver: SecretResolver,
+    diagnostics: Diagnostics,
+) -> Site | None:
+    """One site's devices and clients; None, with a diagnostic, if building it failed outright."""
+    groups = root.entries["groups"]
+    for i, group in enumerate(site.get("groups", [])):
+        if group not in groups:
+            diagnostics.error(
+                doc.where(("sites", name, "groups", i)),
+                f"unknown group {group!r}",
+                f"groups defined: {', '.join(sorted(groups)) or 'none'}",
+            )
+    builder = SiteBuilder(
+        name=name,
+        site=site,
+        doc=doc,
+        base=base,
+        organisation=root.organisation[0] if root.organisation else "",
+        resolver=resolver,
+        diagnostics=diagnostics,
+        firmware=root.entries["firmware"],
+    )
+    try:
+        return builder.build(functools.partial(_levels, root, site=site, doc=doc, name=name))
+    except Exception as exc:  # a gap in the checks must still name the site, never end in a traceback
+        why = f"{type(exc).__name__}: {_confine.clip(str(exc))}"
+        diagnostics.error(doc.where(("sites", name)), f"site {name} cannot be built: {why}")
+        return None
 
 
 def _files(path: Path, diagnostics: Diagnostics) -> list[Path]:

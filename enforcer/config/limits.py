@@ -39,6 +39,12 @@ MAX_TEMPLATE_STEPS: Final = 100_000
 #: that no single step (``'x' * n``, a ``join``, a padded format) can allocate more.
 MAX_TEMPLATE_OUTPUT: Final = 1024 * 1024
 
+#: The same two, for all the renderings of one inventory together: a string in ``defaults`` is
+#: rendered once per device, and 5,000 devices times a template just under the limits is a long CI
+#: run. A real inventory spends a few steps per device.
+MAX_TEMPLATE_STEPS_TOTAL: Final = 1_000_000
+MAX_TEMPLATE_OUTPUT_TOTAL: Final = 64 * 1024 * 1024
+
 #: Bits in any integer a template computes: ``10 ** 10 ** 10`` would otherwise run for hours.
 MAX_TEMPLATE_INT_BITS: Final = 4096
 

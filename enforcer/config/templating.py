@@ -15,7 +15,9 @@ from typing import Any
 
 import jinja2
 
-from enforcer.config._sandbox import BoundedEnvironment, LimitExceeded, bounded
+from enforcer.config._sandbox import BoundedEnvironment, LimitExceeded, bounded, shared_totals
+
+__all__ = ["TemplateError", "is_template", "render", "render_file", "shared_totals"]
 
 
 class TemplateError(ValueError):

@@ -158,6 +158,15 @@ def _string_bomb(t: Tree) -> None:
     t.vars(f"  big: &big {'x' * 200_000}\n  l1: &l1 [{', '.join(['*big'] * 10)}]\n  l2: [{', '.join(['*l1'] * 10)}]\n")
 
 
+def _inherited_loops(t: Tree) -> None:
+    """A template that runs to the per-rendering limit, in the defaults: rendered once per device."""
+    t.replace('!secret "env:NW_OPERATOR"', "!secret 'vault:" + NESTED + "#k'")
+    cameras = "".join(
+        f"      c{i}: {{vendor: annke, model: m, address: 10.9.{i // 200}.{i % 200 + 1}}}\n" for i in range(400)
+    )
+    t.replace("    cameras:\n", "    cameras:\n" + cameras)
+
+
 def _playbook_bomb(t: Tree) -> None:
     lines = ["- name: x", "  inventory: inventory.yml", "  sites: &s0 [a, a, a, a, a, a, a, a]"]
     lines += [f"  s{i}: &s{i} [{', '.join([f'*s{i - 1}'] * 8)}]" for i in range(1, 8)]
@@ -276,6 +285,8 @@ CASES = [
     Case("jinja-recursive-macro", lambda t: t.address("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"), "macro",
          ADDRESS, "recurses too deeply"),
     Case("jinja-exponential-macro", lambda t: t.address(EXPONENTIAL), "macro", ADDRESS, "loop iterations and calls"),
+    Case("jinja-inherited-by-400-devices", _inherited_loops, "vault:{%", OPERATOR + ".secret",
+         "the inventory's templates together ran more than 1,000,000"),
     Case("jinja-sandbox-escape", lambda t: t.address("{{ ''.__class__.__mro__ }}"), "__class__", ADDRESS, "unsafe"),
     Case("jinja-division-by-zero", lambda t: t.address("{{ 1 / 0 }}"), "1 / 0", ADDRESS, "division by zero"),
     Case("jinja-translate-bomb", lambda t: t.address("{{ ('a' * 1000).translate({97: 'b' * 100000}) }}"),
