@@ -9,7 +9,9 @@ template can loop, call or build a value charges it:
   charges one step and the loop body's literal text per iteration;
 - calls (macros, methods, ``range``), filters, the ``+ * ** %`` operators, ``~`` and every ``{{ }}``
   output charge what they build; the steps that could build far more than they are given (a
-  repeated string, a ``join``, a padded format, a huge power) are refused before they run.
+  repeated string, a ``join``, a padded format, a huge power) are refused before they run;
+- inside :class:`shared_totals` (one inventory's load), every rendering also counts against one
+  :class:`Totals`, since an inherited string is rendered once per device.
 
 ``{% include %}``, ``{% import %}`` and ``{% extends %}`` have no loader to read from, and are
 refused by name so that a template can never reach another file.
