@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from rich.console import Console
+from rich.markup import escape
 
-from enforcer.config.diagnostics import Diagnostics
+from enforcer.config.diagnostics import Diagnostics, Location
 from enforcer.config.playbook import load_playbook
 from enforcer.credentials.secret import Secret
 from enforcer.model import Playbook
@@ -62,10 +63,20 @@ def load(args: argparse.Namespace, err: Console) -> tuple[Playbook | None, Diagn
         try:
             text = Path(args.vault_password_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            err.print(f"[bold red]error:[/] cannot read vault password file {args.vault_password_file}: {exc.strerror}")
+            shown = escape(str(args.vault_password_file))
+            err.print(f"[bold red]error:[/] cannot read vault password file {shown}: {exc.strerror}")
             return None, diagnostics
         vault_password = Secret(text, f"file:{args.vault_password_file}")
-    playbook = load_playbook(args.playbook, diagnostics, limit=args.limit, vault_password=vault_password)
+    try:
+        playbook = load_playbook(args.playbook, diagnostics, limit=args.limit, vault_password=vault_password)
+    except Exception as exc:  # the loader reports problems, never raises: a gap must still not be a traceback
+        text = str(exc) if len(str(exc)) <= 200 else str(exc)[:200] + "…"
+        diagnostics.error(
+            Location(args.playbook, 1, ()),
+            f"cannot load: {type(exc).__name__}: {text}",
+            "this is a bug in enforcer's checks; please report it with the file",
+        )
+        return None, diagnostics
     return (playbook if not diagnostics.errors else None), diagnostics
 
 
@@ -78,7 +89,8 @@ def report_problems(args: argparse.Namespace, diagnostics: Diagnostics, err: Con
     print_diagnostics(err, diagnostics)
     if diagnostics.errors:
         count = len(diagnostics.errors)
-        err.print(f"[bold red]{args.playbook} is invalid:[/] {count} error{'s' * (count != 1)}; nothing was touched.")
+        playbook = escape(str(args.playbook))
+        err.print(f"[bold red]{playbook} is invalid:[/] {count} error{'s' * (count != 1)}; nothing was touched.")
 
 
 def problems_view(diagnostics: Diagnostics) -> list[dict[str, Any]]:

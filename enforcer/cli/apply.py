@@ -104,7 +104,7 @@ def run_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
     try:
         runs = _plans(args, playbook)
     except CredentialStoreError as exc:
-        err.print(f"[bold red]error:[/] credential store: {exc}")
+        err.print(f"[bold red]error:[/] credential store: {escape(str(exc))}")
         return EXIT_ERROR
     plans = [p for _, p in runs]
     for run, _ in runs:
@@ -117,7 +117,7 @@ def run_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
         for plan in plans:
             print_plan(out, plan)
         if args.out:
-            out.print(f"saved to {args.out}: enforce apply {args.out}")
+            out.print(f"saved to {escape(str(args.out))}: enforce apply {escape(str(args.out))}")
     if any(p.failed for p in plans):
         return EXIT_ERROR
     return EXIT_CHANGES if any(p.has_changes for p in plans) else EXIT_OK
@@ -129,7 +129,7 @@ def run_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
         try:
             saved = load_plans(args.playbook.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            err.print(f"[bold red]error:[/] {args.playbook}: {exc}")
+            err.print(f"[bold red]error:[/] {escape(str(args.playbook))}: {escape(str(exc))}")
             return EXIT_ERROR
         args.playbook, args.limit = Path(saved[0].playbook), list(saved[0].limit)
     if args.check:
@@ -186,7 +186,7 @@ def run_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
             if not args.json:
                 print_recap(out, results, run.checklist)
         except StalePlan as exc:
-            err.print(f"[bold red]error:[/] {exc}")
+            err.print(f"[bold red]error:[/] {escape(str(exc))}")
             return EXIT_ERROR
         except CredentialStoreError as exc:
             err.print(f"[bold red]error:[/] credential store: {escape(str(exc))}")

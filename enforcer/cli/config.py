@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
+from rich.markup import escape
 
 from enforcer.cli._common import (
     EXIT_ERROR,
@@ -37,7 +38,7 @@ def validate(args: argparse.Namespace, out: Console, err: Console) -> int:
     report_problems(args, diagnostics, err)
     if playbook is None:
         return EXIT_ERROR
-    out.print(f"[bold green]✓[/] {args.playbook} is valid: {summary(playbook)}")
+    out.print(f"[bold green]✓[/] {escape(str(args.playbook))} is valid: {summary(playbook)}")
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK, Parser
 from enforcer.lab.generate.generator import VENDORS, generate, parse_problems, parse_share
@@ -26,7 +27,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "generate",
         help="Write an MSP repo for a simulated fleet, and the lab's spec of each device's actual state.",
         description="Write DIR/site.yml, DIR/inventory/ (secrets in vaults, the vault password in "
-        "DIR/.vault-password) and DIR/lab.spec.json. The same seed gives the same fleet.",
+        "DIR/inventory/.vault-password) and DIR/lab.spec.json. The same seed gives the same fleet.",
     )
     gen.add_argument("--sites", type=int, default=2, help="how many sites (default 2)")
     gen.add_argument("--cameras", type=int, default=3, help="cameras per site (default 3)")
@@ -116,15 +117,15 @@ def _generate(args: argparse.Namespace, out: Console, err: Console) -> int:
             organisation=args.organisation,
         )
     except (ValueError, FileExistsError) as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
         return EXIT_ERROR
     problems = sum(len(d.problems) for d in spec.devices) + sum(len(c.problems) for c in spec.clients)
     out.print(
-        f"[bold green]✓[/] wrote {args.out}: {len(spec.devices)} devices, {len(spec.clients)} clients, "
+        f"[bold green]✓[/] wrote {escape(str(args.out))}: {len(spec.devices)} devices, {len(spec.clients)} clients, "
         f"{problems} seeded problems"
     )
-    out.print(f"  serve it:    enforce lab serve {args.out}")
-    out.print(f"  then check:  enforce validate {args.out / 'site.yml'}")
+    out.print(f"  serve it:    enforce lab serve {escape(str(args.out))}")
+    out.print(f"  then check:  enforce validate {escape(str(args.out / 'site.yml'))}")
     return EXIT_OK
 
 
@@ -134,7 +135,8 @@ def _serve(args: argparse.Namespace, out: Console, err: Console) -> int:
     from enforcer.lab.serve import SPEC_FILE, serve
 
     if not (args.directory / SPEC_FILE).is_file():
-        err.print(f"[bold red]error:[/] {args.directory / SPEC_FILE} not found: run enforce lab generate first")
+        spec = escape(str(args.directory / SPEC_FILE))
+        err.print(f"[bold red]error:[/] {spec} not found: run enforce lab generate first")
         return EXIT_ERROR
     ready = threading.Event()
     announce = threading.Thread(target=_announce, args=(args.directory, ready, out), daemon=True)
@@ -142,7 +144,7 @@ def _serve(args: argparse.Namespace, out: Console, err: Console) -> int:
     try:
         serve(args.directory, time_scale=args.time_scale, ready=ready)
     except (OSError, LabError) as exc:
-        err.print(f"[bold red]error:[/] the lab could not start: {exc}")
+        err.print(f"[bold red]error:[/] the lab could not start: {escape(str(exc))}")
         return EXIT_ERROR
     out.print("lab stopped")
     return EXIT_OK
@@ -153,5 +155,5 @@ def _announce(directory: Path, ready: threading.Event, out: Console) -> None:
     info = json.loads((directory / "lab.ready.json").read_text(encoding="utf-8"))
     out.print(
         f"[bold green]lab ready:[/] {len(info['devices'])} devices, {len(info['clients'])} clients "
-        f"(details in {directory / 'lab.ready.json'}; Ctrl-C to stop)"
+        f"(details in {escape(str(directory / 'lab.ready.json'))}; Ctrl-C to stop)"
     )

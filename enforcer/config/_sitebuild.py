@@ -2,7 +2,8 @@
 
 Split from ``inventory`` so that file reading and cross-file rules stay apart from the per-site work:
 templating, secret resolution, address and firmware checks, and the references between devices
-and clients.
+and clients. The firmware images and client templates a site names must lie inside the inventory's
+folder (see ``_confine``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
+from enforcer.config import _confine, limits
 from enforcer.config._layers import SETTINGS, Layered, is_secret
 from enforcer.config._yaml import Document, KeyPath
 from enforcer.config.clientfiles import render_client_file
 from enforcer.config.diagnostics import Diagnostics, Location
 from enforcer.config.secrets import SecretResolver
-from enforcer.config.templating import render
+from enforcer.config.templating import is_template, render
 from enforcer.credentials.secret import Secret
 from enforcer.drivers.registry import driver_for
 from enforcer.errors import SecretError, TemplateError
@@ -99,9 +101,9 @@ class SiteBuilder:
         }
         here = self.doc.where(at)
         settings = self._render(layered.value, context, lambda rel: layered.where(rel, here))
-        failures = len(self.diagnostics.errors)
+        failures = self.diagnostics.error_count
         address = self._render(data["address"], context, lambda rel: self.doc.where((*at, "address")))
-        if len(self.diagnostics.errors) == failures and not _valid_address(address):
+        if self.diagnostics.error_count == failures and not _valid_address(address):
             self.diagnostics.error(self.doc.where((*at, "address")), f"{address!r} is not an IP address or host name")
         accounts = self._accounts(
             settings["accounts"], lambda rel: layered.where(("accounts", *rel), here), data["vendor"]
@@ -176,9 +178,10 @@ class SiteBuilder:
     def _check_image(self, entry: dict[str, Any], doc: Document, at: KeyPath) -> Firmware:
         image = self.base / entry["image"]
         expected = entry["sha256"].lower()
-        if not image.is_file():
+        resolved = self._inside(entry["image"], "firmware image", doc.where((*at, "image")))
+        if resolved is not None and not resolved.is_file():
             self.diagnostics.error(doc.where((*at, "image")), f"firmware image {entry['image']} not found")
-        else:
+        elif resolved is not None:
             actual = _sha256(image, image.stat().st_mtime_ns, image.stat().st_size)
             if actual != expected:
                 self.diagnostics.error(
@@ -269,23 +272,38 @@ class SiteBuilder:
         else:
             settings = ManualSettings(values.get("what"), values.get("contact"))
         client = Client(self.name, cname, kind, tuple(holds), settings, values.get("address"))
-        for i, f in enumerate(files):
-            self._check_template(client, f, by_name, self.doc.where((*at, "files", i, "template")))
+        for i, f in enumerate(values.get("files", [])):
+            self._check_template(client, f["template"], by_name, self.doc.where((*at, "files", i, "template")))
         return client
 
-    def _check_template(self, client: Client, file: ConfigFile, devices: dict[str, Device], where: Location) -> None:
+    def _check_template(self, client: Client, name: str, devices: dict[str, Device], where: Location) -> None:
         """Render the template with masked passwords now, so a bad template fails validation, not apply."""
+        path = self._inside(name, "template", where)
+        if path is None:
+            return
+        shown = _confine.clip(name)
         try:
-            source = file.template.read_text(encoding="utf-8")
-        except OSError:
-            self.diagnostics.error(where, f"template {file.template.relative_to(self.base)} not found")
+            source = _confine.read_text(path, limits.MAX_FILE_BYTES, "template", shown)
+        except FileNotFoundError:
+            self.diagnostics.error(where, f"template {shown} not found")
+            return
+        except _confine.PathError as exc:
+            self.diagnostics.error(where, str(exc))
             return
         try:
             render_client_file(source, client, devices, lambda device, user: "***")
         except TemplateError as exc:
-            self.diagnostics.error(where, f"template {file.template.relative_to(self.base)}: {exc}")
+            self.diagnostics.error(where, f"template {shown}: {exc}")
 
     # shared ------------------------------------------------------------------------------------
+
+    def _inside(self, name: str, what: str, where: Location) -> Path | None:
+        """``name`` resolved inside the inventory folder, or None after reporting why it is not."""
+        try:
+            return _confine.inside(self.base, name, what)
+        except _confine.PathError as exc:
+            self.diagnostics.error(where, str(exc))
+            return None
 
     def _claim(self, name: str, where: Location) -> None:
         first = self._names.setdefault(name, where)
@@ -311,6 +329,8 @@ class SiteBuilder:
 
     def _secret(self, ref: dict[str, str], where: Location) -> Secret | None:
         key = ref.get("secret") or ref.get("vault", "")
+        if "secret" in ref and is_template(key):  # its template failed, and that was reported
+            return None
         if key not in self._secrets:
             try:
                 self._secrets[key] = self.resolver.resolve(ref)

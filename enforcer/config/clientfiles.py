@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from enforcer.config.templating import render_file
+from enforcer.config.templating import TemplateError, render_file
 from enforcer.model import Client, Device
 
 PasswordFor = Callable[[str, str], str]
@@ -39,4 +39,11 @@ def render_client_file(source: str, client: Client, devices: Mapping[str, Device
                 "channel": device.channel if device else None,
             }
         )
-    return render_file(source, {"credentials": credentials, "client": client.name, "site": client.site})
+    try:
+        return render_file(source, {"credentials": credentials, "client": client.name, "site": client.site})
+    except TemplateError as exc:
+        # A failure can quote a value ("dict object has no element 'the password'"): never a password.
+        message = str(exc)
+        for secret in sorted({c["password"] for c in credentials if c["password"]}, key=len, reverse=True):
+            message = message.replace(secret, "***")
+        raise TemplateError(message) from None

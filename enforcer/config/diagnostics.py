@@ -60,17 +60,22 @@ class Diagnostics:
     """A collector of every problem found, so that one run reports them all."""
 
     items: list[Diagnostic] = field(default_factory=list)
+    _seen: set[Diagnostic] = field(default_factory=set, init=False, repr=False)
+    error_count: int = field(default=0, init=False)
 
     def error(self, location: Location, summary: str, hint: str = "") -> None:
-        self._add(Diagnostic("error", location, summary, hint))
+        self._add(Diagnostic("error", location, _clip(summary), _clip(hint)))
 
     def warning(self, location: Location, summary: str, hint: str = "") -> None:
-        self._add(Diagnostic("warning", location, summary, hint))
+        self._add(Diagnostic("warning", location, _clip(summary), _clip(hint)))
 
     def _add(self, diagnostic: Diagnostic) -> None:
-        # An inherited value is checked once per device that inherits it: report it once.
-        if diagnostic not in self.items:
+        # An inherited value is checked once per device that inherits it: report it once. A set, as a
+        # hostile file can hold a hundred thousand problems.
+        if diagnostic not in self._seen:
+            self._seen.add(diagnostic)
             self.items.append(diagnostic)
+            self.error_count += diagnostic.severity == "error"
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -83,6 +88,11 @@ class Diagnostics:
     def __iter__(self) -> Iterator[Diagnostic]:
         """In file and line order, as a person reads them."""
         return iter(sorted(self.items, key=_order))
+
+
+def _clip(text: str, limit: int = 400) -> str:
+    """A message quoting a huge value from a hostile file stays one readable line."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _order(d: Diagnostic) -> tuple[str, int]:

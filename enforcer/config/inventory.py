@@ -5,7 +5,9 @@ order listed < the site's ``defaults`` < the device itself. At every level a ``r
 ``cameras:`` block applies to that role only and wins over the level's general keys. Mappings
 (accounts, an account's fields, lock_policy, tls) merge key by key; anything else is replaced.
 
-Every problem is collected with file, line and key; nothing is raised until all are known.
+Every problem is collected with file, line and key; nothing is raised until all are known. Every
+file the inventory names stays inside its folder, and ``env:`` references read only ``ENFORCE_*``
+and what ``secrets.env`` declares (see ``_confine`` and ``_env``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from enforcer.config import _yaml, schema
+from enforcer.config import _confine, _yaml, schema, templating
 from enforcer.config._layers import BUILTIN, SETTINGS, Layered, layers_for
 from enforcer.config._sitebuild import SiteBuilder
 from enforcer.config._yaml import Document
@@ -35,7 +37,8 @@ class _Root:
 
     organisation: tuple[str, Document] | None = None
     vault_password: tuple[dict[str, str], Document] | None = None
-    credential_store: str | None = None
+    credential_store: tuple[str, Document] | None = None
+    env_allowed: tuple[str, ...] = ()
     entries: dict[str, dict[str, tuple[Any, Document]]] = field(default_factory=lambda: {k: {} for k in _TOP_MAPPINGS})
 
 
@@ -62,28 +65,14 @@ def load_inventory(
     base = path if path.is_dir() else path.parent
     env = dict(os.environ) if environ is None else environ
     password = _vault_password(root, base, env, vault_password, diagnostics)
-    resolver = SecretResolver(base, password, env)
+    resolver = SecretResolver(base, password, env, root.env_allowed)
     groups = root.entries["groups"]
-    sites: list[Site] = []
-    for name, (site, doc) in root.entries["sites"].items():
-        for i, group in enumerate(site.get("groups", [])):
-            if group not in groups:
-                diagnostics.error(
-                    doc.where(("sites", name, "groups", i)),
-                    f"unknown group {group!r}",
-                    f"groups defined: {', '.join(sorted(groups)) or 'none'}",
-                )
-        builder = SiteBuilder(
-            name=name,
-            site=site,
-            doc=doc,
-            base=base,
-            organisation=root.organisation[0] if root.organisation else "",
-            resolver=resolver,
-            diagnostics=diagnostics,
-            firmware=root.entries["firmware"],
-        )
-        sites.append(builder.build(functools.partial(_levels, root, site=site, doc=doc, name=name)))
+    with templating.shared_totals():  # one budget for every template of the inventory, however inherited
+        built = [
+            _site(root, name, site, doc, base, resolver, diagnostics)
+            for name, (site, doc) in root.entries["sites"].items()
+        ]
+    sites = [s for s in built if s is not None]
     if root.organisation is None:
         diagnostics.error(Location(docs[0].path, 1, ()), "no file names the organisation", "add organisation: NAME")
     return Inventory(
@@ -91,16 +80,60 @@ def load_inventory(
         path=path,
         sites=tuple(sites),
         groups=tuple(groups),
-        credential_store=base / (root.credential_store or "credentials.vault"),
+        credential_store=_credential_store(root, base, diagnostics),
         vault_password=password,
     )
 
 
+def _site(
+    root: _Root,
+    name: str,
+    site: dict[str, Any],
+    doc: Document,
+    base: Path,
+    resolver: SecretResolver,
+    diagnostics: Diagnostics,
+) -> Site | None:
+    """One site's devices and clients; None, with a diagnostic, if building it failed outright."""
+    groups = root.entries["groups"]
+    for i, group in enumerate(site.get("groups", [])):
+        if group not in groups:
+            diagnostics.error(
+                doc.where(("sites", name, "groups", i)),
+                f"unknown group {group!r}",
+                f"groups defined: {', '.join(sorted(groups)) or 'none'}",
+            )
+    builder = SiteBuilder(
+        name=name,
+        site=site,
+        doc=doc,
+        base=base,
+        organisation=root.organisation[0] if root.organisation else "",
+        resolver=resolver,
+        diagnostics=diagnostics,
+        firmware=root.entries["firmware"],
+    )
+    try:
+        return builder.build(functools.partial(_levels, root, site=site, doc=doc, name=name))
+    except Exception as exc:  # a gap in the checks must still name the site, never end in a traceback
+        why = f"{type(exc).__name__}: {_confine.clip(str(exc))}"
+        diagnostics.error(doc.where(("sites", name)), f"site {name} cannot be built: {why}")
+        return None
+
+
 def _files(path: Path, diagnostics: Diagnostics) -> list[Path]:
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
-        if not files:
+        candidates = sorted(p for p in path.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
+        if not candidates:
             diagnostics.error(Location(path, 1, ()), "inventory folder holds no .yml file")
+        files = []
+        for candidate in candidates:
+            try:
+                _confine.inside(path, candidate.name, "inventory file")
+            except _confine.PathError as exc:
+                diagnostics.error(Location(candidate, 1, ()), str(exc))
+                continue
+            files.append(candidate)
         return files
     if not path.exists():
         diagnostics.error(Location(path, 1, ()), "inventory not found")
@@ -123,7 +156,8 @@ def _collect(docs: list[Document], diagnostics: Diagnostics) -> _Root:
         if "vault_password" in data:
             root.vault_password = (data["vault_password"], doc)
         if "credential_store" in data:
-            root.credential_store = data["credential_store"]
+            root.credential_store = (data["credential_store"], doc)
+        root.env_allowed += tuple(p for p in (data.get("secrets") or {}).get("env", []) if p not in root.env_allowed)
         for section in _TOP_MAPPINGS:
             for key, value in (data.get(section) or {}).items():
                 seen = root.entries[section].get(key)
@@ -139,6 +173,18 @@ def _collect(docs: list[Document], diagnostics: Diagnostics) -> _Root:
     return root
 
 
+def _credential_store(root: _Root, base: Path, diagnostics: Diagnostics) -> Path:
+    """The store apply writes to: inside the folder, like every file the inventory names."""
+    if root.credential_store is None:
+        return base / "credentials.vault"
+    name, doc = root.credential_store
+    try:
+        _confine.inside(base, name, "credential store")
+    except _confine.PathError as exc:
+        diagnostics.error(doc.where(("credential_store",)), str(exc))
+    return base / name
+
+
 def _vault_password(
     root: _Root, base: Path, env: dict[str, str], given: Secret | None, diagnostics: Diagnostics
 ) -> Secret | None:
@@ -148,7 +194,7 @@ def _vault_password(
         return None
     ref, doc = root.vault_password
     try:
-        return SecretResolver(base, None, env).resolve(ref)
+        return SecretResolver(base, None, env, root.env_allowed).resolve(ref)
     except SecretError as exc:
         diagnostics.error(doc.where(("vault_password",)), f"vault password: {exc}")
         return None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from enforcer.config import _yaml, schema
+from enforcer.config._confine import clip
 from enforcer.config.diagnostics import Diagnostics, Location
 from enforcer.config.inventory import load_inventory
 from enforcer.credentials.secret import Secret
@@ -44,10 +45,13 @@ def load_playbook(
     plays = []
     for index, raw in enumerate(raw_plays):
         at = (index,) if isinstance(doc.data, list) else ()
-        inventory_path = (path.parent / raw["inventory"]).resolve()
+        inventory_path = _inventory_path(path, raw["inventory"])
+        if inventory_path is None:
+            diagnostics.error(doc.where((*at, "inventory")), f"{clip(raw['inventory'])!r} is not a usable path")
+            continue
         if inventory_path not in inventories:
             if not inventory_path.exists():
-                diagnostics.error(doc.where((*at, "inventory")), f"inventory {raw['inventory']} not found")
+                diagnostics.error(doc.where((*at, "inventory")), f"inventory {clip(raw['inventory'])} not found")
                 inventories[inventory_path] = None
             else:
                 inventories[inventory_path] = load_inventory(
@@ -108,6 +112,17 @@ def select_sites(
                 continue
         chosen = chosen - matched if exclude else chosen | matched
     return tuple(n for n in names if n in chosen)
+
+
+def _inventory_path(playbook: Path, name: str) -> Path | None:
+    """The inventory a play names, relative to the playbook; None for a name no file system takes
+    (a NUL character, a name too long, a symlink loop)."""
+    try:
+        resolved = (playbook.parent / name).resolve()
+        resolved.exists()
+    except (OSError, ValueError, RuntimeError):
+        return None
+    return resolved
 
 
 def _relative(path: Path) -> Path:

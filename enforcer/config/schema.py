@@ -84,6 +84,8 @@ def _explain(error: ValidationError) -> list[tuple[tuple[str | int, ...], str, s
         return [(path, error.message.replace("is a required property", "is required"), "")]
     if error.validator == "dependentRequired":
         return [(path, error.message, "")]
+    if error.validator == "pattern":
+        return [(path, error.message, subschema.get("description", ""))]
     return [(path, error.message, "")]
 
 

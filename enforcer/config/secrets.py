@@ -21,32 +21,44 @@ from typing import Any
 
 import yaml
 
-from enforcer.config import vault
+from enforcer.config import _confine, _env, limits, vault
 from enforcer.credentials.secret import Secret
 from enforcer.errors import SecretError, VaultError, VaultPasswordError
 
 
 @dataclass
 class SecretResolver:
-    """Resolves references relative to ``base`` (the inventory folder), caching each vault file."""
+    """Resolves references inside ``base`` (the inventory folder), caching each vault file.
+
+    A path never leaves ``base`` (``_confine``); ``env:`` reads ``ENFORCE_*`` and the names and
+    ``PREFIX_*`` patterns in ``env_allowed``, the inventory's ``secrets.env`` (``_env``).
+    """
 
     base: Path
     vault_password: Secret | None = None
     environ: dict[str, str] | os._Environ[str] = field(default_factory=lambda: os.environ)
+    env_allowed: tuple[str, ...] = ()
     _vault_cache: dict[Path, Any] = field(default_factory=dict)
 
     def resolve(self, value: dict[str, str]) -> Secret:
         """Resolve a ``{"secret": ref}`` or ``{"vault": text}`` mapping; raises SecretError."""
         if "vault" in value:
-            return Secret(self._decrypt(value["vault"], "inline !vault value").decode("utf-8").strip(), "!vault")
+            try:
+                plain = self._decrypt(value["vault"], "inline !vault value").decode("utf-8")
+            except UnicodeDecodeError:
+                raise SecretError("inline !vault value does not decrypt to UTF-8 text") from None
+            return Secret(plain.strip(), "!vault")
         ref = value["secret"]
         scheme, _, rest = ref.partition(":")
         if scheme == "env":
+            refused = _env.refusal(rest, self.env_allowed)
+            if refused:
+                raise SecretError(refused)
             if rest not in self.environ:
                 raise SecretError(f"environment variable {rest} is not set")
             return Secret(self.environ[rest], ref)
         if scheme == "file":
-            return Secret(self._read(rest).rstrip("\r\n"), ref)
+            return Secret(self._read(rest, limits.MAX_SECRET_FILE_BYTES).rstrip("\r\n"), ref)
         if scheme == "vault":
             file, _, key = rest.partition("#")
             data = self._vault_file(file)
@@ -63,26 +75,34 @@ class SecretResolver:
             return Secret(str(data[key]), ref)
         raise SecretError(f"unknown secret scheme {scheme!r}: use env:, file: or vault:")
 
-    def _read(self, relative: str) -> str:
-        path = self.base / relative
+    def _path(self, relative: str) -> Path:
         try:
-            return path.read_text(encoding="utf-8")
+            return _confine.inside(self.base, relative, "file")
+        except _confine.PathError as exc:
+            raise SecretError(str(exc)) from None
+
+    def _read(self, relative: str, limit: int, path: Path | None = None) -> str:
+        shown = _confine.clip(relative)
+        try:
+            return _confine.read_text(path or self._path(relative), limit, "file", shown)
         except FileNotFoundError:
-            raise SecretError(f"file {relative} not found (looked in {self.base})") from None
-        except OSError as exc:
-            raise SecretError(f"cannot read file {relative}: {exc.strerror}") from None
+            raise SecretError(f"file {shown} not found (looked in {self.base})") from None
+        except _confine.PathError as exc:
+            raise SecretError(str(exc)) from None
 
     def _vault_file(self, relative: str) -> Any:
-        path = (self.base / relative).resolve()
+        path = self._path(relative)
+        shown = _confine.clip(relative)
         if path not in self._vault_cache:
-            text = self._read(relative)
+            text = self._read(relative, limits.MAX_FILE_BYTES, path)
             if not vault.is_vault(text):
-                raise SecretError(f"{relative} is not an Ansible Vault file (encrypt it with ansible-vault)")
-            plain = self._decrypt(text, f"vault file {relative}").decode("utf-8")
+                raise SecretError(f"{shown} is not an Ansible Vault file (encrypt it with ansible-vault)")
             try:
+                plain = self._decrypt(text, f"vault file {shown}").decode("utf-8")
                 self._vault_cache[path] = yaml.safe_load(plain)
-            except yaml.YAMLError:
-                raise SecretError(f"vault file {relative} does not hold YAML") from None
+            except (yaml.YAMLError, UnicodeDecodeError, RecursionError, ValueError):
+                # Its content is secret: say what is wrong, never quote it.
+                raise SecretError(f"vault file {shown} does not hold YAML text") from None
         return self._vault_cache[path]
 
     def _decrypt(self, text: str, what: str) -> bytes:

@@ -1,24 +1,36 @@
-"""Jinja2 templating of inventory strings: sandboxed, and an undefined name is an error.
+"""Jinja2 templating of inventory strings and client files: sandboxed, bounded, and strict.
 
 A typo in ``{{ nett }}`` must stop validation, not render an empty address; and an inventory from a
-customer's repository must not reach Python internals, hence the sandbox.
+customer's repository must not reach Python internals, other files, or unbounded CPU and memory:
+hence the bounded sandbox of :mod:`enforcer.config._sandbox`. Every failure, whatever raised it,
+comes out as a :class:`TemplateError` whose message names the template line where it helps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
+from types import TracebackType
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from enforcer.config._sandbox import BoundedEnvironment, LimitExceeded, bounded, shared_totals
+
+__all__ = ["TemplateError", "is_template", "render", "render_file", "shared_totals"]
 
 from enforcer.errors import TemplateError
 
 
 @cache
-def _environment() -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+def _environment() -> BoundedEnvironment:
+    return BoundedEnvironment()
+
+
+@lru_cache(maxsize=1024)
+def _compiled(source: str) -> jinja2.Template:
+    """Compiling is most of the cost, and a fleet renders the same strings once per device."""
+    return _environment().prepare(source)
 
 
 def is_template(text: str) -> bool:
@@ -33,11 +45,41 @@ def render(text: str, context: Mapping[str, Any]) -> str:
 
 def render_file(source: str, context: Mapping[str, Any]) -> str:
     """Render a whole template (an inventory string, or an SSH client's config file)."""
+    multiline = "\n" in source.rstrip("\n")
     try:
-        return _environment().from_string(source).render(context)
-    except jinja2.UndefinedError as exc:
-        raise TemplateError(f"undefined variable: {exc.message}") from None
+        with bounded():
+            return _compiled(source).render(context)
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"template syntax error: {exc.message}") from None
+        raise TemplateError(f"template syntax error{_at(exc.lineno, multiline)}: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"undefined variable{_line(exc, multiline)}: {exc.message}") from None
     except jinja2.TemplateError as exc:
-        raise TemplateError(f"template error: {exc}") from None
+        raise TemplateError(f"template error{_line(exc, multiline)}: {exc}") from None
+    except LimitExceeded as exc:
+        raise TemplateError(f"template limit{_line(exc, multiline)}: {exc}") from None
+    except RecursionError:
+        raise TemplateError("template nests or recurses too deeply") from None
+    except MemoryError:
+        raise TemplateError("template needs more memory than a template may use") from None
+    except Exception as exc:  # an operation on the data failed: 1/0, 'a' + 1, a bad range()
+        raise TemplateError(f"template failed{_line(exc, multiline)}: {_describe(exc)}") from None
+
+
+def _line(exc: BaseException, multiline: bool) -> str:
+    """The template line the failure happened on: jinja2 rewrites tracebacks to template lines."""
+    line = None
+    tb: TracebackType | None = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return _at(line, multiline)
+
+
+def _at(line: int | None, multiline: bool) -> str:
+    return f" on template line {line}" if line and multiline else ""
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 200 else text[:200] + "…"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,19 +12,35 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from enforcer.config import limits
 from enforcer.config.diagnostics import Diagnostic
 from enforcer.model import Playbook
 from enforcer.report.desired import playbook_view
 
 
 def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic]) -> None:
-    """One line a problem, ``file:line: key: message``, with its hint below."""
-    for d in diagnostics:
+    """One line a problem, ``file:line: key: message``, with its hint below.
+
+    Plain text, never markup, and control characters shown as escapes: a file name, key or value
+    quoted from a hostile file must not restyle the output or drive the terminal.
+    """
+    shown = list(diagnostics)
+    for d in shown[: limits.MAX_DIAGNOSTICS_SHOWN]:
         style = "bold red" if d.severity == "error" else "yellow"
-        line = Text.assemble((f"{d.severity}: ", style), (str(d.location), "bold"), f": {d.summary}")
+        where, summary = _printable(str(d.location)), _printable(d.summary)
+        line = Text.assemble((f"{d.severity}: ", style), (where, "bold"), f": {summary}")
         console.print(line, highlight=False, soft_wrap=True)
         if d.hint:
-            console.print(Text(f"  hint: {d.hint}", style="dim"), highlight=False, soft_wrap=True)
+            console.print(Text(f"  hint: {_printable(d.hint)}", style="dim"), highlight=False, soft_wrap=True)
+    if len(shown) > limits.MAX_DIAGNOSTICS_SHOWN:
+        console.print(f"… and {len(shown) - limits.MAX_DIAGNOSTICS_SHOWN:,} more (all of them with --json)")
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def summary(playbook: Playbook) -> str:
@@ -45,10 +62,11 @@ def _count(n: int, noun: str) -> str:
 def print_inventory(console: Console, playbook: Playbook) -> None:
     """The resolved desired state per site: a device table and the clients that hold credentials."""
     for play in playbook_view(playbook)["plays"]:
-        console.rule(f"[bold]{play['name']}[/] · {play['organisation']} · enforce {', '.join(play['enforce'])}")
+        name, organisation = escape(play["name"]), escape(play["organisation"])
+        console.rule(f"[bold]{name}[/] · {organisation} · enforce {', '.join(play['enforce'])}")
         for site in play["sites"]:
-            groups = f" [dim](groups: {', '.join(site['groups'])})[/]" if site["groups"] else ""
-            table = Table(title=f"[bold]{site['name']}[/]{groups}", title_justify="left", expand=False)
+            groups = f" [dim](groups: {escape(', '.join(site['groups']))})[/]" if site["groups"] else ""
+            table = Table(title=f"[bold]{escape(site['name'])}[/]{groups}", title_justify="left", expand=False)
             for column in ("device", "model", "address", "firmware", "lock", "accounts"):
                 table.add_column(column)
             for d in site["devices"]:
@@ -59,7 +77,7 @@ def print_inventory(console: Console, playbook: Playbook) -> None:
                     name,
                     f"{escape(d['model'])}\n[dim]{d['vendor']}[/]",
                     f"{escape(d['address'])}:{d['port']}\n[dim]{d['scheme']}[/]",
-                    d["firmware"]["version"] if d["firmware"] else "[dim]unmanaged[/]",
+                    escape(d["firmware"]["version"]) if d["firmware"] else "[dim]unmanaged[/]",
                     _lock(d["lock_policy"]),
                     "\n".join(_account(n, a) for n, a in d["accounts"].items()) or "[dim]none[/]",
                 )

@@ -78,7 +78,7 @@ def repo(tmp_path: Path) -> Iterator[Callable[..., Repo]]:
         playbook = load_playbook(out / "site.yml", diagnostics)
         assert playbook is not None, [str(d) for d in diagnostics]
         devices = tuple(d for play in playbook.plays for d in devices_of(play))
-        password = (out / ".vault-password").read_text(encoding="utf-8").strip().encode()
+        password = (out / "inventory" / ".vault-password").read_text(encoding="utf-8").strip().encode()
         store = CredentialStore.load(out / "inventory" / "credentials.vault", password)
         return Repo(out, spec, fleet, devices, store)
 

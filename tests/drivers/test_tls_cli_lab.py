@@ -55,7 +55,7 @@ def secrets_of(r: Repo) -> set[str]:
     for d in r.spec.devices:
         values |= {a.password for a in d.accounts} | {c.password for c in d.channels}
     values |= {c.password for c in r.spec.clients}
-    key = (r.out / ".vault-password").read_text().strip()
+    key = (r.out / "inventory" / ".vault-password").read_text().strip()
     values.add(key)
     desired = yaml.safe_load(vault.decrypt((r.out / "inventory/secrets/fleet.vault").read_text(), key.encode()))
     values |= set(desired.values())

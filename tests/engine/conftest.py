@@ -46,7 +46,7 @@ class Lab:
         return self.fleet.read_events()
 
     def store(self) -> CredentialStore:
-        password = (self.root / ".vault-password").read_text().strip().encode()
+        password = (self.root / "inventory" / ".vault-password").read_text().strip().encode()
         return CredentialStore.load(self.root / "inventory" / "credentials.vault", password)
 
     def secrets(self) -> set[str]:

@@ -60,7 +60,7 @@ def load(out: Path) -> Generated:
     playbook = load_playbook(out / "site.yml", diagnostics)
     assert [str(d) for d in diagnostics] == []
     assert playbook is not None
-    password = (out / ".vault-password").read_text(encoding="utf-8").strip()
+    password = (out / "inventory" / ".vault-password").read_text(encoding="utf-8").strip()
     store = CredentialStore.load(out / "inventory" / "credentials.vault", password.encode())
     return Generated(out, LabSpec.load(out / "lab.spec.json"), playbook, store, password)
 
@@ -116,15 +116,14 @@ def test_the_repository_validates_and_selects_every_site(fleet: Generated) -> No
     assert [len(s.devices) for s in fleet.inventory.sites] == [1 + CAMERAS] * SITES
     assert sorted(p.name for p in fleet.out.iterdir()) == [
         ".gitignore",
-        ".vault-password",
         "inventory",
         "lab.spec.json",
         "site.yml",
     ]
-    assert "/.vault-password" in (fleet.out / ".gitignore").read_text().splitlines()
-    assert stat.S_IMODE((fleet.out / ".vault-password").stat().st_mode) == 0o600
+    assert "/inventory/.vault-password" in (fleet.out / ".gitignore").read_text().splitlines()
+    assert stat.S_IMODE((fleet.out / "inventory" / ".vault-password").stat().st_mode) == 0o600
     fleet_yml = (fleet.out / "inventory" / "fleet.yml").read_text()
-    assert 'vault_password: !secret "file:../.vault-password"' in fleet_yml
+    assert 'vault_password: !secret "file:.vault-password"' in fleet_yml
     assert "credential_store: credentials.vault" in fleet_yml
     assert f"enforce lab generate --sites {SITES} --cameras {CAMERAS} --vendor hikvision --seed {SEED}" in fleet_yml
 
@@ -267,7 +266,8 @@ def _passwords(fleet: Generated) -> set[str]:
 def test_no_password_is_in_clear_in_the_repository(fleet: Generated) -> None:
     generated = {p for p in _passwords(fleet) if len(p) == 16} | {fleet.password}
     assert len(generated) > len(fleet.spec.devices)
-    files = [p for p in (fleet.out / "inventory").rglob("*") if p.is_file()] + [fleet.out / "site.yml"]
+    ignored = fleet.out / "inventory" / ".vault-password"  # the key itself, which .gitignore keeps out of git
+    files = [p for p in (fleet.out / "inventory").rglob("*") if p.is_file() and p != ignored] + [fleet.out / "site.yml"]
     assert len(files) >= 6
     for path in files:
         data = path.read_bytes()

@@ -22,6 +22,7 @@ IMAGE = b"ENFORCER-LAB-FIRMWARE\nmodel=DS-7608NXI-I2\nversion=V4.62.210\nbuild=b
 
 INVENTORY = """\
 organisation: test-msp
+secrets: {env: [NW_*]}
 defaults:
   accounts:
     admin: {level: administrator, password: !secret "env:NW_ADMIN"}

@@ -30,7 +30,7 @@ def test_yaml_syntax_error(repo: Repo) -> None:
     repo.replace("  hq:\n", "  hq:\n    vars: {net: [10.1.0}\n")
     code, _, err = repo.run("validate", "site.yml")
     assert code == 1
-    assert f"inventory.yml:{repo.line_of('[10.1.0}')}: YAML syntax error" in err
+    assert f"inventory.yml:{repo.line_of('[10.1.0}')}: sites.hq.vars.net[0]: YAML syntax error" in err
 
 
 def test_schema_violation_out_of_range(repo: Repo) -> None:
@@ -245,22 +245,25 @@ def test_a_password_the_firmware_would_refuse_is_refused_before_any_device(
     repo: Repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Hikvision firmware takes at most 16 characters; the inherited default is reported where it is written."""
-    monkeypatch.setenv("LONG", "Seventeen-chars-1")
-    repo.replace('password: !secret "env:NW_ADMIN"', 'password: !secret "env:LONG"')
-    where = repo.line_of("env:LONG")
+    monkeypatch.setenv("NW_LONG", "Seventeen-chars-1")
+    repo.replace('password: !secret "env:NW_ADMIN"', 'password: !secret "env:NW_LONG"')
+    where = repo.line_of("env:NW_LONG")
     err = _fails_at(repo, where, "defaults.accounts.admin.password", "hikvision firmware would refuse")
     assert "16 characters" in err and "Seventeen-chars-1" not in err
 
 
 def test_a_dahua_password_with_a_forbidden_character_is_refused(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SEMI", "Has;Semicolon1")
+    monkeypatch.setenv("NW_SEMI", "Has;Semicolon1")
     repo.replace(
         'cam2: {vendor: hikvision, model: DS-2CD2146G2-ISU, address: "{{ net }}.22", recorder: nvr, channel: 2}',
         'cam2: {vendor: dahua, model: IPC-HDW2431T, address: "{{ net }}.22", recorder: nvr, channel: 2,\n'
-        '             accounts: {admin: {password: !secret "env:SEMI"}}}',
+        '             accounts: {admin: {password: !secret "env:NW_SEMI"}}}',
     )
     err = _fails_at(
-        repo, repo.line_of("env:SEMI"), "sites.hq.cameras.cam2.accounts.admin.password", "dahua firmware would refuse"
+        repo,
+        repo.line_of("env:NW_SEMI"),
+        "sites.hq.cameras.cam2.accounts.admin.password",
+        "dahua firmware would refuse",
     )
     assert "must not contain any of" in err and "Has;Semicolon1" not in err
 

@@ -62,6 +62,7 @@ def inventories(draw: st.DrawFn) -> tuple[dict[str, Any], list[dict[tuple[str, .
     noise = draw(level)  # a recorders: block must never reach a camera
     inventory = {
         "organisation": "o",
+        "secrets": {"env": sorted(ENV)},
         "defaults": {**_tree(org), "cameras": _tree(org_cam), "recorders": _tree(noise)},
         "groups": {name: {"defaults": {**_tree(g), "cameras": _tree(c)}} for name, (g, c) in groups.items()},
         "sites": {

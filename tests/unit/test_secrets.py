@@ -96,7 +96,7 @@ class TestResolver:
         (tmp_path / "token").write_text("from-a-file\n")
         (tmp_path / "all.vault").write_text(vault.encrypt(b"a: from-vault\nn: 1234\n", b"pw"))
         (tmp_path / "one.vault").write_text(vault.encrypt(b"single-value\n", b"pw"))
-        resolver = SecretResolver(tmp_path, Secret("pw", "test"), {"TOKEN": "from-env"})
+        resolver = SecretResolver(tmp_path, Secret("pw", "test"), {"TOKEN": "from-env"}, ("TOKEN",))
         assert resolver.resolve({"secret": "env:TOKEN"}).reveal() == "from-env"
         assert resolver.resolve({"secret": "file:token"}).reveal() == "from-a-file"
         assert resolver.resolve({"secret": "vault:all.vault#a"}).reveal() == "from-vault"
@@ -133,7 +133,7 @@ class TestResolver:
             "vault:nowhere.vault#a": "not found",
             "env:NOPE": "NOPE is not set",
         }
-        resolver = SecretResolver(tmp_path, Secret("pw", "t"), {})
+        resolver = SecretResolver(tmp_path, Secret("pw", "t"), {}, ("NOPE",))
         for ref, message in cases.items():
             with pytest.raises(SecretError, match=message) as info:
                 resolver.resolve({"secret": ref})

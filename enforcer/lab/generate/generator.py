@@ -4,11 +4,11 @@
 
     out/
       .gitignore               keeps the vault password and the lab's own files out of git
-      .vault-password          the inventory's vault password (mode 0600)
       site.yml                 the playbook: one play over every site
       lab.spec.json            what each simulated device really is (``enforce lab serve`` reads it)
       inventory/
         fleet.yml              organisation, defaults, firmware by model, sites
+        .vault-password        the inventory's vault password (mode 0600)
         credentials.vault      the credential store: each device's current passwords
         secrets/fleet.vault    the desired passwords, one key per ``device/account``
         firmware/*.dav         lab firmware images, with their sha256 in fleet.yml

@@ -62,9 +62,9 @@ _HEADER = """\
 #   enforce lab generate $command --out DIR
 # Each device listens on its own loopback address (see lab.spec.json beside this repository).
 # Desired passwords live in secrets/fleet.vault, one key per device/account; what each device has
-# now lives in the credential store. The vault password is ../.vault-password, kept out of git.
+# now lives in the credential store. The vault password is .vault-password, kept out of git.
 organisation: $organisation_yaml
-vault_password: !secret "file:../.vault-password"
+vault_password: !secret "file:.vault-password"
 credential_store: credentials.vault
 
 vars:
@@ -98,8 +98,9 @@ _PLAYBOOK = """\
 """
 
 _GITIGNORE = """\
-# The vault password never goes into git: CI and each engineer provide it.
-/.vault-password
+# The vault password never goes into git: CI and each engineer provide it. It lives inside the
+# inventory folder because an inventory may name no file outside it.
+/inventory/.vault-password
 # The lab beside the repository: lab.spec.json (the simulated devices, passwords in clear), and what
 # `enforce lab serve` writes (state, events, certificate).
 /lab.*
@@ -140,7 +141,7 @@ def write_repo(
         folder.mkdir(parents=True, exist_ok=True)
     rng = built.rng
     password = "".join(rng.choices(string.ascii_letters + string.digits, k=32))
-    fd = os.open(out / ".vault-password", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(inventory / ".vault-password", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as stream:
         stream.write(password + "\n")
     (out / ".gitignore").write_text(_GITIGNORE, encoding="utf-8")
