@@ -28,6 +28,13 @@ from enforcer.engine.sitelocks import FileSiteLocks, Held, Holder, holding, stat
 from enforcer.errors import SiteBusy, SiteLockError
 from enforcer.model import Play, Playbook
 
+#: What ``--help`` says of the locks, for each command that takes them.
+HOLDS = (
+    "It holds the locks of the selected sites from before the first device is read to the end, all or none: "
+    "a site another run holds stops it with exit 1, naming the holder (see --wait; --limit '!SITE' leaves "
+    "a site out)."
+)
+
 
 def add_wait_argument(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
@@ -46,7 +53,7 @@ def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r} (write --wait after PLAYBOOK)") from None
     if value < 0:
         raise argparse.ArgumentTypeError("seconds must not be negative")
     return value

@@ -23,7 +23,7 @@ from enforcer.cli._common import (
     print_json,
     report_problems,
 )
-from enforcer.cli._locking import add_wait_argument, lock_message, sites_held
+from enforcer.cli._locking import HOLDS, add_wait_argument, lock_message, sites_held
 from enforcer.drivers.base import DriverOptions
 from enforcer.engine.executor import RunOptions
 from enforcer.engine.journal import Journal
@@ -42,7 +42,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "plan",
         help="Gather facts and show what apply would change (exit 0 none, 2 changes, 1 error).",
         description="Gather facts, diff them with the declared state and show the ordered, masked plan. "
-        "Exit 0: no changes; 2: changes; 1: error (as terraform plan -detailed-exitcode).",
+        "Exit 0: no changes; 2: changes; 1: error (as terraform plan -detailed-exitcode). " + HOLDS,
     )
     add_playbook_arguments(plan)
     plan.add_argument("-o", "--out", type=Path, metavar="FILE", help="save the plan, for enforce apply FILE")
@@ -54,7 +54,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="Plan, then converge every selected site in lock-safe order.",
         description="Converge the selected sites: isolate stale credential paths, wait out locks, change "
         "recorders, cameras, their channels and clients, release, verify. Given a saved plan file, refuse it "
-        "if any device changed since.",
+        "if any device changed since. " + HOLDS,
     )
     add_playbook_arguments(apply, metavar="PLAYBOOK|PLAN", help="a playbook, or a plan file from plan -o")
     apply.add_argument("--check", action="store_true", help="only plan (the same as enforce plan)")

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK, add_playbook_arguments, load, print_json, report_problems
-from enforcer.cli._locking import add_wait_argument, lock_message, sites_held
+from enforcer.cli._locking import HOLDS, add_wait_argument, lock_message, sites_held
 from enforcer.drivers.base import DriverOptions
 from enforcer.engine.gather import Failure, Gathered, devices_of
 from enforcer.engine.run import PlayRun
@@ -28,7 +28,7 @@ from enforcer.report.facts import PlayFacts, facts_view, print_facts, summary
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     text = "Gather facts from every selected device: model, firmware, login, lock policy, channels."
-    sub = commands.add_parser("facts", help=text, description=text)
+    sub = commands.add_parser("facts", help=text, description=f"{text} {HOLDS}")
     add_playbook_arguments(sub)
     sub.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per-request timeout (10)")
     add_wait_argument(sub)
