@@ -417,3 +417,28 @@ def test_with_wait_the_second_apply_waits_for_the_first_then_finds_nothing_to_do
     assert second.returncode == 0, log.read_text()
     assert "No changes" in log.read_text()  # it planned after the first had converged the fleet
     assert not _our_failures(fleet.events())
+
+
+def test_applies_on_different_sites_run_at_once_and_keep_every_password(lab: Any) -> None:
+    """Site locks let runs on different sites overlap; both save the one credential store, and neither
+    may write back a copy without the other's new passwords (before saves merged, most pairs lost some)."""
+    fleet = lab(problems=("stale_channel", "weak_password"), problem_share=1.0, thresholds=[5])
+    runs = [
+        subprocess.Popen(
+            [ENFORCE, "apply", fleet.playbook, "--yes", "--limit", site, "--time-scale", str(SCALE)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for site in sorted({d.site for d in fleet.spec.devices})
+    ]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0] * len(runs), outputs
+    store = fleet.store()
+    for device in fleet.spec.devices:
+        for account in fleet.fleet.device(device.name)["accounts"]:
+            entry = store.get(f"{device.site}/{device.name}", account["name"])
+            assert entry is not None and entry.current is not None, f"{device.name}/{account['name']}"
+            assert entry.current.reveal() == account["password"], f"{device.name}/{account['name']} lost"
+    assert not _our_failures(fleet.events())
+    assert fleet.run("plan", fleet.playbook)[0] == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
@@ -239,6 +241,53 @@ def test_save_syncs_the_file_before_the_rename_and_the_folder_after(
     monkeypatch.setattr(os, "replace", replace)
     CredentialStore(path, PASSWORD).save()
     assert calls == ["fsync-file", "replace", "fsync-folder"]
+
+
+def test_runs_on_other_sites_saving_meanwhile_keep_each_others_passwords(path: Path) -> None:
+    """Two applies with --limit on different sites each loaded the store at their start; before saves
+    merged, the later save wrote back the file as its run had read it, and the other's passwords were lost."""
+    CredentialStore(path, PASSWORD).save()
+    one, two = CredentialStore.load(path, PASSWORD), CredentialStore.load(path, PASSWORD)
+    one.set_pending("a/nvr", "admin", s("A-new"))
+    one.save()
+    two.set_current("b/nvr", "admin", s("B-now"))
+    two.set_pending("b/nvr", "admin", s("B-new"))
+    two.save()
+    one.commit("a/nvr", "admin")
+    one.save()
+    two.commit("b/nvr", "admin")
+    two.save()
+    stored = CredentialStore.load(path, PASSWORD)
+    assert stored.get("a/nvr", "admin") == Entry(current=s("A-new"))
+    assert stored.get("b/nvr", "admin") == Entry(current=s("B-new"), previous=s("B-now"))
+    assert one.get("b/nvr", "admin") == Entry(current=s("B-now"), pending=s("B-new"))  # read back at its save
+
+
+#: A run in another process: records a password for each of its devices, saving after each.
+SAVER = """
+import sys
+from pathlib import Path
+from enforcer.credentials.secret import Secret
+from enforcer.credentials.store import CredentialStore
+store = CredentialStore.load(Path(sys.argv[1]), sys.argv[2].encode())
+for n in range(int(sys.argv[4])):
+    store.set_current(f"{sys.argv[3]}/cam-{n}", "admin", Secret(f"pw-{sys.argv[3]}-{n}", "test"))
+    store.save()
+"""
+
+
+def test_saves_at_the_same_moment_from_several_processes_lose_nothing(path: Path) -> None:
+    CredentialStore(path, PASSWORD).save()
+    sites, devices = ["s1", "s2", "s3", "s4"], 6
+    runs = [
+        subprocess.Popen([sys.executable, "-c", SAVER, str(path), PASSWORD.decode(), site, str(devices)])
+        for site in sites
+    ]
+    assert [run.wait(timeout=60) for run in runs] == [0] * len(sites)
+    stored = CredentialStore.load(path, PASSWORD)
+    for site in sites:
+        for n in range(devices):
+            assert stored.get(f"{site}/cam-{n}", "admin") == Entry(current=s(f"pw-{site}-{n}")), f"{site}/cam-{n}"
 
 
 # Property: over any sequence of set_pending/commit, current is the last committed value, and a
