@@ -34,6 +34,7 @@ from enforcer.drivers.base import DriverOptions
 from enforcer.engine.executor import RunOptions
 from enforcer.engine.journal import Journal
 from enforcer.engine.run import PlayRun
+from enforcer.engine.sitelocks import FileSiteLocks, Held, Holder, holding
 from enforcer.lab.generate.generator import generate
 
 ENFORCE = str(Path(sys.executable).parent / "enforce")
@@ -81,6 +82,15 @@ def _play(root: Path) -> PlayRun:
     return PlayRun(play, DriverOptions(), concurrency=play.concurrency, time_scale=SCALE)
 
 
+@contextmanager
+def held(run: PlayRun) -> Iterator[Held]:
+    """The play's site locks, as enforce apply holds them."""
+    locks = FileSiteLocks.of_inventory(run.play.inventory.path)
+    sites = [s.name for s in run.play.selected()]
+    with holding([(locks, sites)], Holder.this_process("engine_bench", "benchmarked")) as taken:
+        yield taken[0]
+
+
 def _requests() -> int:
     with _count_lock:
         return _count
@@ -107,7 +117,8 @@ def fleet_figures(sites: int, cameras: int, vendor: str) -> None:
             journal = Journal(root / "journal.db")
             options = RunOptions(concurrency=20, serial=("100%",), max_fail_percentage=100, time_scale=SCALE)
             start = time.monotonic()
-            results = run.apply(plan, journal, options, lambda event: None)
+            with held(run) as locks:
+                results = run.apply(plan, journal, options, lambda event: None, held=locks)
             apply_time = time.monotonic() - start
             run.close()
             failed = sum(1 for r in results if r.status == "failed")
@@ -118,7 +129,8 @@ def fleet_figures(sites: int, cameras: int, vendor: str) -> None:
             found = rerun.gather()
             gathered = time.monotonic()
             again = rerun.plan(found, playbook=str(root / "site.yml"))
-            rerun.apply(again, journal, options, lambda event: None)
+            with held(rerun) as locks:
+                rerun.apply(again, journal, options, lambda event: None, held=locks)
             rerun_time, rerun_requests = time.monotonic() - start, _requests()
             split = (
                 f"load {loaded - start:.1f} s, facts {gathered - loaded:.1f} s, "
@@ -144,12 +156,14 @@ def lock_waits(sites: int, vendor: str) -> None:
             start = time.monotonic()
             found = run.gather(wait_locks=True)
             plan = run.plan(found, playbook=str(root / "site.yml"))
-            results = run.apply(
-                plan,
-                Journal(root / "journal.db"),
-                RunOptions(concurrency=20, max_fail_percentage=100, time_scale=SCALE),
-                lambda event: None,
-            )
+            with held(run) as locks:
+                results = run.apply(
+                    plan,
+                    Journal(root / "journal.db"),
+                    RunOptions(concurrency=20, max_fail_percentage=100, time_scale=SCALE),
+                    lambda event: None,
+                    held=locks,
+                )
             elapsed = time.monotonic() - start
             run.close()
     converged = sum(1 for r in results if r.status == "converged")

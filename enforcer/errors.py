@@ -13,6 +13,9 @@
     ├── Refused                          the login guard refused an attempt, before anything was sent
     ├── StalePlan                        a saved plan's devices changed since it was made
     ├── LockWaitExpired                  a device stayed locked longer than the run allows
+    ├── SiteLockError                    a site's run lock cannot be taken or is not held
+    │   ├── SiteBusy                     another run holds it: names the holder
+    │   └── SiteNotHeld                  journal work begun for a site this process does not hold
     ├── DeviceError                      a device failed: site, device, step, what it said
     │   ├── LockedOut                    it reports us locked out, with the time left
     │   ├── TransportFailed              no whole reply came back (timeout, refused, reset, TLS)
@@ -34,7 +37,7 @@ a secret value. The lab keeps exceptions of its own: it shares no code with what
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 
 class EnforcerError(Exception):
@@ -92,6 +95,37 @@ class StalePlan(EnforcerError):
 
 class LockWaitExpired(EnforcerError):
     """A device stayed locked longer than the run allows."""
+
+
+class SiteLockError(EnforcerError):
+    """A site's run lock cannot be taken (say, its lock file cannot be created), or is not held."""
+
+
+class SiteBusy(SiteLockError):
+    """Another run holds sites this run needs; ``busy`` maps each to its holder, described.
+
+    The message names the first site and its holder; what to do about it is the caller's to say (the
+    command line offers ``--wait``).
+    """
+
+    def __init__(self, busy: Mapping[str, str]) -> None:
+        self.busy = dict(busy)
+        site, holder = next(iter(self.busy.items()))
+        others = [s for s in self.busy if s != site]
+        more = f" ({len(others)} more of the selected sites are held: {_names(others)})" if others else ""
+        super().__init__(f"site {site} is {holder}{more}")
+
+
+class SiteNotHeld(SiteLockError):
+    """Run work was begun for sites whose locks this process does not hold: a bug, never adopted work."""
+
+    def __init__(self, sites: Sequence[str]) -> None:
+        self.sites = list(sites)
+        super().__init__(f"a run of sites {_names(self.sites)} was begun without holding their locks")
+
+
+def _names(sites: Sequence[str], shown: int = 5) -> str:
+    return ", ".join(sites[:shown]) + (", …" if len(sites) > shown else "")
 
 
 class DeviceError(EnforcerError):

@@ -1,9 +1,14 @@
-"""``enforce plan`` and ``enforce apply``: the dry run is the plan; apply carries out exactly a plan."""
+"""``enforce plan`` and ``enforce apply``: the dry run is the plan; apply carries out exactly a plan.
+
+Both hold the locks of the sites they select from before the first device is read to the end
+(:mod:`._locking` says why a plan takes them too); the journal lives beside the inventory.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -18,11 +23,13 @@ from enforcer.cli._common import (
     print_json,
     report_problems,
 )
+from enforcer.cli._locking import HOLDS, add_wait_argument, lock_message, sites_held
 from enforcer.drivers.base import DriverOptions
 from enforcer.engine.executor import RunOptions
 from enforcer.engine.journal import Journal
 from enforcer.engine.run import PlayRun, check_fresh
-from enforcer.errors import CredentialStoreError, JournalError, StalePlan
+from enforcer.engine.sitelocks import Held, state_folder
+from enforcer.errors import CredentialStoreError, JournalError, SiteLockError, StalePlan
 from enforcer.model import Play, Playbook
 from enforcer.plan.artifact import Plan, load_plans, save_plans
 from enforcer.plan.steps import FirmwareKind, RebootUnlock
@@ -35,7 +42,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "plan",
         help="Gather facts and show what apply would change (exit 0 none, 2 changes, 1 error).",
         description="Gather facts, diff them with the declared state and show the ordered, masked plan. "
-        "Exit 0: no changes; 2: changes; 1: error (as terraform plan -detailed-exitcode).",
+        "Exit 0: no changes; 2: changes; 1: error (as terraform plan -detailed-exitcode). " + HOLDS,
     )
     add_playbook_arguments(plan)
     plan.add_argument("-o", "--out", type=Path, metavar="FILE", help="save the plan, for enforce apply FILE")
@@ -47,7 +54,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="Plan, then converge every selected site in lock-safe order.",
         description="Converge the selected sites: isolate stale credential paths, wait out locks, change "
         "recorders, cameras, their channels and clients, release, verify. Given a saved plan file, refuse it "
-        "if any device changed since.",
+        "if any device changed since. " + HOLDS,
     )
     add_playbook_arguments(apply, metavar="PLAYBOOK|PLAN", help="a playbook, or a plan file from plan -o")
     apply.add_argument("--check", action="store_true", help="only plan (the same as enforce plan)")
@@ -56,13 +63,15 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "--journal",
         type=Path,
         metavar="FILE",
-        help="the run journal (default: .enforcer/journal.db in the inventory folder)",
+        help="the run journal (default: .enforcer/journal.db in the inventory folder; the site locks stay in "
+        ".enforcer/locks/ there)",
     )
     _run_arguments(apply)
     apply.set_defaults(run=run_apply)
 
 
 def _run_arguments(sub: argparse.ArgumentParser) -> None:
+    add_wait_argument(sub)
     sub.add_argument("--source-address", metavar="IP", help="bind connections to devices to this local address")
     sub.add_argument(
         "--restore-unknown-filters",
@@ -102,7 +111,11 @@ def run_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
         report_problems(args, diagnostics, err)
         return EXIT_ERROR
     try:
-        runs = _plans(args, playbook)
+        with sites_held(args, playbook, err, "planned"):
+            runs = _plans(args, playbook)
+    except SiteLockError as exc:
+        err.print(f"[bold red]error:[/] {escape(lock_message(exc, args))}")
+        return EXIT_ERROR
     except CredentialStoreError as exc:
         err.print(f"[bold red]error:[/] credential store: {escape(str(exc))}")
         return EXIT_ERROR
@@ -138,6 +151,23 @@ def run_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
     if playbook is None:
         report_problems(args, diagnostics, err)
         return EXIT_ERROR
+    try:
+        with sites_held(args, playbook, err, "applied") as held:
+            return _apply(args, playbook, saved, held, out, err)
+    except SiteLockError as exc:
+        err.print(f"[bold red]error:[/] {escape(lock_message(exc, args))}")
+        return EXIT_ERROR
+
+
+def _apply(
+    args: argparse.Namespace,
+    playbook: Playbook,
+    saved: list[Plan] | None,
+    held: Callable[[Play], Held],
+    out: Console,
+    err: Console,
+) -> int:
+    """Every play in turn, the sites' locks held (``held`` gives each play's)."""
     failed_sites = 0
     all_results = []
     for index, play in enumerate(playbook.plays):
@@ -180,7 +210,9 @@ def run_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
                     max_fail_percentage=play.max_fail_percentage,
                     time_scale=args.time_scale,
                 )
-                results = run.apply(plan, journal, options, display, source_address=args.source_address)
+                results = run.apply(
+                    plan, journal, options, display, held=held(play), source_address=args.source_address
+                )
             all_results += results
             failed_sites += sum(1 for r in results if r.status in ("failed", "skipped"))
             if not args.json:
@@ -200,9 +232,7 @@ def run_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _journal(args: argparse.Namespace, play: Play) -> Journal:
-    inventory = Path(play.inventory.path)
-    folder = inventory if inventory.is_dir() else inventory.parent
-    return Journal(args.journal or folder / ".enforcer" / "journal.db")
+    return Journal(args.journal or state_folder(Path(play.inventory.path)) / "journal.db")
 
 
 def _confirm(args: argparse.Namespace, out: Console, err: Console) -> bool:

@@ -21,7 +21,9 @@ The file is an Ansible Vault (1.1) document encrypted with the inventory's vault
 
 so that ``ansible-vault view`` works on it. A rotation runs ``set_pending`` → ``save`` → change the
 device → verify → ``commit`` → ``save``. :meth:`CredentialStore.save` is atomic and durable: a crash
-leaves either the old or the new file, never a torn one.
+leaves either the old or the new file, never a torn one. Runs on different sites of one inventory may
+save the same file at once: each save reads the file again, under a lock, and writes only the accounts
+this store changed over it, so that no run undoes what another recorded.
 
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "credentials.vault"
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import os
 import tempfile
 import threading
@@ -93,6 +96,8 @@ class CredentialStore:
         self._password = password
         self._entries: dict[tuple[str, str], Entry] = dict(entries or {})
         self._isolations: dict[str, Isolation] = {}
+        self._changed: set[tuple[str, str]] = set(self._entries)  # to write over what the file holds
+        self._isolations_changed: set[str] = set()
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -128,6 +133,7 @@ class CredentialStore:
         entries, isolations = _parse(data, path)
         store = cls(path, password, entries)
         store._isolations = isolations
+        store._changed.clear()
         return store
 
     def get(self, device_id: str, account: str) -> Entry | None:
@@ -171,6 +177,7 @@ class CredentialStore:
                     f"{device_id} {account}: a different password is already pending; commit or discard it first"
                 )
             self._entries[(device_id, account)] = dataclasses.replace(entry, pending=password)
+            self._changed.add((device_id, account))
 
     def commit(self, device_id: str, account: str) -> None:
         """The device now has the pending password: pending → current, current → previous.
@@ -185,6 +192,7 @@ class CredentialStore:
                 self._entries[(device_id, account)] = dataclasses.replace(entry, pending=None)
             else:
                 self._entries[(device_id, account)] = Entry(entry.pending, None, entry.current)
+            self._changed.add((device_id, account))
 
     def set_current(self, device_id: str, account: str, password: Secret) -> None:
         """The device is known to have ``password`` (found by preflight, or first recorded).
@@ -198,6 +206,7 @@ class CredentialStore:
                 entry = dataclasses.replace(entry, previous=entry.current)
             pending = None if entry.pending == password else entry.pending
             self._entries[(device_id, account)] = dataclasses.replace(entry, current=password, pending=pending)
+            self._changed.add((device_id, account))
 
     # isolations --------------------------------------------------------------------------------
 
@@ -218,17 +227,20 @@ class CredentialStore:
             if device_id in self._isolations:
                 return False
             self._isolations[device_id] = isolation
+            self._isolations_changed.add(device_id)
             return True
 
     def clear_isolation(self, device_id: str) -> None:
         """The device's filter is restored."""
         with self._lock:
             self._isolations.pop(device_id, None)
+            self._isolations_changed.add(device_id)
 
     def put(self, device_id: str, account: str, entry: Entry) -> None:
         """Record ``entry`` as the account's passwords, whatever was there (importing what is known elsewhere)."""
         with self._lock:
             self._entries[_key(device_id, account)] = entry
+            self._changed.add((device_id, account))
 
     def discard_pending(self, device_id: str, account: str) -> None:
         """Forget the pending password: the device is known not to have it."""
@@ -236,26 +248,40 @@ class CredentialStore:
             entry = self._entries.get((device_id, account))
             if entry is not None:
                 self._entries[(device_id, account)] = dataclasses.replace(entry, pending=None)
+                self._changed.add((device_id, account))
 
     # writing -----------------------------------------------------------------------------------
 
     def save(self) -> None:
-        """Write the store atomically and durably (temp file, fsync, rename, fsync of the folder)."""
-        with self._lock:
+        """Write the store atomically and durably (temp file, fsync, rename, fsync of the folder).
+
+        Under a lock on the store's folder, the file is read again first: what another run saved since
+        is kept, and the accounts changed here are written over it. One run per site (the engine's site
+        locks) means no two runs change one account; without the lock, two saves would each write back
+        the file as it was when they read it, and one run's new passwords would be lost.
+        """
+        with self._lock, _folder_locked(self.path.parent):
+            disk = CredentialStore.load(self.path, self._password)
+            merged = {**self._entries, **disk._entries, **{key: self._entries[key] for key in self._changed}}
+            mine = {d: i for d in self._isolations_changed if (i := self._isolations.get(d)) is not None}
+            isolations = {d: i for d, i in disk._isolations.items() if d not in self._isolations_changed} | mine
             devices: dict[str, dict[str, dict[str, str | None]]] = {}
-            for (device_id, account), entry in sorted(self._entries.items()):
+            for (device_id, account), entry in sorted(merged.items()):
                 devices.setdefault(device_id, {})[account] = {
                     slot: (value.reveal() if (value := getattr(entry, slot)) is not None else None) for slot in _SLOTS
                 }
             document: dict[str, Any] = {"version": FORMAT_VERSION, "devices": devices}
-            if self._isolations:
-                document["isolations"] = {d: _isolation_data(i) for d, i in sorted(self._isolations.items())}
+            if isolations:
+                document["isolations"] = {d: _isolation_data(i) for d, i in sorted(isolations.items())}
             text = yaml.safe_dump(document, sort_keys=True, allow_unicode=True)
             data = vault.encrypt(text.encode("utf-8"), self._password).encode("ascii")
             try:
                 _atomic_write(self.path, data)
             except OSError as exc:
                 raise CredentialStoreError(f"cannot write credential store {self.path}: {exc.strerror or exc}") from exc
+            self._entries, self._isolations = merged, isolations
+            self._changed.clear()
+            self._isolations_changed.clear()
 
 
 def _key(device_id: str, account: str) -> tuple[str, str]:
@@ -352,6 +378,23 @@ def _atomic_write(path: Path, data: bytes) -> None:
             os.unlink(tmp)
         raise
     _fsync_folder(folder)
+
+
+@contextlib.contextmanager
+def _folder_locked(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on the folder, between reading the store again and replacing it; where a
+    folder cannot be opened or locked, saves go unlocked, as they did before runs could overlap."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
+    except OSError:
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -2,6 +2,6 @@
 
 :mod:`.gather` reads facts concurrently; :mod:`.executor` runs site plans (phases in order, sites at
 once, waits as timers) and emits typed events; :mod:`.handlers` carries out each kind of step through
-the drivers; :mod:`.journal` records intent and outcome so a killed run resumes; :mod:`.run` ties a
-play's keyring, drivers, plan and journal together.
+the drivers; :mod:`.journal` records intent and outcome so a killed run resumes; :mod:`.sitelocks`
+keeps one run per site at a time; :mod:`.run` ties a play's keyring, drivers, plan and journal together.
 """

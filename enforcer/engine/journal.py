@@ -6,17 +6,25 @@ one machine's, and a device must never stay isolated because that machine is gon
 
 No secret value is ever written here: steps name accounts, never passwords (those live in the
 encrypted credential store, written before any device sees them).
+
+A run records the sites it works on and who holds them. Only a run holding a site's lock (see
+:mod:`.sitelocks`) may begin work on it, and it resumes an unfinished run only when all of that run's
+sites are among its own: their locks being free proves the run that wrote it is dead.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sqlite3
 import threading
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Literal
 
-from enforcer.errors import JournalError
+from enforcer.engine.sitelocks import Held
+from enforcer.errors import JournalError, SiteNotHeld
 from enforcer.plan.artifact import Step
 
 Status = Literal["started", "succeeded", "failed", "skipped"]
@@ -24,7 +32,8 @@ Status = Literal["started", "succeeded", "failed", "skipped"]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY, playbook TEXT NOT NULL, play TEXT NOT NULL,
-    started REAL NOT NULL, finished REAL, status TEXT NOT NULL DEFAULT 'running'
+    started REAL NOT NULL, finished REAL, status TEXT NOT NULL DEFAULT 'running',
+    sites TEXT, owner TEXT
 );
 CREATE TABLE IF NOT EXISTS steps (
     run INTEGER NOT NULL REFERENCES runs(id), step TEXT NOT NULL, site TEXT NOT NULL,
@@ -47,6 +56,7 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            _add_columns(self._db)
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(
                 f"journal {path} cannot be used ({exc}): move it aside and run again; a journal only lets a "
@@ -58,17 +68,32 @@ class Journal:
         with self._lock:
             self._db.close()
 
-    def begin(self, playbook: str, play: str) -> tuple[int, bool]:
-        """The run to write to: the unfinished run of this play if one was killed (resumed), else a new one."""
+    def begin(self, playbook: str, play: str, sites: Collection[str], held: Held) -> tuple[int, bool]:
+        """The run to write to for ``sites``, whose locks ``held`` must hold (else :class:`SiteNotHeld`).
+
+        Resumed (True) is the newest unfinished run of this play whose sites are all among ``sites``:
+        a run holds its sites' locks while it lives, so if they are ours it was killed. An unfinished
+        run of other sites (another ``--limit``) may be running now and is never adopted; nor is one
+        recorded before runs named their sites (its finished steps are redone: every step is idempotent).
+        """
+        missing = sorted(s for s in sites if not held.holds(s))
+        if missing:
+            raise SiteNotHeld(missing)
+        mine, owner = sorted(set(sites)), held.holder.to_json()
         with self._lock:
-            row = self._db.execute(
-                "SELECT id FROM runs WHERE playbook = ? AND play = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
+            rows = self._db.execute(
+                "SELECT id, sites FROM runs WHERE playbook = ? AND play = ? AND status = 'running' ORDER BY id DESC",
                 (playbook, play),
-            ).fetchone()
-            if row:
-                return int(row[0]), True
+            ).fetchall()
+            for run, recorded in rows:
+                if recorded is not None and set(json.loads(recorded)) <= set(mine):
+                    self._db.execute(
+                        "UPDATE runs SET sites = ?, owner = ? WHERE id = ?", (json.dumps(mine), owner, run)
+                    )
+                    return int(run), True
             cursor = self._db.execute(
-                "INSERT INTO runs (playbook, play, started) VALUES (?, ?, ?)", (playbook, play, time.time())
+                "INSERT INTO runs (playbook, play, started, sites, owner) VALUES (?, ?, ?, ?, ?)",
+                (playbook, play, time.time(), json.dumps(mine), owner),
             )
             return int(cursor.lastrowid or 0), False
 
@@ -114,3 +139,12 @@ class Journal:
                 actions,
             )
             return {r[0] for r in rows}
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Bring a journal written before runs named their sites and owner up to date."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    for column in ("sites", "owner"):
+        if column not in have:
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it first
+                db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")

@@ -29,6 +29,7 @@ from enforcer.engine.executor import (
 from enforcer.engine.gather import Failure, Gathered, Progress, devices_of, gather
 from enforcer.engine.handlers import StepContext, run_step
 from enforcer.engine.journal import Journal
+from enforcer.engine.sitelocks import Held
 from enforcer.errors import CredentialStoreError, DeviceError, StalePlan
 from enforcer.model import Device, Play, Site
 from enforcer.plan.artifact import Plan, SitePlan, Step
@@ -144,9 +145,12 @@ class PlayRun:
         options: RunOptions,
         on_event: Callable[[Event], None],
         *,
+        held: Held,
         source_address: str | None = None,
     ) -> list[SiteResult]:
-        run, resumed = journal.begin(plan.playbook, plan.play)
+        """Carry out ``plan``, journaled; ``held`` are this process's locks of the plan's sites (the journal
+        checks them: work is never begun, nor resumed, on a site another live run may hold)."""
+        run, resumed = journal.begin(plan.playbook, plan.play, [s.site for s in plan.sites], held)
         self.keyring.reconcile()  # what discovery proved is the store's current from here on
         sites = {s.name: s for s in self.play.selected()}
         rewritten = {

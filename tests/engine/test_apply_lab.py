@@ -267,3 +267,111 @@ def test_json_results(lab: Any) -> None:
     assert code == 0, output
     result = json.loads(fleet.stdout)
     assert {s["status"] for s in result["sites"]} == {"converged"}
+
+
+#: ``enforce apply`` held just before it rewrites a recorder's channel (a camera already has its new
+#: password and is isolated): it holds its sites until the file named by its first argument exists.
+HELD = """
+import sys, time
+from pathlib import Path
+from enforcer.cli import main
+from enforcer.engine import handlers
+from enforcer.plan.steps import ChannelKind
+go = Path(sys.argv.pop(1))
+channel = handlers._HANDLERS[ChannelKind]
+def held(step, kind, ctx):
+    go.with_suffix(".reached").touch()
+    while not go.exists():
+        time.sleep(0.05)
+    return channel(step, kind, ctx)
+handlers._HANDLERS[ChannelKind] = held
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _held_apply(fleet: Lab, go: Path) -> subprocess.Popen[str]:
+    """An apply that holds the fleet's sites mid-way, until ``go`` exists."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", HELD, str(go), "apply", fleet.playbook, "--yes", "--time-scale", str(SCALE)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_for(lambda: go.with_suffix(".reached").exists() or process.poll() is not None, timeout=120)
+    assert process.poll() is None, process.communicate()[0]
+    return process
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_of_two_concurrent_applies_one_proceeds_the_other_stops_naming_it(
+    lab: Any, tmp_path: Path, vendor: str
+) -> None:
+    """The second apply starts while the first has changed a camera's password but not yet recorded it as
+    current: before site locks, its discovery tried the old password (a failed login) and it resumed the
+    first's journal run as its own."""
+    fleet = lab(problems=("stale_channel",), thresholds=[5], vendor=vendor)
+    go = tmp_path / "go"
+    first = _held_apply(fleet, go)
+    try:
+        before = len(fleet.events())
+        code, output = fleet.run("apply", fleet.playbook, "--yes")
+        assert code == 1, output
+        said = " ".join(output.split())
+        assert f"is being applied by pid {first.pid} (enforce apply {fleet.playbook}" in said, said
+        assert said.endswith("wait for it, or run again with --wait"), said
+        assert not _our_failures(fleet.events()[before:])
+    finally:
+        go.touch()
+        first_output = first.communicate(timeout=120)[0]
+    assert first.returncode == 0, first_output
+    assert not _our_failures(fleet.events())
+    assert fleet.run("plan", fleet.playbook)[0] == 0
+
+
+def test_with_wait_the_second_apply_waits_for_the_first_then_finds_nothing_to_do(lab: Any, tmp_path: Path) -> None:
+    fleet = lab(problems=("stale_channel",), thresholds=[5])
+    go, log = tmp_path / "go", tmp_path / "second.log"
+    first = _held_apply(fleet, go)
+    with log.open("w") as stream:
+        second = subprocess.Popen(
+            [ENFORCE, "apply", fleet.playbook, "--yes", "--wait", "--time-scale", str(SCALE)],
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(lambda: "waiting: site" in log.read_text() or second.poll() is not None, timeout=30)
+        assert second.poll() is None, log.read_text()
+        assert f"pid {first.pid}" in " ".join(log.read_text().split())
+    finally:
+        go.touch()
+        first_output = first.communicate(timeout=120)[0]
+        second.wait(timeout=120)
+    assert first.returncode == 0, first_output
+    assert second.returncode == 0, log.read_text()
+    assert "No changes" in log.read_text()  # it planned after the first had converged the fleet
+    assert not _our_failures(fleet.events())
+
+
+def test_applies_on_different_sites_run_at_once_and_keep_every_password(lab: Any) -> None:
+    """Site locks let runs on different sites overlap; both save the one credential store, and neither
+    may write back a copy without the other's new passwords (before saves merged, most pairs lost some)."""
+    fleet = lab(problems=("stale_channel", "weak_password"), problem_share=1.0, thresholds=[5])
+    runs = [
+        subprocess.Popen(
+            [ENFORCE, "apply", fleet.playbook, "--yes", "--limit", site, "--time-scale", str(SCALE)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for site in sorted({d.site for d in fleet.spec.devices})
+    ]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0] * len(runs), outputs
+    store = fleet.store()
+    for device in fleet.spec.devices:
+        for account in fleet.fleet.device(device.name)["accounts"]:
+            entry = store.get(f"{device.site}/{device.name}", account["name"])
+            assert entry is not None and entry.current is not None, f"{device.name}/{account['name']}"
+            assert entry.current.reveal() == account["password"], f"{device.name}/{account['name']} lost"
+    assert not _our_failures(fleet.events())
+    assert fleet.run("plan", fleet.playbook)[0] == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
@@ -242,6 +244,53 @@ def test_save_syncs_the_file_before_the_rename_and_the_folder_after(
     assert calls == ["fsync-file", "replace", "fsync-folder"]
 
 
+def test_runs_on_other_sites_saving_meanwhile_keep_each_others_passwords(path: Path) -> None:
+    """Two applies with --limit on different sites each loaded the store at their start; before saves
+    merged, the later save wrote back the file as its run had read it, and the other's passwords were lost."""
+    CredentialStore(path, PASSWORD).save()
+    one, two = CredentialStore.load(path, PASSWORD), CredentialStore.load(path, PASSWORD)
+    one.set_pending("a/nvr", "admin", s("A-new"))
+    one.save()
+    two.set_current("b/nvr", "admin", s("B-now"))
+    two.set_pending("b/nvr", "admin", s("B-new"))
+    two.save()
+    one.commit("a/nvr", "admin")
+    one.save()
+    two.commit("b/nvr", "admin")
+    two.save()
+    stored = CredentialStore.load(path, PASSWORD)
+    assert stored.get("a/nvr", "admin") == Entry(current=s("A-new"))
+    assert stored.get("b/nvr", "admin") == Entry(current=s("B-new"), previous=s("B-now"))
+    assert one.get("b/nvr", "admin") == Entry(current=s("B-now"), pending=s("B-new"))  # read back at its save
+
+
+#: A run in another process: records a password for each of its devices, saving after each.
+SAVER = """
+import sys
+from pathlib import Path
+from enforcer.credentials.secret import Secret
+from enforcer.credentials.store import CredentialStore
+store = CredentialStore.load(Path(sys.argv[1]), sys.argv[2].encode())
+for n in range(int(sys.argv[4])):
+    store.set_current(f"{sys.argv[3]}/cam-{n}", "admin", Secret(f"pw-{sys.argv[3]}-{n}", "test"))
+    store.save()
+"""
+
+
+def test_saves_at_the_same_moment_from_several_processes_lose_nothing(path: Path) -> None:
+    CredentialStore(path, PASSWORD).save()
+    sites, devices = ["s1", "s2", "s3", "s4"], 6
+    runs = [
+        subprocess.Popen([sys.executable, "-c", SAVER, str(path), PASSWORD.decode(), site, str(devices)])
+        for site in sites
+    ]
+    assert [run.wait(timeout=60) for run in runs] == [0] * len(sites)
+    stored = CredentialStore.load(path, PASSWORD)
+    for site in sites:
+        for n in range(devices):
+            assert stored.get(f"{site}/cam-{n}", "admin") == Entry(current=s(f"pw-{site}-{n}")), f"{site}/cam-{n}"
+
+
 # Property: over any sequence of set_pending/commit, current is the last committed value, and a
 # committed value stays a candidate until the current value has changed twice after it.
 
@@ -313,3 +362,16 @@ def test_a_malformed_isolation_record_is_refused_by_key(path: Path, doc: str, wh
     path.write_text(vault.encrypt(doc.encode(), PASSWORD))
     with pytest.raises(CredentialStoreError, match=where):
         CredentialStore.load(path, PASSWORD)
+
+
+def test_two_runs_isolating_different_devices_keep_both_records(path: Path) -> None:
+    """Runs on different sites save one store: neither save may drop the other's isolation record."""
+    one, two = CredentialStore.load(path, PASSWORD), CredentialStore.load(path, PASSWORD)
+    one.set_isolation("a/nvr", Isolation(IPFilterFact(False, "deny", ())))
+    two.set_isolation("b/nvr", Isolation(IPFilterFact(True, "deny", ("10.0.0.9",))))
+    one.save()
+    two.save()
+    assert CredentialStore.load(path, PASSWORD).isolated() == frozenset({"a/nvr", "b/nvr"})
+    one.clear_isolation("a/nvr")
+    one.save()
+    assert CredentialStore.load(path, PASSWORD).isolated() == frozenset({"b/nvr"})
