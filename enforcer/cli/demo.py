@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK
@@ -38,9 +39,20 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 def run_demo(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.dir is not None:
         args.dir.mkdir(parents=True, exist_ok=True)
-        return _demo(args.dir, out, err)
+        return _safely(args.dir, out, err)
     with tempfile.TemporaryDirectory(prefix="enforce-demo-") as folder:
-        return _demo(Path(folder), out, err)
+        return _safely(Path(folder), out, err)
+
+
+def _safely(root: Path, out: Console, err: Console) -> int:
+    """The demo; a lab that cannot start is one line, not a traceback."""
+    from enforcer.lab.fleet import LabError
+
+    try:
+        return _demo(root, out, err)
+    except LabError as exc:
+        err.print(f"[bold red]error:[/] the lab could not start: {escape(str(exc))}")
+        return EXIT_ERROR
 
 
 def _demo(root: Path, out: Console, err: Console) -> int:

@@ -7,7 +7,7 @@ import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from rich.console import Console
 from rich.markup import escape
@@ -80,6 +80,14 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         metavar="F",
         help="multiply every duration: 0.001 makes a 30-minute lock last 1.8 s",
     )
+    srv.add_argument(
+        "--base",
+        type=_argument(_base),
+        default="auto",
+        metavar="N|auto",
+        help="the loopback block to listen on: 127.N.x.y (default auto: the fleet's own if free, else the "
+        "first free one, so that labs run side by side); the repository's inventory/lab.yml follows",
+    )
     srv.set_defaults(run=_serve)
 
 
@@ -142,12 +150,21 @@ def _serve(args: argparse.Namespace, out: Console, err: Console) -> int:
     announce = threading.Thread(target=_announce, args=(args.directory, ready, out), daemon=True)
     announce.start()
     try:
-        serve(args.directory, time_scale=args.time_scale, ready=ready)
+        serve(args.directory, time_scale=args.time_scale, ready=ready, base=args.base)
     except (OSError, LabError) as exc:
         err.print(f"[bold red]error:[/] the lab could not start: {escape(str(exc))}")
         return EXIT_ERROR
     out.print("lab stopped")
     return EXIT_OK
+
+
+def _base(text: str) -> int | Literal["auto"]:
+    if text == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"--base takes a number (the N of 127.N.x.y) or auto, not {text!r}") from None
 
 
 def _announce(directory: Path, ready: threading.Event, out: Console) -> None:

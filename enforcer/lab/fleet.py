@@ -30,7 +30,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from enforcer.lab.clients import ISAPI_LOGIN_PATH, SimulatedClient, make_client
 from enforcer.lab.clock import Clock
@@ -40,6 +40,7 @@ from enforcer.lab.events import EventLog
 from enforcer.lab.isapi.device import HikDevice
 from enforcer.lab.net.httpserver import Endpoint
 from enforcer.lab.net.tls import server_context, write_certificate
+from enforcer.lab.network import NoFreeBlock, choose, relocate, vars_text
 from enforcer.lab.recorder import ChannelPoller
 from enforcer.lab.spec import FAMILY, Family, LabDevice, LabSpec
 
@@ -79,8 +80,12 @@ class Fleet:
         directory: Path | None = None,
         nonce_seconds: float = 300.0,
         idle_seconds: float = 60.0,
+        base: int | Literal["auto"] | None = "auto",
     ) -> None:
+        """``base``: where a spec with a movable block listens: ``auto`` (its own block if free, else the
+        first free one), a second octet, or ``None`` (as written); fixed addresses never move."""
         self.spec = spec
+        self.base = base
         self.clock = Clock(time_scale)
         self.directory = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="enforcer-lab-"))
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -209,6 +214,7 @@ class Fleet:
         return {
             "version": 1,
             "pid": os.getpid(),
+            "base": self.spec.base,
             "time_scale": self.clock.time_scale,
             "events": str(self.events_path),
             "state": str(self.state_path),
@@ -320,10 +326,23 @@ class Fleet:
             except OSError as exc:
                 raise LabError(f"{dev.name}: cannot listen on {dev.spec.address}:{dev.spec.port}: {exc}") from exc
 
+    def _place(self) -> None:
+        """Move a movable lab to the block it will serve on, and point its repository there."""
+        if self.spec.base is None or self.base is None:
+            return
+        try:
+            relocate(self.spec, choose(self.spec, None if self.base == "auto" else self.base))
+        except (ValueError, NoFreeBlock) as exc:
+            raise LabError(str(exc)) from exc
+        self._by_address = {(d.address, d.port): d.name for d in self.spec.devices}
+        if self.spec.vars_file:
+            write_atomic(self.directory / self.spec.vars_file, vars_text(self.spec))
+
     # -- public, thread-safe --------------------------------------------------------------------
 
     def start(self) -> None:
-        """Bring every device up; returns once ``lab.ready.json`` is written."""
+        """Bring every device up on a free block; returns once ``lab.ready.json`` is written."""
+        self._place()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="enforcer-lab", daemon=True)
         self._thread.start()
         self._started.wait()

@@ -6,7 +6,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
 from enforcer.lab.fleet import Fleet
 from enforcer.lab.spec import LabSpec
@@ -20,6 +20,7 @@ def serve(
     time_scale: float = 1.0,
     ready: threading.Event | None = None,
     stop: threading.Event | None = None,
+    base: int | Literal["auto"] | None = "auto",
 ) -> None:
     """Serve ``directory/lab.spec.json``; returns on SIGINT/SIGTERM (main thread) or when ``stop`` is set.
 
@@ -38,7 +39,7 @@ def serve(
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, on_signal)
     try:
-        with Fleet(spec, time_scale=time_scale, directory=directory):
+        with Fleet(spec, time_scale=time_scale, directory=directory, base=base):
             if ready is not None:
                 ready.set()
             while not stop.wait(0.2):

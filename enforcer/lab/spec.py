@@ -154,6 +154,12 @@ class LabSpec:
     devices: list[LabDevice]
     clients: list[LabClient] = field(default_factory=list)
     version: int = SPEC_VERSION
+    #: The second octet of the first loopback block the device addresses are written for; ``None``: the
+    #: addresses are fixed (hand-built specs). A lab with a base moves to a free block at start.
+    base: int | None = None
+    #: The inventory file (relative to the lab's folder) that reads the block (``lab: "127.10"``): the lab
+    #: rewrites it when it moves.
+    vars_file: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -166,6 +172,8 @@ class LabSpec:
         return cls(
             devices=[_device(d) for d in raw["devices"]],
             clients=[LabClient(**c) for c in raw.get("clients", [])],
+            base=raw.get("base"),
+            vars_file=raw.get("vars_file"),
         )
 
     def save(self, path: Path) -> None:

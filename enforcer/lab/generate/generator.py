@@ -87,6 +87,10 @@ VENDORS = ("hikvision", "annke", "dahua", "amcrest", "mixed")
 MIXED = ("hikvision", "dahua", "annke", "amcrest")  # the vendor of each site of a mixed fleet, in turn
 HTTPS_PORT = 10443
 ENFORCER_SOURCE = "127.0.0.1"
+#: The second octet of the block generated device addresses are written for (the lab may move them),
+#: and the inventory file the lab rewrites when it does.
+BASE = 10
+VARS_FILE = "inventory/lab.yml"
 MAX_SITES = 250 * 55  # second octets 10..199 for devices, 200..254 for viewers
 VIEWER_INTERVAL = 5.0
 WEAK_PASSWORDS = ("12345678", "11111111", "88888888", "password", "qwertyui", "abcdefgh", "666666", "admin")
@@ -256,7 +260,8 @@ class _Fleet:
     cameras: int
     thresholds: tuple[int, ...] | None
     https_share: float
-    spec: LabSpec = field(default_factory=lambda: LabSpec(devices=[]))
+    spec: LabSpec = field(default_factory=lambda: LabSpec(devices=[], base=BASE, vars_file=VARS_FILE))
+    net: str = ""  # the site being built: its addresses' prefix, as the inventory writes it
     desired: dict[str, str] = field(default_factory=dict)  # "device/account" -> password
     store: list[tuple[str, str, str, str | None]] = field(default_factory=list)  # id, account, current, previous
     models: dict[str, Model] = field(default_factory=dict)
@@ -279,14 +284,16 @@ class _Fleet:
     def add_site(self, i: int, total: int, problems: dict[str, int]) -> None:
         width = max(3, len(str(total)))
         site, tag = f"site-{i + 1:0{width}}", f"{i + 1:0{width}}"
-        net = f"127.{10 + i // 250}.{i % 250}"
+        net = f"127.{BASE + i // 250}.{i % 250}"
+        block = i // 250  # the inventory reads each block's address from the lab's vars file
+        self.net = f"{{{{ lab{block or ''} }}}}.{i % 250}"
         vendor = site_vendor(self.vendor, i)
         self.families.add(FAMILY[vendor])
         recorder_model = next(m for m in RECORDERS[vendor] if m.channels >= self.cameras)
         lines = ["", f"  {site}:"]
         if FAMILY[vendor] != self.family:
             lines.append(f"    groups: [{GROUP_NAMES[FAMILY[vendor]]}]")
-        lines += [f'    vars: {{net: "{net}"}}', "    recorders:"]
+        lines += ["    recorders:"]
         here = {d: [p for p in PROBLEMS if problems.get(p) == d] for d in range(self.cameras + 1)}
         recorder = self.device(site, vendor, f"nvr-{tag}", "recorder", recorder_model, f"{net}.1", here[0], lines)
         if self.cameras:
@@ -350,7 +357,7 @@ class _Fleet:
             locked_sources=[ENFORCER_SOURCE] if "locked" in problems else [],
         )
         self.spec.devices.append(device)
-        extra = [f'address: "{{{{ net }}}}.{address.rsplit(".", 1)[1]}"']
+        extra = [f'address: "{self.net}.{address.rsplit(".", 1)[1]}"']
         if recorder:
             extra += [f"recorder: {recorder[0]}", f"channel: {recorder[1]}"]
         usual = default_lock(family, role)  # the inventory's, through the defaults or the site's group

@@ -24,6 +24,7 @@ from enforcer.credentials.store import CredentialStore
 from enforcer.lab.firmware import build_image
 from enforcer.lab.generate.models import Family, Model
 from enforcer.lab.generate.profile import LockDefault, default_lock
+from enforcer.lab.network import vars_text
 from enforcer.lab.spec import LabSpec
 
 __all__ = ["GROUP_NAMES", "Built", "lock_text", "write_repo"]
@@ -160,6 +161,8 @@ def write_repo(
     text.append("\nsites:")
     text.append("\n".join(built.sites_yaml) + "\n")
     (inventory / "fleet.yml").write_text("".join(text), encoding="utf-8")
+    if built.spec.vars_file:
+        (out / built.spec.vars_file).write_text(vars_text(built.spec), encoding="utf-8")
     (out / "site.yml").write_text(string.Template(_PLAYBOOK).substitute(values), encoding="utf-8")
 
     key = password.encode("utf-8")
