@@ -50,6 +50,15 @@ class Reserve:
             "store or inventory)"
         )
 
+    def converges_once_it_forgot(self) -> None:
+        """Once the camera's window is over, apply converges: no lock, and enforcer never spent the reserve."""
+        wait_for(lambda: self.events("counter_reset", device=self.camera.name), timeout=WINDOW * SCALE + 10)
+        code, output = self.run("apply", "--yes")
+        assert code == 0, output
+        assert self.events("locked") == []
+        assert all(e["attempts_left"] >= 2 for e in self.events("auth_failed", source=ENFORCER))
+        assert self.run("plan")[0] == 0
+
     def events(self, event: str, **match: Any) -> list[dict[str, Any]]:
         self.fleet.flush()
         return [
@@ -104,12 +113,7 @@ def test_hikvision_refused_at_the_reserve_spends_nothing_and_recovers_on_its_own
     assert code == 1, output
     assert lab.refusal() in output, output
     assert len(lab.events("auth_failed", source=ENFORCER)) == wasted  # not one login from enforcer
-    wait_for(lambda: lab.events("counter_reset", device=lab.camera.name), timeout=WINDOW * SCALE + 10)
-    code, output = lab.run("apply", "--yes")
-    assert code == 0, output
-    assert lab.events("locked") == []
-    assert all(e["attempts_left"] >= 2 for e in lab.events("auth_failed", source=ENFORCER))  # reserve kept
-    assert lab.run("plan")[0] == 0
+    lab.converges_once_it_forgot()
 
 
 def test_dahua_refused_at_the_reserve_keeps_it_and_recovers_on_its_own(reserve: Callable[..., Reserve]) -> None:
@@ -123,9 +127,4 @@ def test_dahua_refused_at_the_reserve_keeps_it_and_recovers_on_its_own(reserve: 
     assert lab.refusal() in output, output
     ours = lab.events("auth_failed", source=ENFORCER)
     assert [e["attempts_left"] for e in ours] == [2]  # one login, and the reserve untouched
-    wait_for(lambda: lab.events("counter_reset", device=lab.camera.name), timeout=WINDOW * SCALE + 10)
-    code, output = lab.run("apply", "--yes")
-    assert code == 0, output
-    assert lab.events("locked") == []
-    assert all(e["attempts_left"] >= 2 for e in lab.events("auth_failed", source=ENFORCER))  # reserve kept
-    assert lab.run("plan")[0] == 0
+    lab.converges_once_it_forgot()
