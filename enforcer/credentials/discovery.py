@@ -2,7 +2,9 @@
 
 Candidates come by role, most likely first (see :meth:`Keyring.candidates`). Each distinct password
 is tried at most once, and only with the guard's permission; discovery stops at the first success,
-at the first refusal by the guard, at the first sign of a lock, and after ``max_failures``. It is
+at the first refusal by the guard, at the first sign of a lock, and after ``max_failures``. A
+candidate the device refused earlier in the run is passed over, not a refusal: a discovery run again
+once the device forgot its failures goes on to the candidates it had no room for. It is
 protocol-free: the driver passes a ``try_login`` that spends exactly one attempt.
 
     >>> ok = Secret("right", "example")
@@ -76,6 +78,9 @@ def discover(
         if max_failures is not None and failures >= max_failures:
             reason = f"{failures} failed attempts is the most spent before the lock policy is read"
             return Discovery(None, None, failures, tuple(tried), reason=reason)
+        if guard.was_refused(device_id, user, secret):
+            tried.append(role)  # tried earlier in the run: known not to work
+            continue
         try:
             guard.check(device_id, user, secret, label=role)  # asks only; try_login's request is checked again
             result = try_login(role, secret)

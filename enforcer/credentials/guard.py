@@ -7,7 +7,13 @@ Rules it enforces (DESIGN.md section 5; protocols/*: "Rules for a driver"):
 - never send a credential again after the device refused it;
 - never try while the device reports our source locked, until its own unlock time has passed;
 - the device's own count (``retryLoginTime``, ``remainLoginTimes``) overrides ours when lower,
-  since other sources may share the budget (Dahua locks the account for everyone).
+  since other sources may share the budget (Dahua locks the account for everyone); and when a
+  count it reports for free is higher than ours, the device forgot failures (its counter window
+  passed, or it rebooted): its count wins again, so a device is never refused for good.
+
+A refusal for the reserve says what a person can do: wait for the device to forget the failed
+attempts (the lock time is the guide the guard gives: the device's, once its policy is read, else
+the inventory's), or supply the password that works.
 
 The guard never holds a secret: a credential is known by a keyed hash that lives only in memory.
 Every decision is logged, without the secret, on the ``enforcer.guard`` logger.
@@ -41,6 +47,8 @@ class _Budget:
     locked_until: float = 0.0
     refused: set[bytes] = field(default_factory=set)
     verified: set[bytes] = field(default_factory=set)
+    lock_seconds: float | None = None  # the device's lock time: a guide to how long it keeps counting
+    lock_time_read: bool = False  # read from the device's policy (else the inventory's, if any)
 
 
 @dataclass(frozen=True)
@@ -70,18 +78,36 @@ class LoginGuard:
         """A per-run keyed hash naming a credential without holding it."""
         return hmac.new(self._key, f"{user}\0{password.reveal()}".encode(), hashlib.sha256).digest()
 
-    def set_threshold(self, device: str, threshold: int) -> None:
-        """Record the device's lock threshold, once its policy has been read."""
+    def set_threshold(self, device: str, threshold: int, *, lock_seconds: float | None = None) -> None:
+        """Record the device's lock threshold (and lock time), once its policy has been read."""
         with self._lock:
-            self._budget(device).threshold = threshold
+            budget = self._budget(device)
+            budget.threshold = threshold
+            if lock_seconds:
+                budget.lock_seconds, budget.lock_time_read = float(lock_seconds), True
+
+    def declare_lock_time(self, device: str, seconds: float) -> None:
+        """The lock time the inventory declares for the device: the guide a refusal gives until the
+        device's own policy is read (it may differ, which the refusal says)."""
+        with self._lock:
+            budget = self._budget(device)
+            if not budget.lock_time_read and seconds > 0:
+                budget.lock_seconds = float(seconds)
 
     def observe(
         self, device: str, *, attempts_left: int | None = None, locked: bool = False, unlock_seconds: float = 0.0
     ) -> None:
-        """Take in lock state the device reported (free: read from its answers, no attempt spent)."""
+        """Take in lock state the device reported (free: read from its answers, no attempt spent).
+
+        The device's count covers our failures too (it counts them, under our source or account),
+        so a count higher than ours means it forgot some: its counter window passed, or it rebooted.
+        Our tally is then set to agree with it, or it would refuse the device for good.
+        """
         with self._lock:
             budget = self._budget(device)
             if attempts_left is not None:
+                if attempts_left > self._remaining(budget):
+                    budget.failures = max(0, (budget.threshold or LOWEST_THRESHOLD) - attempts_left)
                 budget.device_left = attempts_left
             if locked:
                 budget.locked_until = max(budget.locked_until, self._clock() + unlock_seconds)
@@ -92,8 +118,13 @@ class LoginGuard:
             return self._remaining(self._budget(device))
 
     def _remaining(self, budget: _Budget) -> int:
-        ours = (budget.threshold or LOWEST_THRESHOLD) - budget.failures
+        ours = _ours(budget)
         return min(ours, budget.device_left) if budget.device_left is not None else ours
+
+    def was_refused(self, device: str, user: str, password: Secret) -> bool:
+        """Whether the device refused this credential earlier in the run (it is never sent again)."""
+        with self._lock:
+            return self.fingerprint(user, password) in self._budget(device).refused
 
     def check(self, device: str, user: str, password: Secret, *, label: str = "") -> bytes:
         """Permit one attempt with this credential or raise :class:`Refused`; returns its fingerprint.
@@ -115,10 +146,7 @@ class LoginGuard:
             elif key in budget.refused:
                 reason = f"the {label or 'same'} credential for {user} was already refused; it is never sent twice"
             elif self._remaining(budget) - 1 < self.reserve:
-                left = self._remaining(budget)
-                reason = (
-                    f"only {left} attempt{'s' * (left != 1)} left before the lock; {self.reserve} are kept in reserve"
-                )
+                reason = self._reserve_reason(budget)
             else:
                 if key not in budget.verified:
                     log.info(
@@ -131,6 +159,20 @@ class LoginGuard:
                 return key
         log.warning("%s: refused %s credential for %s: %s", device, label or "a", user, reason)
         raise Refused(device, reason)
+
+    def _reserve_reason(self, budget: _Budget) -> str:
+        """Why only the reserve is left, and what a person can do about it."""
+        left = self._remaining(budget)
+        count = f"only {left} attempt{'s' * (left != 1)} left before the lock"
+        if budget.device_left is not None and budget.device_left <= _ours(budget):
+            count += " (the device's own count)"
+        guide = "allow its lock time"
+        if budget.lock_seconds:
+            guide += f", {_duration(budget.lock_seconds)}{'' if budget.lock_time_read else ' by the inventory'},"
+        return (
+            f"{count} and {self.reserve} are kept in reserve: wait for the device to forget the failed attempts "
+            f"({guide} or reboot it), then run again; or supply the password that works (credential store or inventory)"
+        )
 
     def record(self, device: str, key: bytes, verdict: Verdict, *, user: str = "", label: str = "") -> None:
         """Record the outcome of an attempt that :meth:`check` permitted."""
@@ -147,6 +189,8 @@ class LoginGuard:
                 budget.failures += 1
                 if verdict.attempts_left is not None:
                     budget.device_left = verdict.attempts_left
+                elif budget.device_left is not None:
+                    budget.device_left = max(0, budget.device_left - 1)  # it counted this one too
             # A locked device refuses every password, the right one too: that says nothing of this
             # credential, and (with the reserve kept) the lock was not ours. Come back after it.
             if verdict.locked:
@@ -170,3 +214,17 @@ class LoginGuard:
             if old is not None:
                 budget.verified.discard(self.fingerprint(user, old))
             budget.refused.discard(self.fingerprint(user, new))
+
+
+def _ours(budget: _Budget) -> int:
+    """Attempts left by our own tally: the threshold (the lowest any firmware has, until read) less our failures."""
+    return (budget.threshold or LOWEST_THRESHOLD) - budget.failures
+
+
+def _duration(seconds: float) -> str:
+    """``90 s``, ``30 min``, ``2 h``: how a person reads a lock time."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600 or seconds % 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h"

@@ -78,6 +78,8 @@ class Keyring:
 
     def keys(self, device: Device, user: str) -> DeviceKeys:
         """The keys a driver of ``device`` uses to log in as ``user``."""
+        if device.lock_policy.enabled:  # the guard's guide to how long the device counts, until it reads one
+            self.guard.declare_lock_time(device.id, device.lock_policy.lock_minutes * 60)
         return DeviceKeys(self, device, user)
 
     # -- candidates -----------------------------------------------------------------------------------
@@ -341,9 +343,9 @@ class DeviceKeys:
             self.device_id, attempts_left=attempts_left, locked=locked, unlock_seconds=unlock_seconds
         )
 
-    def set_threshold(self, threshold: int) -> None:
-        """The device's lock threshold, once its policy has been read."""
-        self.keyring.guard.set_threshold(self.device_id, threshold)
+    def set_threshold(self, threshold: int, *, lock_seconds: float | None = None) -> None:
+        """The device's lock threshold (and lock time), once its policy has been read."""
+        self.keyring.guard.set_threshold(self.device_id, threshold, lock_seconds=lock_seconds)
 
     def remaining(self) -> int:
         """Failed attempts the device can still absorb from us before it locks."""

@@ -135,12 +135,15 @@ class BaseDevice:
             spec.lock_policy,
             scope=spec.profile.lock_scope,
             resets_timer=spec.profile.retry_during_lock_resets_timer,
+            window=spec.profile.failure_window_seconds,
             on_expire=self._expired,
+            on_forget=self._forgotten,
         )
         self.users: dict[int, LabAccount] = {i + 1: acc for i, acc in enumerate(spec.accounts)}
         self.system = SystemState()
         self.channels = ChannelTable(spec, lambda address, port: host.device_at(address, port))
-        self._sweep_pending = False
+        self._sweep_at: float | None = None  # device time the pending sweep runs at, if one is pending
+        self._sweep_token = 0  # a sweep scheduled before the latest one does nothing
         for source in spec.locked_sources:
             for key in {self.locks.key(source, acc.name) for acc in spec.accounts}:
                 self.locks.lock(key)
@@ -237,27 +240,38 @@ class BaseDevice:
         if left == 0 and self.spec.lock_policy.enabled:
             seconds = self.spec.lock_policy.lock_seconds
             self.emit("locked", source=source, user=user, key=key, seconds=seconds)
-            self._schedule_sweep()
+        self._schedule_sweep()  # the lock's expiry, or the end of the count's window
         return left
 
-    # -- lock expiry ---------------------------------------------------------------------------
+    # -- lock expiry and forgotten counts ------------------------------------------------------
 
     def _schedule_sweep(self) -> None:
-        nxt = self.locks.next_expiry()
-        if nxt is None or self._sweep_pending:
+        """Sweep when the next lock runs out or the next count is forgotten (sooner than planned, if need be)."""
+        nxt = self.locks.next_due()
+        if nxt is None or (self._sweep_at is not None and self._sweep_at <= nxt):
             return
-        self._sweep_pending = True
-        self.host.call_later(max(0.0, nxt - self.host.clock.now()) + 0.001, self._sweep)
+        self._sweep_at = nxt
+        self._sweep_token += 1
+        token = self._sweep_token
+        self.host.call_later(max(0.0, nxt - self.host.clock.now()) + 0.001, lambda: self._sweep(token))
 
-    def _sweep(self) -> None:
-        self._sweep_pending = False
+    def _sweep(self, token: int) -> None:
+        if token != self._sweep_token:
+            return  # superseded by a sooner sweep, which took over this one's work
+        self._sweep_at = None
         for key in self.locks.expire_due():
             self._expired(key)
+        for key, failures in self.locks.forget_due():
+            self._forgotten(key, failures)
         self._schedule_sweep()
 
     def _expired(self, key: str) -> None:
         """``key``'s lock ran out: found by the sweep, or dropped earlier by the request touching it."""
         self.emit("unlocked", source=key_source(key), key=key, reason="expired")
+
+    def _forgotten(self, key: str, failures: int) -> None:
+        """``key``'s count outlived the profile's failure window: the device forgot ``failures`` failures."""
+        self.emit("counter_reset", source=key_source(key), key=key, failures=failures, reason="window")
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -6,14 +6,25 @@ A key is the source address, ``source/user`` or the account, per the profile's `
 ``resets_timer`` each one starts the lock again. Success or expiry clears the counter: an entry
 whose lock is over counts as absent at once, whether or not the sweep (``expire_due``) ran yet.
 
+Real devices also forget failures that never added up to a lock. The rule is the one the public
+sources state: Dahua's NetSDK ``CFG_DEV_DISPOSITION_INFO.nCheckDuration``, the "zeroing cycle" ("if
+the login attempts within the specified time do not exceed the allowed number, the count is reset
+to zero"), and Hikvision's AX Pro manuals ("locked after 3 failed attempts in a minute"; the camera
+and recorder notes say nothing either way): a count lives ``window`` seconds from its *first*
+failure, then it is forgotten, however many failures came since. A forgotten count counts as absent
+at once, like an expired lock.
+
     >>> from enforcer.lab.clock import FakeClock
     >>> from enforcer.lab.spec import LabLockPolicy
     >>> clock = FakeClock()
-    >>> table = LockTable(clock, LabLockPolicy(max_attempts=2, lock_seconds=60), scope="source")
+    >>> policy = LabLockPolicy(max_attempts=2, lock_seconds=60)
+    >>> table = LockTable(clock, policy, scope="source", window="lock")
     >>> table.fail("10.0.0.1"), table.fail("10.0.0.1")
     (1, 0)
     >>> table.seconds_left("10.0.0.1")
     60
+    >>> table.fail("10.0.0.2"), clock.advance(60), table.attempts_left("10.0.0.2")
+    (1, None, 2)
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from enforcer.lab.clock import Clock
 
@@ -39,11 +50,16 @@ class LockPolicy(Protocol):
     def lock_seconds(self) -> int: ...
 
 
+#: How long a count lives: seconds, ``"lock"`` (the policy's lock time), or ``None``/0 (for ever).
+Window = float | Literal["lock"] | None
+
+
 @dataclass
 class _Entry:
     failures: int = 0  # failed logins; a successful login clears them
     confirm_failures: int = 0  # wrong <loginPassword>; only a right one clears them
     until: float | None = None
+    since: float | None = None  # device time of the count's first failure (its window starts there)
 
 
 class LockTable:
@@ -56,14 +72,30 @@ class LockTable:
         *,
         scope: str,
         resets_timer: bool = False,
+        window: Window = None,
         on_expire: Callable[[str], None] | None = None,
+        on_forget: Callable[[str, int], None] | None = None,
     ) -> None:
         self.clock = clock
         self.policy = policy
         self.scope = scope
         self.resets_timer = resets_timer
+        self.window = window
         self._entries: dict[str, _Entry] = {}
         self.on_expire = on_expire  # told of a lock that ran out and is dropped before the sweep
+        self.on_forget = on_forget  # told of a count forgotten before the sweep (key, failures)
+
+    def window_seconds(self) -> float | None:
+        """How long a count lives now, in device seconds; ``None``: for ever."""
+        seconds = self.policy.lock_seconds if self.window == "lock" else self.window
+        return float(seconds) if seconds else None
+
+    def _forget_at(self, entry: _Entry) -> float | None:
+        """When ``entry``'s count is forgotten: never while it is locked, nor without a window."""
+        window = self.window_seconds()
+        if window is None or entry.until is not None or entry.since is None:
+            return None
+        return entry.since + window
 
     def key(self, source: str, user: str) -> str:
         if self.scope == "account":
@@ -96,12 +128,22 @@ class LockTable:
             entry.until = self.clock.now() + self.policy.lock_seconds
 
     def _live(self, key: str) -> _Entry | None:
-        """``key``'s entry; one whose lock is over (not swept yet) is dropped and counts as absent."""
+        """``key``'s entry; one whose lock is over, or whose count the window forgot (not swept yet),
+        is dropped and counts as absent."""
         entry = self._entries.get(key)
-        if entry is not None and entry.until is not None and entry.until <= self.clock.now():
+        if entry is None:
+            return None
+        now = self.clock.now()
+        if entry.until is not None and entry.until <= now:
             del self._entries[key]
             if self.on_expire is not None:
                 self.on_expire(key)
+            return None
+        forget = self._forget_at(entry)
+        if forget is not None and forget <= now:
+            del self._entries[key]
+            if self.on_forget is not None:
+                self.on_forget(key, entry.failures + entry.confirm_failures)
             return None
         return entry
 
@@ -121,6 +163,8 @@ class LockTable:
         if not self.policy.enabled:
             return self.policy.max_attempts
         entry = self._live(key) or self._entries.setdefault(key, _Entry())
+        if entry.since is None:
+            entry.since = self.clock.now()
         if confirmation:
             entry.confirm_failures += 1
         else:
@@ -150,10 +194,19 @@ class LockTable:
             del self._entries[k]
         return done
 
-    def next_expiry(self) -> float | None:
-        """Device time of the next lock expiry, if any lock is held."""
-        times = [e.until for e in self._entries.values() if e.until is not None]
-        return min(times) if times else None
+    def forget_due(self) -> list[tuple[str, int]]:
+        """Forget every count whose window is over; returns (key, failures) (for ``counter_reset`` events)."""
+        now = self.clock.now()
+        done = [(k, e) for k, e in self._entries.items() if (at := self._forget_at(e)) is not None and at <= now]
+        for k, _ in done:
+            del self._entries[k]
+        return [(k, e.failures + e.confirm_failures) for k, e in done]
+
+    def next_due(self) -> float | None:
+        """Device time of the next lock expiry or forgotten count, if any."""
+        times = [e.until if e.until is not None else self._forget_at(e) for e in self._entries.values()]
+        due = [t for t in times if t is not None]
+        return min(due) if due else None
 
     def locked_keys(self) -> list[str]:
         now = self.clock.now()

@@ -92,6 +92,11 @@ class LabProfile:
     lock_can_be_disabled: bool = True
     requires_login_password: bool = True
     lock_time_unit: Literal["minutes", "seconds"] = "minutes"
+    #: How long the device keeps counting failed logins (device seconds), from the first failure
+    #: of a count: then it forgets them (:class:`~enforcer.lab.locks.LockTable`). ``"lock"``: as long
+    #: as the lock policy's lock time, following it when the policy changes; ``None`` or 0: never
+    #: (only a success, the lock's expiry or a reboot clear the count).
+    failure_window_seconds: float | Literal["lock"] | None = "lock"
     reboot_seconds: float = 90.0
     upgrade_seconds: float = 60.0
     channel_poll_seconds: float = 30.0

@@ -71,11 +71,15 @@ def test_lock_stops_at_once() -> None:
 
 
 def test_each_password_at_most_once_per_run() -> None:
+    """Run again (the device forgot its failures, say), discovery passes over what it refused and goes on."""
     guard = LoginGuard()
     tried: list[Candidate] = []
     discover("s/d", "admin", [("current", A)], login_with(guard, B, tried), guard, threshold_hint=7)
     found = discover("s/d", "admin", [("current", A), ("previous", B)], login_with(guard, B, tried), guard)
-    assert found.candidate is None and tried == ["current"] and "never sent twice" in found.reason
+    assert found.candidate == "previous" and found.attempts == 0 and tried == ["current", "previous"]
+    assert found.tried == ("current", "previous")
+    again = discover("s/d", "admin", [("current", A)], login_with(guard, None, tried), guard)
+    assert not again.found and tried == ["current", "previous"] and "tried current" in again.reason
 
 
 def test_candidates_add_desired_once() -> None:

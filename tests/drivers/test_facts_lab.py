@@ -7,10 +7,13 @@ from collections.abc import Callable
 import pytest
 
 from enforcer.credentials.guard import LoginGuard
+from enforcer.credentials.secret import Secret
 from enforcer.engine.gather import Failure
-from enforcer.lab.spec import PROBLEMS
+from enforcer.errors import DeviceError
+from enforcer.lab.spec import PROBLEMS, LabProfile, LabSpec
+from tests.lab.conftest import wait_for
 
-from .conftest import ENFORCER, Repo
+from .conftest import ENFORCER, SCALE, Bench, DictCredentials, Repo, device_for, lab_camera
 
 pytestmark = pytest.mark.lab
 
@@ -99,3 +102,30 @@ def test_lock_state_is_free(repo: Callable[..., Repo]) -> None:
         state = drv.lock_state()
     assert state.locked and state.unlock_seconds > 0
     assert [e for e in r.fleet.read_events() if e["source"] == ENFORCER and e["event"] == "auth_failed"] == []
+
+
+def test_a_camera_refused_at_the_reserve_is_tried_again_in_the_same_run_once_it_forgot(
+    bench: Callable[[LabSpec], Bench],
+) -> None:
+    """The store's three passwords are all stale (the desired one was set by hand): discovery spends 3 of
+    5 and keeps the last 2. Once the camera's window is over, the free ``userCheck`` of the same run says
+    5 again, and the guard lets the device's count take over from its own tally of 3 failures."""
+    desired = "Desired-Pw!7"
+    window = 300.0  # device seconds: 3 s here
+    profile = LabProfile(reboot_seconds=50, upgrade_seconds=30, failure_window_seconds=window)
+    lab = lab_camera("cam1", "127.0.74.2", desired, profile=profile)
+    b = bench(LabSpec([lab]))
+    stale = [Secret(f"Stale-{i}!pw", "t") for i in range(3)]
+    b.credentials = DictCredentials(
+        {("s1/cam1", "admin"): [("current", stale[0]), ("pending", stale[1]), ("previous", stale[2])]}
+    )
+    with b.driver(device_for(lab, desired)) as drv:
+        with pytest.raises(DeviceError, match="kept in reserve: wait for the device to forget") as caught:
+            drv.ensure_login()
+        assert "3 failed attempts spent" in str(caught.value)
+        assert [e["attempts_left"] for e in b.events("auth_failed", source=ENFORCER)] == [4, 3, 2]
+        wait_for(lambda: b.events("counter_reset", device="cam1"), timeout=window * SCALE + 10)
+        login = drv.ensure_login()  # the same run, the same guard: read again, and the desired one works
+    assert (login.candidate, login.attempts_spent) == ("desired", 0)
+    assert len(b.events("auth_failed", source=ENFORCER)) == 3  # the stale ones were never sent again
+    assert b.events("locked") == []

@@ -9,6 +9,7 @@ import stat
 import string
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -391,6 +392,10 @@ def test_a_thousand_devices_generate_in_well_under_a_few_seconds(tmp_path: Path)
     assert {d.model for d in spec.devices if d.role == "recorder"} == {"DS-7616NXI-I2"}
     assert sum(1 for d in spec.devices if "locked" in d.problems) == 10
     assert len(load(tmp_path / "big").inventory.sites) == 100
+    # how long devices keep counting failures: mostly as long as their lock, some ten minutes, a few for ever
+    windows = Counter(d.profile.failure_window_seconds for d in spec.devices)
+    assert set(windows) == {"lock", 600.0, None}
+    assert 600 <= windows["lock"] <= 800 and 120 <= windows[600.0] <= 280 and 50 <= windows[None] <= 150
 
 
 # -- every vendor: Dahua, Amcrest and mixed fleets as well as Hikvision and Annke ----------------------

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from enforcer.lab.clock import Clock, FakeClock
+from enforcer.lab.dahua.device import DahuaDevice
 from enforcer.lab.events import EventLog
 from enforcer.lab.firmware import ImageError, build_image, parse_image
 from enforcer.lab.isapi.device import HikDevice
@@ -18,9 +19,9 @@ from enforcer.lab.locks import LockTable
 from enforcer.lab.net.digest import DigestServer, Verdict, default_realm, digest_response, parse_authorization
 from enforcer.lab.net.httpclient import Reply, login_flow
 from enforcer.lab.net.httpserver import Request
-from enforcer.lab.spec import LabLockPolicy
+from enforcer.lab.spec import LabLockPolicy, LabProfile
 
-from .conftest import CAM_PW, camera
+from .conftest import CAM_PW, camera, dahua_camera
 
 
 def test_digest_response_matches_rfc2617_example() -> None:
@@ -140,6 +141,48 @@ def test_lock_table_threshold_expiry_and_reset_option() -> None:
     assert resetting.seconds_left(key) == 100
 
 
+def test_lock_table_forgets_a_count_one_window_after_its_first_failure() -> None:
+    """The window runs from a count's first failure (Dahua's zeroing cycle): later failures do not extend
+    it; the count is forgotten at once when its window is over, swept or not."""
+    clock = FakeClock()
+    policy = LabLockPolicy(max_attempts=5, lock_seconds=100)
+    forgotten: list[tuple[str, int]] = []
+    table = LockTable(clock, policy, scope="source", window="lock", on_forget=lambda k, n: forgotten.append((k, n)))
+    assert table.window_seconds() == 100
+    assert table.fail("a") == 4
+    clock.advance(60)
+    assert table.fail("a") == 3 and table.fail("a") == 2  # only the reserve is left for "a"
+    assert table.next_due() == 1100  # first failure at 1000, plus the window
+    clock.advance(39)
+    assert table.attempts_left("a") == 2 and forgotten == []
+    clock.advance(1)
+    assert table.attempts_left("a") == 5 and forgotten == [("a", 3)]  # what a free userCheck reports now
+    assert table.fail("a") == 4  # a new count, with a window of its own
+    assert table.next_due() == 1200
+    clock.advance(100)
+    assert table.forget_due() == [("a", 1)] and table.next_due() is None
+
+    policy.lock_seconds = 30  # "lock": the window follows the lock time as the policy changes
+    table.fail("b")
+    clock.advance(30)
+    assert table.attempts_left("b") == 5
+
+
+def test_lock_table_window_never_ends_a_lock_and_none_keeps_counting() -> None:
+    clock = FakeClock()
+    policy = LabLockPolicy(max_attempts=2, lock_seconds=100)
+    short = LockTable(clock, policy, scope="source", window=10.0)
+    assert [short.fail("a"), short.fail("a")] == [1, 0]
+    clock.advance(50)  # five windows later: still locked, the lock runs its course
+    assert short.is_locked("a") and short.attempts_left("a") == 0 and short.forget_due() == []
+    assert short.next_due() == 1100
+    for window in (None, 0.0):  # never: today's firmware, cleared only by a success, the lock or a reboot
+        keeping = LockTable(clock, policy, scope="source", window=window)
+        assert keeping.fail("b") == 1
+        clock.advance(10**6)
+        assert keeping.attempts_left("b") == 1 and keeping.forget_due() == [] and keeping.next_due() is None
+
+
 def test_lock_disabled_never_locks() -> None:
     table = LockTable(FakeClock(), LabLockPolicy(enabled=False, max_attempts=3), scope="account")
     for _ in range(10):
@@ -219,6 +262,30 @@ class _StubHost:
 
     def device_at(self, address: str, port: int) -> str | None:
         return None
+
+
+def test_free_counts_follow_the_failure_window(tmp_path: Any) -> None:
+    """Both vendors' counts as reported for free follow the window: Hikvision's ``retryLoginTime`` on an
+    unauthenticated ``userCheck``, Dahua's ``remainLoginTimes``; a forgotten count is a ``counter_reset``."""
+    host = _StubHost(tmp_path)
+    clock = host.clock
+    assert isinstance(clock, FakeClock)
+    source = "10.0.0.5"
+    hik = HikDevice(camera("c", "127.0.9.1", profile=LabProfile(failure_window_seconds=600.0)), host)
+    for _ in range(2):
+        hik.count_failure(hik.locks.key(source, "admin"), source, "admin", "bad_credentials")
+    probe = Request("GET", "/ISAPI/Security/userCheck", {}, b"", source)
+    assert b"<retryLoginTime>1</retryLoginTime>" in hik.handle(probe).body
+    clock.advance(600)
+    assert b"<retryLoginTime>3</retryLoginTime>" in hik.handle(probe).body
+    dahua = DahuaDevice(dahua_camera("d", "127.0.9.2", lock=LabLockPolicy(True, 5, 300)), host)
+    key = dahua.locks.key(source, "admin")
+    assert [dahua.count_failure(key, source, "admin", "bad_credentials") for _ in range(3)] == [4, 3, 2]
+    clock.advance(300)  # the default window: the lock time
+    assert dahua.count_failure(key, source, "admin", "bad_credentials") == 4  # remainLoginTimes of a new count
+    host.events.flush()
+    resets = [e for e in host.events.read() if e["event"] == "counter_reset"]
+    assert [(e["device"], e["key"], e["failures"]) for e in resets] == [("c", source, 2), ("d", "user:admin", 3)]
 
 
 def test_device_handler_without_sockets(tmp_path: Any) -> None:

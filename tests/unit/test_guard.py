@@ -30,7 +30,7 @@ def _try(guard: LoginGuard, password: str, ok: bool, **verdict: object) -> None:
 def test_unknown_threshold_allows_one_failure_only() -> None:
     guard = LoginGuard()
     _try(guard, "wrong-1", False)
-    with pytest.raises(Refused, match="only 2 attempts left before the lock; 2 are kept in reserve"):
+    with pytest.raises(Refused, match="only 2 attempts left before the lock and 2 are kept in reserve"):
         guard.check("d", "admin", Secret("wrong-2", "t"))
 
 
@@ -162,3 +162,114 @@ def test_a_refusal_while_locked_does_not_condemn_the_credential() -> None:
     clock.now += 61
     guard.check("d", "admin", Secret("right", "t"))  # tried again once the lock is over
     assert guard.remaining("d") == 5
+
+
+def _refusal(guard: LoginGuard) -> str:
+    with pytest.raises(Refused) as caught:
+        guard.check("d", "admin", Secret("one-more", "t"))
+    return caught.value.reason
+
+
+def test_a_reserve_refusal_says_what_a_person_can_do() -> None:
+    """Wait for the device to forget, guided by the best lock time known, or supply the password."""
+    guard = LoginGuard()
+    _try(guard, "wrong", False)
+    assert _refusal(guard) == (
+        "only 2 attempts left before the lock and 2 are kept in reserve: wait for the device to forget the "
+        "failed attempts (allow its lock time or reboot it), then run again; or supply the password that "
+        "works (credential store or inventory)"
+    )
+    guard.declare_lock_time("d", 1800)  # the inventory's lock_minutes: 30, until the device's is read
+    assert "(allow its lock time, 30 min by the inventory, or reboot it)" in _refusal(guard)
+    guard.set_threshold("d", 3, lock_seconds=300)  # read from the device: it wins, and stays
+    guard.declare_lock_time("d", 1800)
+    assert "(allow its lock time, 5 min, or reboot it)" in _refusal(guard)
+
+
+def test_a_reserve_refusal_names_the_devices_own_count() -> None:
+    guard = LoginGuard()
+    guard.set_threshold("d", 7, lock_seconds=90)
+    guard.observe("d", attempts_left=2)  # a wasted login elsewhere left the reserve only
+    reason = _refusal(guard)
+    assert reason.startswith("only 2 attempts left before the lock (the device's own count) and 2 are kept")
+    assert "(allow its lock time, 90 s, or reboot it)" in reason
+
+
+@pytest.mark.parametrize("counted", [True, False])
+def test_a_device_that_forgot_the_failures_is_tried_again(counted: bool) -> None:
+    """A device reporting, for free, more attempts than we counted forgot failures (its counter window
+    passed, or it rebooted): its count takes over, and our own tally no longer refuses it. ``counted``:
+    whether its failure replies state the count (``retryLoginTime``) or not (our tally and the last
+    free count, less one per failure, then stand for it)."""
+    guard = LoginGuard()
+    guard.set_threshold("d", 5)
+    guard.observe("d", attempts_left=5)
+    for i, left in enumerate((4, 3, 2)):
+        _try(guard, f"wrong-{i}", False, attempts_left=left if counted else None)
+    assert guard.remaining("d") == 2 and "kept in reserve" in _refusal(guard)
+    guard.observe("d", attempts_left=2)  # still counting: still refused
+    assert "kept in reserve" in _refusal(guard)
+    guard.observe("d", attempts_left=5)  # the device forgot
+    assert guard.remaining("d") == 5
+    guard.check("d", "admin", Secret("one-more", "t"))
+    with pytest.raises(Refused, match="never sent twice"):  # forgetting does not make it worth sending again
+        guard.check("d", "admin", Secret("wrong-1", "t"))
+
+
+def test_a_failure_without_a_count_is_taken_off_the_devices_last_one() -> None:
+    """The free count said 3 of 7: one failure whose reply states no count leaves 2, the reserve."""
+    guard = LoginGuard()
+    guard.set_threshold("d", 7)
+    guard.observe("d", attempts_left=3)
+    _try(guard, "wrong", False)
+    assert guard.remaining("d") == 2
+    assert "(the device's own count)" in _refusal(guard)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    threshold=st.integers(3, 10),
+    known=st.booleans(),
+    counted=st.booleans(),
+    script=st.lists(
+        st.one_of(
+            st.tuples(st.just("try"), st.integers(0, 8), st.booleans()),
+            st.tuples(st.just("forget"), st.just(0), st.just(False)),
+            st.tuples(st.just("probe"), st.just(0), st.just(False)),
+        ),
+        max_size=40,
+    ),
+)
+def test_a_forgetting_device_never_has_its_reserve_spent(
+    threshold: int, known: bool, counted: bool, script: list[tuple[str, int, bool]]
+) -> None:
+    """A device that forgets its failures at any moment and tells its count for free when asked: the
+    guard never permits an attempt that could leave it fewer than the reserve, and once the device
+    forgot and said so, a credential not yet refused is permitted again."""
+    guard = LoginGuard()
+    if known:
+        guard.set_threshold("d", threshold)
+    left = threshold  # the device's own count
+    refused: set[int] = set()
+    for op, candidate, ok in script:
+        if op == "forget":
+            left = threshold
+            continue
+        if op == "probe":
+            guard.observe("d", attempts_left=left)
+            fresh = [c for c in range(9) if c not in refused]
+            if left == threshold and fresh:
+                guard.check("d", "admin", Secret(f"pw-{fresh[0]}", "t"))  # permitted: the device forgot
+            continue
+        try:
+            key = guard.check("d", "admin", Secret(f"pw-{candidate}", "t"))
+        except Refused:
+            continue
+        assert left - 1 >= guard.reserve, "an attempt that could spend the reserve was permitted"
+        if ok:
+            left = threshold
+            refused.discard(candidate)
+        else:
+            left -= 1
+            refused.add(candidate)
+        guard.record("d", key, Verdict(ok, attempts_left=left if counted and not ok else None))

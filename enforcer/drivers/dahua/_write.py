@@ -37,13 +37,13 @@ def _flag(value: bool) -> str:
 
 
 def read_lock_policy(session: DahuaSession) -> LockPolicyFact:
-    """``General`` (seconds); tells the guard the device's threshold."""
+    """``General`` (seconds); tells the guard the device's threshold and lock time."""
     try:
         policy = _parse.lock_policy(session.config("lock policy", "General")[1])
     except ParseError as exc:
         raise session.error("lock policy", f"unreadable General: {exc}") from exc
     if policy.max_attempts:
-        session.keys.set_threshold(policy.max_attempts)
+        session.keys.set_threshold(policy.max_attempts, lock_seconds=policy.lock_seconds)
     return policy
 
 

@@ -118,14 +118,14 @@ class IsapiDriver:
         return self.keys.login
 
     def read_lock_policy(self) -> LockPolicyFact:
-        """``illegalLoginLock`` in seconds; tells the guard the device's threshold."""
+        """``illegalLoginLock`` in seconds; tells the guard the device's threshold and lock time."""
         body = self.get("illegalLoginLock", "/ISAPI/Security/illegalLoginLock")[1]
         caps = self._lock_caps()
         raw = _parse.lock_policy(body, "seconds", caps)  # raw value, converted once the unit is known
         self.unit = _parse.lock_unit(caps, self._model, self._firmware, raw.lock_seconds)
         policy = _parse.lock_policy(body, self.unit, caps)
         if policy.max_attempts:
-            self.keys.set_threshold(policy.max_attempts)
+            self.keys.set_threshold(policy.max_attempts, lock_seconds=policy.lock_seconds)
         return policy
 
     def _lock_caps(self) -> LockCaps | None:

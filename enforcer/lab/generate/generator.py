@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from enforcer.lab.generate.models import CAMERAS, FAMILY, RECORDERS, VIEWERS, Family, Model
-from enforcer.lab.generate.profile import DAHUA_ATTEMPTS, default_lock, draw_lock, profile, serial
+from enforcer.lab.generate.profile import DAHUA_ATTEMPTS, default_lock, draw_lock, failure_window, profile, serial
 from enforcer.lab.generate.repo import GROUP_NAMES, HTTP_PORT, lock_text, write_repo
 from enforcer.lab.spec import (
     PROBLEMS,
@@ -356,6 +356,7 @@ class _Fleet:
             problems=list(problems),
             locked_sources=[ENFORCER_SOURCE] if "locked" in problems else [],
         )
+        device.profile.failure_window_seconds = failure_window(device.serial)
         self.spec.devices.append(device)
         extra = [f'address: "{self.net}.{address.rsplit(".", 1)[1]}"']
         if recorder:

@@ -17,7 +17,7 @@ from typing import Literal
 from enforcer.lab.generate.models import FAMILY, Family, Model
 from enforcer.lab.spec import LabProfile, Role
 
-__all__ = ["DAHUA_ATTEMPTS", "default_lock", "draw_lock", "profile", "serial"]
+__all__ = ["DAHUA_ATTEMPTS", "default_lock", "draw_lock", "failure_window", "profile", "serial"]
 
 Scope = Literal["source", "source_user", "account"]
 LockDefault = dict[str, int | bool]
@@ -38,6 +38,11 @@ _LOCK_MINUTES: dict[tuple[Family, Role], tuple[int, int, int]] = {
 }
 #: ``General.LockLoginTimes`` a Dahua device accepts (setConfig refuses others).
 DAHUA_ATTEMPTS = (3, 10)
+#: How long devices keep counting failed logins (``LabProfile.failure_window_seconds``), weights 70, 20, 10:
+#: as long as their lock (the lab's default), ten minutes of their own, or for ever (today's firmware
+#: that only a success, the lock or a reboot clears). Ten minutes still lets a channel polled every
+#: 30 s with a stale password lock its camera, as in the field.
+_WINDOWS: tuple[float | Literal["lock"] | None, ...] = ("lock", 600.0, None)
 _ISAPI_SCOPES: tuple[Scope, ...] = ("source", "source_user", "account")
 _DAHUA_SCOPES: tuple[Scope, ...] = ("account", "source", "source_user")
 
@@ -108,6 +113,15 @@ def _dahua(rng: random.Random, role: Role, model: Model, problems: Sequence[str]
         lock_on_challenge=rng.random() < 0.5,
         unknown_config_status=403 if recorder and rng.random() < 0.5 else 400,
     )
+
+
+def failure_window(serial: str) -> float | Literal["lock"] | None:
+    """How long the device with ``serial`` keeps counting failed logins.
+
+    Drawn from a stream of its own, seeded by the serial (itself drawn from the seed), so that every
+    draw the generator made before this setting existed stays as it was: a seed's fleet is unchanged.
+    """
+    return random.Random(serial).choices(_WINDOWS, [70, 20, 10])[0]
 
 
 def serial(rng: random.Random, vendor: str, model: Model) -> str:
