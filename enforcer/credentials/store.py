@@ -45,7 +45,7 @@ import fcntl
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final, Literal
@@ -67,10 +67,12 @@ _SLOTS: Final[tuple[Slot, ...]] = ("current", "pending", "previous")
 @dataclass(frozen=True)
 class Isolation:
     """What isolating a device replaced: its IP filter before (``None``: it had none to read), and the
-    sources still to keep out once it is restored (clients that keep a password the device lost)."""
+    sources still to keep out once it is restored (clients that keep a password the device lost); or, for
+    a client taken off its devices, what its driver must restore (``client``, the driver's own data)."""
 
     original: IPFilterFact | None
     keep_blocked: tuple[str, ...] = ()
+    client: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -292,12 +294,15 @@ def _key(device_id: str, account: str) -> tuple[str, str]:
 
 def _isolation_data(isolation: Isolation) -> dict[str, Any]:
     original = isolation.original
-    return {
+    data: dict[str, Any] = {
         "original": None
         if original is None
         else {"enabled": original.enabled, "mode": original.mode, "addresses": list(original.addresses)},
         "keep_blocked": list(isolation.keep_blocked),
     }
+    if isolation.client is not None:
+        data["client"] = dict(isolation.client)
+    return data
 
 
 def _parse(data: Any, path: Path) -> tuple[dict[tuple[str, str], Entry], dict[str, Isolation]]:
@@ -340,14 +345,16 @@ def _parse_isolations(raw: Any, fail: Callable[[str, str], CredentialStoreError]
     out: dict[str, Isolation] = {}
     for device_id, item in raw.items():
         where = f"isolations.{device_id}"
-        if not isinstance(item, dict) or set(item) - {"original", "keep_blocked"}:
-            raise fail(where, "expected a mapping with original and keep_blocked")
+        if not isinstance(item, dict) or set(item) - {"original", "keep_blocked", "client"}:
+            raise fail(where, "expected a mapping with original, keep_blocked and client")
         keep = item.get("keep_blocked") or []
-        original = item.get("original")
+        original, client = item.get("original"), item.get("client")
         if not isinstance(keep, list) or not all(isinstance(a, str) for a in keep):
             raise fail(f"{where}.keep_blocked", "expected a list of addresses")
+        if client is not None and not isinstance(client, dict):
+            raise fail(f"{where}.client", "expected a mapping")
         if original is None:
-            out[str(device_id)] = Isolation(None, tuple(keep))
+            out[str(device_id)] = Isolation(None, tuple(keep), client)
             continue
         ok = isinstance(original, dict) and isinstance(original.get("enabled"), bool)
         ok = ok and original.get("mode") in ("allow", "deny") and isinstance(original.get("addresses"), list)

@@ -1,4 +1,4 @@
-"""Which vendors enforcer can drive, and with which driver: read from the ``enforcer.vendors`` entry points.
+"""Which vendors and client kinds enforcer can drive, and with which driver: read from entry points.
 
 A vendor is registered by naming its driver class, in this package's ``pyproject.toml`` or in any
 installed package's::
@@ -7,6 +7,7 @@ installed package's::
     hikvision = "enforcer.drivers.isapi:IsapiDriver"
     annke = "enforcer.drivers.isapi:IsapiDriver"      # an OEM speaks its maker's protocol
 
+Client kinds register the same way under ``enforcer.clients`` (``manual = "enforcer.drivers.manual:ManualClient"``).
 The vendor list (what an inventory may name) costs no import; a driver is imported when first used.
 
     >>> "dahua" in vendors() and protocol_of("annke")
@@ -19,13 +20,15 @@ from functools import cache
 from importlib import metadata
 
 from enforcer.drivers.base import DriverFactory
+from enforcer.drivers.client import ClientFactory
 
 GROUP = "enforcer.vendors"
+CLIENTS = "enforcer.clients"
 
 
 @cache
-def _entry_points() -> dict[str, metadata.EntryPoint]:
-    return {e.name: e for e in metadata.entry_points(group=GROUP)}
+def _entry_points(group: str = GROUP) -> dict[str, metadata.EntryPoint]:
+    return {e.name: e for e in metadata.entry_points(group=group)}
 
 
 def vendors() -> tuple[str, ...]:
@@ -46,3 +49,19 @@ def driver_for(vendor: str) -> DriverFactory:
 def protocol_of(vendor: str) -> str:
     """The wire protocol ``vendor``'s devices speak, as its driver names it."""
     return driver_for(vendor).protocol
+
+
+@cache
+def client_for(kind: str) -> ClientFactory:
+    """The driver class registered for client ``kind``; LookupError naming the registered ones if none is."""
+    entry = _entry_points(CLIENTS).get(kind)
+    if entry is None:
+        known = ", ".join(sorted(_entry_points(CLIENTS))) or "none"
+        raise LookupError(f"no driver registered for client kind {kind!r} (registered: {known})")
+    factory: ClientFactory = entry.load()
+    return factory
+
+
+def client_kinds() -> dict[str, bool]:
+    """Every registered client kind, and whether its driver can update it (else: kept out, on the checklist)."""
+    return {kind: client_for(kind).updatable for kind in sorted(_entry_points(CLIENTS))}

@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from enforcer.drivers.base import DeviceDriver
 from enforcer.errors import DeviceError, LockedOut, Refused
@@ -47,10 +47,12 @@ class Failure:
 
 @dataclass(frozen=True)
 class Gathered:
-    """Facts by device id (``site/name``) and the devices that failed, both in inventory order."""
+    """Facts by device id (``site/name``) and the devices that failed, both in inventory order; and the
+    clients with an API that could not be reached (by client id: why)."""
 
     facts: dict[str, DeviceFacts]
     failures: tuple[Failure, ...]
+    client_failures: dict[str, str] = field(default_factory=dict)
 
 
 #: ``progress(device, result, done, total)`` after each device, from the worker threads.

@@ -11,16 +11,17 @@ credential store as *pending*, durably, before any device sees it.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from enforcer.credentials.keyring import Keyring
 from enforcer.credentials.store import Isolation
 from enforcer.drivers.base import DeviceDriver, SupportsChannels, SupportsFirmware, SupportsIPFilter, SupportsReboot
+from enforcer.drivers.client import ClientDriver, Held
 from enforcer.errors import DeviceError
 from enforcer.facts import ISOLATION_MARKER, IPFilterFact
-from enforcer.model import Device, Site
+from enforcer.model import Client, Device, Hold, Site
 from enforcer.plan.artifact import Step
 from enforcer.plan.steps import (
     ENFORCER,
@@ -28,11 +29,15 @@ from enforcer.plan.steps import (
     ChannelKind,
     Checklist,
     FirmwareKind,
+    HoldRef,
+    IsolateClient,
     IsolateFilter,
     LockPolicyKind,
     RebootUnlock,
+    ReleaseClient,
     ReleaseFilter,
     StepKind,
+    UpdateClient,
 )
 
 
@@ -44,6 +49,7 @@ class StepContext:
     drivers: Mapping[str, DeviceDriver]
     keyring: Keyring
     source_address: str | None = None
+    open_client: Callable[[Client], ClientDriver] | None = None
     checklist: list[Step] = field(default_factory=list)
 
     def device(self, device_id: str) -> Device:
@@ -55,6 +61,27 @@ class StepContext:
 
     def driver(self, device_id: str) -> DeviceDriver:
         return self.drivers[device_id]
+
+    def client(self, step: Step) -> tuple[Client, ClientDriver]:
+        """The client a step targets, and its driver."""
+        site, name = step.target.split("/", 1)
+        client = next((c for c in self.sites[site].clients if c.name == name), None)
+        if client is None or self.open_client is None:
+            raise DeviceError(
+                site=step.site, device=name, step=step.action, detail="no such client, or no driver for it"
+            )
+        return client, self.open_client(client)
+
+
+def held_of(site: Site, holds: Iterable[HoldRef | Hold]) -> tuple[Held, ...]:
+    """The credential paths as a client must hold them now: each device with the password it declares."""
+    out = []
+    for hold in holds:
+        device = site.device(hold.device)
+        account = device.account(hold.user) if device is not None else None
+        if device is not None and account is not None and account.password is not None:
+            out.append(Held(device, hold.user, account.password))
+    return tuple(out)
 
 
 Handler = Callable[[Step, Any, StepContext], str]
@@ -211,6 +238,41 @@ def _channel(step: Step, kind: ChannelKind, ctx: StepContext) -> str:
         kind.channel, address=kind.address, port=kind.port, user=kind.user, password=account.password
     )
     return f"channel {kind.channel} → {camera.name}" + ("" if outcome.changed else " (already)")
+
+
+@handles(IsolateClient)
+def _isolate_client(step: Step, kind: IsolateClient, ctx: StepContext) -> str:
+    """What the client's isolation changes goes to the store first (durably), then the client is taken off."""
+    client, driver = ctx.client(step)
+    held = held_of(ctx.sites[client.site], kind.holds)
+    if ctx.keyring.isolation(client.id) is None:
+        ctx.keyring.remember_isolation(client.id, Isolation(None, client=driver.standing(held)))
+    outcome = driver.isolate(held)
+    return "taken off " + ", ".join(h.device.name for h in held) + ("" if outcome.changed else " (already)")
+
+
+@handles(UpdateClient)
+def _update_client(step: Step, kind: UpdateClient, ctx: StepContext) -> str:
+    client, driver = ctx.client(step)
+    held = held_of(ctx.sites[client.site], kind.holds)
+    outcome = driver.update(held)
+    return (
+        "credentials updated"
+        + ("" if outcome.changed else " (already)")
+        + (f": {outcome.detail}" if outcome.detail else "")
+    )
+
+
+@handles(ReleaseClient)
+def _release_client(step: Step, kind: ReleaseClient, ctx: StepContext) -> str:
+    """Put the client back exactly as its isolation recorded; nothing recorded, nothing to undo."""
+    client, driver = ctx.client(step)
+    record = ctx.keyring.isolation(client.id)
+    if record is None or record.client is None:
+        return "not isolated"
+    driver.release(held_of(ctx.sites[client.site], kind.holds or client.holds), record.client)
+    ctx.keyring.released(client.id)
+    return "back on its devices"
 
 
 @handles(Checklist)

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from enforcer.credentials.guard import LoginGuard
 from enforcer.credentials.keyring import Keyring, Known
 from enforcer.credentials.store import CredentialStore
 from enforcer.drivers.base import DeviceDriver, DriverOptions
-from enforcer.drivers.registry import driver_for
+from enforcer.drivers.client import ClientDriver
+from enforcer.drivers.registry import client_for, client_kinds, driver_for
 from enforcer.engine.executor import (
     Event,
     LocalExecutor,
@@ -27,16 +29,16 @@ from enforcer.engine.executor import (
     Work,
 )
 from enforcer.engine.gather import Failure, Gathered, Progress, devices_of, gather
-from enforcer.engine.handlers import StepContext, run_step
+from enforcer.engine.handlers import StepContext, held_of, run_step
 from enforcer.engine.journal import Journal
 from enforcer.engine.sitelocks import Held
-from enforcer.errors import CredentialStoreError, DeviceError, StalePlan
-from enforcer.model import Device, Play, Site
+from enforcer.errors import CredentialStoreError, DeviceError, EnforcerError, StalePlan
+from enforcer.model import Client, Device, Play, Site
 from enforcer.plan.artifact import Plan, SitePlan, Step
 from enforcer.plan.diff import CHANNEL_REFUSED
 from enforcer.plan.planner import plan_site
 from enforcer.plan.rescue import rescue
-from enforcer.plan.steps import ChannelKind
+from enforcer.plan.steps import ChannelKind, ReleaseClient, UpdateClient
 
 
 @dataclass
@@ -49,6 +51,7 @@ class PlayRun:
     time_scale: float = 1.0
     keyring: Keyring = field(init=False)
     drivers: dict[str, DeviceDriver] = field(default_factory=dict)
+    clients: dict[str, ClientDriver] = field(default_factory=dict)
     checklist: list[Step] = field(default_factory=list)  # manual clients to update, after apply
 
     def __post_init__(self) -> None:
@@ -68,9 +71,33 @@ class PlayRun:
             self.drivers[device.id] = factory(device, keyring=self.keyring, options=self.options)
         return self.drivers[device.id]
 
+    def open_client(self, client: Client) -> ClientDriver:
+        if client.id not in self.clients:
+            factory = client_for(client.kind)
+            self.clients[client.id] = factory(client, keyring=self.keyring, options=self.options)
+        return self.clients[client.id]
+
+    def gather_clients(self) -> dict[str, str]:
+        """Read every client with an API once (preflight): by client id, why one cannot be reached. A client
+        kind with no driver is not read here; the plan blocks the changes it would hold stale."""
+        kinds = client_kinds()
+        clients = [c for s in self.play.selected() for c in s.clients if kinds.get(c.kind)]
+
+        def read(client: Client) -> tuple[str, str | None]:
+            try:
+                self.open_client(client).facts()
+            except EnforcerError as exc:
+                return client.id, str(exc)
+            return client.id, None
+
+        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(clients) or 1))) as pool:
+            return {cid: why for cid, why in pool.map(read, clients) if why is not None}
+
     def close(self) -> None:
         for driver in self.drivers.values():
             driver.close()
+        for client in self.clients.values():
+            client.close()
 
     # -- facts ----------------------------------------------------------------------------------------
 
@@ -81,12 +108,14 @@ class PlayRun:
         progress: Progress | None = None,
         wait_locks: bool = False,
         rebooting: frozenset[str] = frozenset(),
+        clients: bool = True,
     ) -> Gathered:
         """Facts for the play's devices (preflight).
 
         With ``wait_locks``, devices that report us locked are waited out once (one timer for all of
         them, as long as the longest lock) and read again. Devices in ``rebooting`` (an interrupted
-        run was upgrading them) are read again until they answer, within the firmware timeout.
+        run was upgrading them) are read again until they answer, within the firmware timeout. With
+        ``clients``, the clients with an API are read as well.
         """
         devices = devices_of(self.play) if devices is None else devices
         found = gather(devices, self.open_driver, concurrency=self.concurrency, progress=progress, close=False)
@@ -98,7 +127,7 @@ class PlayRun:
         while (waiting := {f.id for f in found.failures if f.id in rebooting}) and time.monotonic() < deadline:
             time.sleep(max(0.05, 2.0 * self.time_scale))
             found = self._again(found, devices, waiting, progress)
-        return found
+        return replace(found, client_failures=self.gather_clients()) if clients else found
 
     def _again(
         self, found: Gathered, devices: tuple[Device, ...], ids: set[str], progress: Progress | None
@@ -129,9 +158,19 @@ class PlayRun:
     ) -> Plan:
         """The play's plan from ``found``; devices the store records as isolated are released (see plan_site)."""
         failures = {f.id: f.reason for f in found.failures}
-        known, recorded = self.known(), self.keyring.isolated()
+        known, recorded, kinds = self.known(), self.keyring.isolated(), client_kinds()
         sites = tuple(
-            plan_site(site, found.facts, failures, self.play.enforce, known, recorded, restore_unknown=restore_unknown)
+            plan_site(
+                site,
+                found.facts,
+                failures,
+                self.play.enforce,
+                known,
+                recorded,
+                restore_unknown=restore_unknown,
+                kinds=kinds,
+                client_failures=found.client_failures,
+            )
             for site in self.play.selected()
         )
         return Plan(playbook, self.play.name, limit, sites, {d: f.fingerprint() for d, f in found.facts.items()})
@@ -160,11 +199,16 @@ class PlayRun:
             if isinstance(st.kind, ChannelKind)
             for c in st.changes
         }
-        ctx = StepContext(sites, self.drivers, self.keyring, source_address or self.options.source_address)
+        ctx = StepContext(
+            sites, self.drivers, self.keyring, source_address or self.options.source_address, self.open_client
+        )
+        touched = {
+            st.target for sp in plan.sites for st in sp.steps if isinstance(st.kind, UpdateClient | ReleaseClient)
+        }
         work = Work(
             run_step=lambda step: run_step(step, ctx),
             lock_state=lambda device: self.drivers[device].lock_state(),
-            verify=lambda site: self.verify(sites[site], rewritten),
+            verify=lambda site: self.verify(sites[site], rewritten, touched),
             skip=frozenset(journal.succeeded(run)) if resumed else frozenset(),
             rescue=_rescue,
         )
@@ -182,18 +226,20 @@ class PlayRun:
         self.checklist = ctx.checklist
         return results
 
-    def verify(self, site: Site, rewritten: Collection[tuple[str, str]] = ()) -> str:
+    def verify(self, site: Site, rewritten: Collection[tuple[str, str]] = (), touched: Collection[str] = ()) -> str:
         """Read the site again: no change left, nothing locked; else the step fails saying what is left.
 
         A channel in ``rewritten`` (this run wrote it) that its camera still refuses is reconnecting,
         not unconverged: the recorder has not logged in again, or a lock its old password caused lasts.
+        Each client in ``touched`` (this run updated or released it) must have its connections back.
         """
-        found = self.gather(tuple(d for d in site.devices))
+        found = self.gather(tuple(d for d in site.devices), clients=False)
         if found.failures:
             raise DeviceError(
                 site=site.name, device=found.failures[0].device, step="verify", detail=found.failures[0].reason
             )
-        plan = plan_site(site, found.facts, {}, self.play.enforce, self.known(), self.keyring.isolated())
+        kinds = client_kinds()
+        plan = plan_site(site, found.facts, {}, self.play.enforce, self.known(), self.keyring.isolated(), kinds=kinds)
         if plan.error:
             raise DeviceError(site=site.name, device=site.name, step="verify", detail=f"not converged: {plan.error}")
         left = [
@@ -205,6 +251,9 @@ class PlayRun:
             raise DeviceError(
                 site=site.name, device=site.name, step="verify", detail=f"not converged: {', '.join(left)}"
             )
+        for client in site.clients:
+            if client.id in touched and kinds.get(client.kind):
+                self.open_client(client).verify(held_of(site, client.holds))
         offline = [f"{d.name} ch{c.id}" for d in site.recorders for c in found.facts[d.id].channels if not c.online]
         return "converged" + (f"; channels still reconnecting: {', '.join(offline)}" if offline else "")
 

@@ -201,14 +201,15 @@ def diff_channels(
     return out
 
 
-def isolation_change(device: Device) -> Change:
-    """An isolation an earlier run left on ``device`` (its filter holds the isolation marker): drift to undo
-    whatever is enforced, since the device is cut off from its clients (and a camera from its recorder)."""
+def isolation_change(target: str, key: str = "ip_filter") -> Change:
+    """An isolation an earlier run left on ``target`` (a device whose filter holds the isolation marker, or a
+    client the store records as taken off its devices): drift to undo whatever is enforced, since video is
+    lost while it lasts."""
     return Change(
-        device.id,
+        target,
         "credentials",
         "isolation",
-        "ip_filter",
+        key,
         "update",
         "isolated by enforcer",
         "restored",

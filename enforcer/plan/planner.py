@@ -34,8 +34,11 @@ from enforcer.plan.steps import (
     WaitUnlock,
 )
 
-#: Clients enforcer can update (and so isolate) through an API; the rest get a checklist.
-UPDATABLE = ("milestone", "ssh")
+#: Client kinds a driver is registered for, and whether it can update them through an API (else the client
+#: is kept out at the device and put on the checklist). The engine passes the registry's; this default,
+#: for callers that plan without drivers (tests, a plan made elsewhere), takes every built-in kind as handled.
+ClientKinds = Mapping[str, bool]
+BUILTIN_KINDS: ClientKinds = {"manual": False, "milestone": True, "ssh": True}
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ def plan_site(
     recorded: frozenset[str] = frozenset(),
     *,
     restore_unknown: bool = False,
+    kinds: ClientKinds = BUILTIN_KINDS,
+    client_failures: Mapping[str, str] | None = None,
 ) -> SitePlan:
     """The plan for one site; a site whose facts are incomplete gets an ``error`` and no steps.
 
@@ -67,6 +72,10 @@ def plan_site(
     records its isolation: ``recorded``) is drift: it is released. One isolated with no record here
     (its original filter unknown) fails the site, unless ``restore_unknown`` says to switch its filter
     off, keeping out the site's manual clients that hold it.
+
+    A change whose stale holders cannot all be handled fails the site before any device is touched: a
+    client kind with no driver (``kinds``), one that could not be reached (``client_failures``), or one
+    with no API and no address to keep it out by.
     """
     failed = [f"{d.name}: {failures[d.id]}{_refused_there(site, facts, d)}" for d in site.devices if d.id in failures]
     if failed:
@@ -86,7 +95,8 @@ def plan_site(
     for device in site.devices:
         changes += diff_device(device, facts[device.id], enforce, known)
     changes += diff_channels(site, facts, changes, enforce, isolated)
-    changes += [isolation_change(d) for d in site.devices if d.id in marked]
+    changes += [isolation_change(d.id) for d in site.devices if d.id in marked]
+    changes += [isolation_change(c.id, "isolation") for c in site.clients if c.id in recorded]
     pending = [c for c in changes if c.action != "blocked"]
     changed = {c.device for c in pending}
     lost = [d.name for d in site.devices if d.id in changed and facts[d.id].login is None]
@@ -97,9 +107,17 @@ def plan_site(
             error=f"no working credential for {', '.join(lost)}: no stored password was accepted",
         )
     stale = _stale_paths(site, pending)
+    stuck = _unhandled(stale, kinds, client_failures or {})
+    if stuck:
+        return SitePlan(
+            site.name,
+            changes=tuple(changes),
+            error="no device of this site is changed until every holder of its credentials has a way forward: "
+            + "; ".join(stuck),
+        )
     steps: list[Step] = []
     warnings: list[str] = []
-    _isolate(site, facts, stale, steps, warnings, frozenset(unknown))
+    _isolate(site, facts, stale, steps, warnings, frozenset(unknown), kinds)
     _wait(site, facts, changed, steps)
     phases: tuple[tuple[Phase, str], ...] = (("recorder", "recorder"), ("cameras", "camera"))
     for phase, role in phases:
@@ -109,14 +127,19 @@ def plan_site(
     for change in pending:
         if change.kind == "channel":
             steps.append(_channel_step(site, change))
-    _clients(site, stale, steps, warnings)
+    _clients(site, stale, steps, kinds)
     _release(site, stale, steps)
     for device in site.devices:
         if device.id in isolated and not any(s.target == device.id and s.phase == "release" for s in steps):
             release = ReleaseFilter()
             if device.id in unknown:  # the operator chose: off, with the manual clients that hold it kept out
-                release = ReleaseFilter(IPFilterFact(False, "deny", ()), _manual_addresses(site, device))
+                release = ReleaseFilter(IPFilterFact(False, "deny", ()), _manual_addresses(site, device, kinds))
             steps.append(Step(site.name, "release", device.id, release, reason="left isolated by an earlier run"))
+    for client in site.clients:
+        if client.id in recorded and not any(s.target == client.id and s.phase == "release" for s in steps):
+            holds = tuple(HoldRef(h.device, h.user) for h in client.holds)
+            reason = "left isolated by an earlier run"
+            steps.append(Step(site.name, "release", client.id, ReleaseClient(holds), reason=reason))
     if steps:
         steps.append(
             Step(site.name, "verify", site.name, Verify(), reason="re-read facts: converged, unlocked, online")
@@ -124,10 +147,36 @@ def plan_site(
     return SitePlan(site.name, tuple(steps), tuple(changes), tuple(warnings))
 
 
-def _manual_addresses(site: Site, device: Device) -> tuple[str, ...]:
-    """Addresses of the site's manual clients that hold ``device``: they may hold an old password."""
-    holders = {c.address for c in site.clients for h in c.holds if h.device == device.name and c.kind not in UPDATABLE}
+def _manual_addresses(site: Site, device: Device, kinds: ClientKinds) -> tuple[str, ...]:
+    """Addresses of the site's clients without an API that hold ``device``: they may hold an old password."""
+    holders = {c.address for c in site.clients for h in c.holds if h.device == device.name and not kinds.get(c.kind)}
     return tuple(sorted(a for a in holders if a))
+
+
+def _unhandled(stale: list[StalePath], kinds: ClientKinds, failures: Mapping[str, str]) -> list[str]:
+    """Why some stale holder has no way forward: no driver for its kind, unreachable, or no API and no address."""
+    out: list[str] = []
+    for path in stale:
+        client = path.client
+        if client is None:
+            continue
+        if client.kind not in kinds:
+            holds = f"{client.name} holds {path.device.name}'s {path.user} password"
+            why = f"{holds} and no driver handles {client.kind} clients"
+        elif client.id in failures:
+            why = f"{client.name} holds {path.device.name}'s {path.user} password and cannot be reached: "
+            why += failures[client.id]
+        elif not kinds[client.kind] and not client.address and path.device.isolation != "none":
+            why = (
+                f"{client.name} holds {path.device.name}'s {path.user} password, has no API and no address to keep it "
+                f"out by: give it its address, or set isolation: none on {path.device.name} to accept that it may "
+                "lock the device until updated by hand"
+            )
+        else:
+            continue
+        if why not in out:
+            out.append(why)
+    return out
 
 
 def _stale_paths(site: Site, pending: list[Change]) -> list[StalePath]:
@@ -164,18 +213,18 @@ def _isolate(
     steps: list[Step],
     warnings: list[str],
     unknown: frozenset[str] = frozenset(),
+    kinds: ClientKinds = BUILTIN_KINDS,
 ) -> None:
     """Cut every stale path before the change; for a device isolated with no record (``unknown``), what the
     operator chose to restore (the filter off) stands for the filter before."""
     filtered: set[str] = set()
+    taken_off: dict[str, list[HoldRef]] = {}  # clients isolated on their side, and from which paths
     for path in stale:
         client = path.client
-        if path.device.isolation == "client" and client is not None and client.kind in UPDATABLE:
-            step = Step(
-                site.name, "isolate", client.id, IsolateClient(), reason=f"holds {path.device.name} as {path.user}"
-            )
-            if step not in steps:
-                steps.append(step)
+        if path.device.isolation == "client" and client is not None and kinds.get(client.kind):
+            hold = HoldRef(path.device.name, path.user)
+            if hold not in taken_off.setdefault(client.id, []):
+                taken_off[client.id].append(hold)
         elif path.device.isolation == "none":
             warnings.append(
                 f"{path.holder} will hold a stale password for {path.device.name} and isolation is none: "
@@ -183,6 +232,9 @@ def _isolate(
             )
         else:
             filtered.add(path.device.id)
+    for client_id, holds in taken_off.items():
+        reason = "holds " + ", ".join(f"{h.device} as {h.user}" for h in holds)
+        steps.append(Step(site.name, "isolate", client_id, IsolateClient(tuple(holds)), reason=reason))
     for device in site.devices:
         if device.id not in filtered:
             continue
@@ -198,7 +250,7 @@ def _isolate(
             {
                 p.client.address
                 for p in stale
-                if p.device == device and p.client and p.client.kind not in UPDATABLE and p.client.address
+                if p.device == device and p.client and not kinds.get(p.client.kind) and p.client.address
             }
         )
         isolate = IsolateFilter(tuple(allow), previous, tuple(blocked), tuple(holders))
@@ -250,19 +302,14 @@ def _channel_step(site: Site, change: Change) -> Step:
     return Step(site.name, "channels", recorder.id, kind, (change,), change.reason)
 
 
-def _clients(site: Site, stale: list[StalePath], steps: list[Step], warnings: list[str]) -> None:
+def _clients(site: Site, stale: list[StalePath], steps: list[Step], kinds: ClientKinds) -> None:
     for client in site.clients:
         holds = tuple(HoldRef(p.device.name, p.user) for p in stale if p.client == client)
         if not holds:
             continue
-        if client.kind in UPDATABLE:
+        if kinds.get(client.kind):
             steps.append(Step(site.name, "clients", client.id, UpdateClient(holds)))
         else:
-            if not client.address:
-                warnings.append(
-                    f"{client.name} has no address, so it cannot be kept out after the change: "
-                    "update it by hand at once, or it will lock the device"
-                )
             manual = client.settings if isinstance(client.settings, ManualSettings) else ManualSettings()
             checklist = Checklist(holds, manual.what, manual.contact, client.address)
             reason = "no API: update it by hand; it stays blocked until then"
@@ -275,4 +322,5 @@ def _release(site: Site, stale: list[StalePath], steps: list[Step]) -> None:
             release = ReleaseFilter(step.kind.previous, step.kind.keep_blocked)
             steps.append(Step(site.name, "release", step.target, release))
         else:
-            steps.append(Step(site.name, "release", step.target, ReleaseClient()))
+            holds = step.kind.holds if isinstance(step.kind, IsolateClient) else ()
+            steps.append(Step(site.name, "release", step.target, ReleaseClient(holds)))

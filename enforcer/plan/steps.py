@@ -95,14 +95,6 @@ class IsolateFilter(StepKind):
         return cls(tuple(raw["allow"]), _filter(raw["previous"]), keep, holders)
 
 
-@kind
-@dataclass(frozen=True)
-class IsolateClient(StepKind):
-    """Take a client off the device (disable it in the VMS, stop its service)."""
-
-    action: ClassVar[str] = "isolate_client"
-
-
 # -- wait --------------------------------------------------------------------------------------------
 
 
@@ -175,7 +167,7 @@ class ChannelKind(StepKind):
         return str(self.channel)
 
 
-# -- clients -----------------------------------------------------------------------------------------
+# -- clients ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -188,6 +180,19 @@ class HoldRef:
 
 def _holds(raw: list[dict[str, str]]) -> tuple[HoldRef, ...]:
     return tuple(HoldRef(h["device"], h["user"]) for h in raw)
+
+
+@kind
+@dataclass(frozen=True)
+class IsolateClient(StepKind):
+    """Take a client off these devices (disable them in the VMS, stop its service)."""
+
+    action: ClassVar[str] = "isolate_client"
+    holds: tuple[HoldRef, ...] = ()
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> IsolateClient:
+        return cls(_holds(raw.get("holds", [])))
 
 
 @kind
@@ -240,10 +245,15 @@ class ReleaseFilter(StepKind):
 @kind
 @dataclass(frozen=True)
 class ReleaseClient(StepKind):
-    """Put an isolated client back on the device."""
+    """Put an isolated client back on its devices, exactly as its isolation recorded."""
 
     action: ClassVar[str] = "release_client"
     always_run: ClassVar[bool] = True
+    holds: tuple[HoldRef, ...] = ()
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ReleaseClient:
+        return cls(_holds(raw.get("holds", [])))
 
 
 @kind

@@ -422,3 +422,35 @@ def test_plans_are_lock_safe_by_construction(case: tuple[Site, dict[str, DeviceF
     for secret in (OLD, NEW, CAM):
         assert secret.reveal() not in text
     assert Plan.from_json(text).sites[0] == plan
+
+
+def test_a_change_whose_holder_cannot_be_handled_is_blocked_before_any_device() -> None:
+    """No driver for the client's kind, an unreachable client, or a manual client with no address to keep it
+    out by: the site fails at plan time, with no step at all, so no device is changed."""
+    nvr = device("nvr", "recorder")
+    vms = Client("s", "vms", "milestone", (Hold("nvr", "admin"),), MilestoneSettings("https://vms"), "10.0.0.66")
+    desk = Client("s", "desk", "manual", (Hold("nvr", "admin"),), ManualSettings("iVMS"), None)
+    for clients, options, words in (
+        ((vms,), {"kinds": {"manual": False}}, "no driver handles milestone clients"),
+        ((vms,), {"client_failures": {"s/vms": "HTTP 401 from the token endpoint"}}, "cannot be reached: HTTP 401"),
+        ((desk,), {}, "no API and no address to keep it out by"),
+    ):
+        site = site_of(nvr, clients=clients)
+        fs, known = converged(site)
+        known[(nvr.id, "admin")] = OLD
+        plan = plan_site(site, fs, {}, ALL, known, **options)  # type: ignore[arg-type]
+        assert plan.steps == () and plan.error is not None and words in plan.error, plan.error
+    site = site_of(replace(nvr, isolation="none"), clients=(desk,))  # the operator accepts the risk
+    fs, known = converged(site)
+    known[(nvr.id, "admin")] = OLD
+    assert plan_site(site, fs, {}, ALL, known).error is None
+
+
+def test_a_client_left_isolated_by_an_earlier_run_is_released() -> None:
+    nvr = device("nvr", "recorder")
+    vms = Client("s", "vms", "milestone", (Hold("nvr", "admin"),), MilestoneSettings("https://vms"), "10.0.0.66")
+    site = site_of(nvr, clients=(vms,))
+    fs, known = converged(site)
+    plan = plan_site(site, fs, {}, ALL, known, recorded=frozenset({vms.id}))
+    assert actions(plan) == [("release", "release_client", "vms"), ("verify", "verify", "s")]
+    assert [(c.device, c.kind) for c in plan.pending] == [(vms.id, "isolation")]
