@@ -99,6 +99,7 @@ def plan_site(
     stale = _stale_paths(site, pending)
     steps: list[Step] = []
     warnings: list[str] = []
+    changes += _unfilterable(site, facts, stale, warnings)
     _isolate(site, facts, stale, steps, warnings, frozenset(unknown))
     _wait(site, facts, changed, steps)
     phases: tuple[tuple[Phase, str], ...] = (("recorder", "recorder"), ("cameras", "camera"))
@@ -157,6 +158,33 @@ def _refused_there(site: Site, facts: Mapping[str, DeviceFacts], device: Device)
     )
 
 
+def _filtered(path: StalePath) -> bool:
+    """Whether ``path`` would be cut by its device's IP filter (not by its client, not left open)."""
+    client = path.client
+    by_client = path.device.isolation == "client" and client is not None and client.kind in UPDATABLE
+    return not by_client and path.device.isolation != "none"
+
+
+def _unfilterable(
+    site: Site, facts: Mapping[str, DeviceFacts], stale: list[StalePath], warnings: list[str]
+) -> list[Change]:
+    """Devices to isolate by IP filter whose firmware has none: the isolation is blocked (reported,
+    with what the device said) and the change goes ahead as with ``isolation: none``, warned."""
+    out = []
+    for device in site.devices:
+        gap = facts[device.id].gap("ip_filter")
+        paths = [p for p in stale if p.device == device and _filtered(p)]
+        if gap is None or facts[device.id].ip_filter is not None or not paths:
+            continue
+        holders = ", ".join(sorted({p.holder for p in paths}))
+        out.append(Change(device.id, "credentials", "isolation", "ip_filter", "blocked", reason=gap.detail))
+        warnings.append(
+            f"{device.name} cannot be isolated ({gap.detail}): {holders} will hold a stale password "
+            f"and may lock {device.name} until updated"
+        )
+    return out
+
+
 def _isolate(
     site: Site,
     facts: Mapping[str, DeviceFacts],
@@ -170,6 +198,8 @@ def _isolate(
     filtered: set[str] = set()
     for path in stale:
         client = path.client
+        if _filtered(path) and facts[path.device.id].gap("ip_filter") is not None:
+            continue  # no filter to cut it with: reported by _unfilterable
         if path.device.isolation == "client" and client is not None and client.kind in UPDATABLE:
             step = Step(
                 site.name, "isolate", client.id, IsolateClient(), reason=f"holds {path.device.name} as {path.user}"

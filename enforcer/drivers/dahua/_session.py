@@ -41,6 +41,8 @@ from enforcer.errors import (
 
 PROBE_PATH = "/cgi-bin/magicBox.cgi?action=getMachineName"
 CONFIG = "/cgi-bin/configManager.cgi"
+#: What firmware answers for a read it lacks (protocols/dahua-cgi.md §1, §5): 400, 403 on some NVRs, 501.
+UNSUPPORTED = (400, 403, 501)
 T = TypeVar("T")
 
 
@@ -100,14 +102,27 @@ class DahuaSession(DeviceSession):
         """``getConfig`` of ``name``."""
         return self.get(step, CONFIG, "getConfig", [("name", name)], allow=allow)
 
-    def optional_config(self, step: str, name: str, parse: Callable[[bytes], T]) -> tuple[int, T | None]:
-        """``getConfig`` of a config the firmware may not have: ``None`` (with the HTTP status) when it
-        answers 400, or 403 as some NVRs do for an unknown name; an unreadable reply is a DeviceError."""
-        status, body = self.config(step, name, allow=(200, 400, 403))
-        if status != 200:
-            return status, None
+    def optional(self, step: str, path: str, action: str, params: list[tuple[str, str]]) -> tuple[int, bytes] | str:
+        """A read the firmware may lack: its status and body, or what the device said to refuse it
+        ("not supported": 400 ``Bad Request!``, 501 ``Not Implemented!``, 403 as some NVRs answer an
+        unknown name, or an ``Error`` body on 200). A lock answered with 403 is still raised."""
         try:
-            return status, parse(body)
+            status, body = self.get(step, path, action, params, allow=(*UNSUPPORTED, 200))
+        except Refusal as exc:
+            return "Error" + (f": {exc.said}" if exc.said else "")
+        if status != 200:
+            said = " ".join(kv.lines(body))[:80]
+            return f"HTTP {status}" + (f" {said}" if said else "")
+        return status, body
+
+    def optional_config(self, step: str, name: str, parse: Callable[[bytes], T]) -> T | str:
+        """``getConfig`` of a config the firmware may lack: the parsed value, or what the device said
+        (a :class:`~enforcer.facts.Gap`'s detail); an unreadable reply is a DeviceError."""
+        got = self.optional(step, CONFIG, "getConfig", [("name", name)])
+        if isinstance(got, str):
+            return f"getConfig {name}: {got}"
+        try:
+            return parse(got[1])
         except ParseError as exc:
             raise self.error(step, f"unreadable {name}: {exc}") from exc
 
