@@ -4,8 +4,9 @@ Login is discovered over RPC2 (its refusals state the attempts left and the lock
 else goes over CGI digest on one kept-alive connection. Facts cost one free challenge, the RPC2
 login (challenge, answer, logout), then one request per fact: ``getSoftwareVersion``,
 ``getSystemInfo``, ``getUserInfoAll``, ``General``, ``IPFilter``, and for recorders ``RemoteDevice``
-and ``getCameraState``. Writes live in :mod:`._users`, :mod:`._write` and :mod:`._firmware`, each
-over the session alone.
+and ``getCameraState``. A config the firmware lacks (answered 400, 403, 501 or ``Error``) is a
+:class:`~enforcer.facts.Gap` in the facts, never a failed device: the plan reports what it blocks.
+Writes live in :mod:`._users`, :mod:`._write` and :mod:`._firmware`, each over the session alone.
 
     >>> from enforcer.drivers.registry import driver_for
     >>> driver_for("amcrest") is DahuaDriver

@@ -10,7 +10,9 @@ Where the rules of protocols/dahua-cgi.md §9 meet the wire:
 - the first 403 ``Authority:check failure.`` of a request (some firmware answers a lock so) is
   checked with the same free challenge before anything more is sent: a lock is recorded and raised
   as :class:`LockedOut`, whatever statuses the caller allows;
-- 400/403 are never retried; every HTTP-200 body whose first line is ``Error`` is a refusal;
+- 400/403/501 are never retried; every HTTP-200 body whose first line is ``Error`` is a refusal; on
+  a read the firmware may lack (:meth:`DahuaSession.optional`) either is "not supported", returned
+  as what the device said;
 - one request at a time per device; query values URL-encoded, ``action`` first.
 """
 
