@@ -316,5 +316,6 @@ def camera_login_error(dev: DahuaDevice, req: Request, s: Session) -> Response:
 
 
 def register(reg: Callable[..., None]) -> None:
-    reg("configManager.cgi", getConfig=get_config, setConfig=set_config)
+    # getConfigCaps answers the plain config: a DH-NVR608H declares no ranges (dahua-cgi.md §5)
+    reg("configManager.cgi", getConfig=get_config, getConfigCaps=get_config, setConfig=set_config)
     reg("LogicDeviceManager.cgi", getCameraState=camera_state, getCameraLoginErrorCode=camera_login_error)

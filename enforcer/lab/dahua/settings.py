@@ -2,13 +2,13 @@
 
 Home Assistant's Amcrest integration, scripting clients and VMS polls read ``Network``, ``NTP``,
 ``Locales``, ``RTSP``, ``Encode``, ``MotionDetect``, ``ChannelTitle``, ``RecordMode``,
-``VideoInOptions`` and ``LoginFailureAlarm`` before anything else; a lab that answered them 400 could
-not replay the stale clients that lock devices in the field. Field names follow a live DH-NVR608H
-read (``NTP.TimeZone``/``TimeZoneDesc``, ``Locales.DSTStart.*``, ``Network.<iface>.*``,
-``RTSP.RTP.*``) and the keys python-amcrest parses (``MainFormat[0].VideoEnable``,
-``MotionDetect[c].EventHandler.RecordEnable``, ``RecordMode[c].Mode``,
-``VideoInOptions[c].DayNightColor``). The values are a plain factory setup; ``setConfig`` may change
-any key that exists, keeping its type, and nothing else.
+``VideoInOptions``, ``LoginFailureAlarm``, ``UserGlobal``, ``DDNS`` and ``UPnP`` before anything
+else; a lab that answered them 400 could not replay the stale clients that lock devices in the
+field. Field names follow a live DH-NVR608H read (``NTP.TimeZone``/``TimeZoneDesc``,
+``Locales.DSTStart.*``, ``Network.<iface>.*``, ``RTSP.RTP.*``) and the keys python-amcrest parses
+(``MainFormat[0].VideoEnable``, ``MotionDetect[c].EventHandler.RecordEnable``,
+``RecordMode[c].Mode``, ``VideoInOptions[c].DayNightColor``). The values are a plain factory setup;
+``setConfig`` may change any key that exists, keeping its type, and nothing else.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ NAMES = (
     "RecordMode",
     "VideoInOptions",
     "LoginFailureAlarm",
+    "UserGlobal",
+    "DDNS",
+    "UPnP",
 )
 
 
@@ -112,6 +115,16 @@ def defaults(dev: DahuaDevice) -> dict[str, Value]:
         "LoginFailureAlarm.Enable": False,
         "LoginFailureAlarm.TryLoginTimes": 5,
         "LoginFailureAlarm.EventHandler.LogEnable": False,
+        "UserGlobal.OnvifLoginCheck": True,
+        "DDNS[0].Enable": False,
+        "DDNS[0].Protocol": "Dahua DDNS",
+        "DDNS[0].HostName": "",
+        "UPnP.Enable": False,
+        "UPnP.MapTable[0].Enable": False,
+        "UPnP.MapTable[0].InnerPort": 80,
+        "UPnP.MapTable[0].OuterPort": 8080,
+        "UPnP.MapTable[0].Protocol": "TCP",
+        "UPnP.MapTable[0].ServiceName": "HTTP",
     }
     for edge, month in (("DSTStart", 3), ("DSTEnd", 11)):
         for field, value in (("Year", 2026), ("Month", month), ("Week", 2 if month == 3 else 1), ("Day", 0)):

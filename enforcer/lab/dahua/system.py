@@ -164,6 +164,7 @@ def register(reg: Callable[..., None]) -> None:
         getHardwareVersion=hardware_version,
         getDeviceClass=device_class,
         reboot=reboot,
+        shutdown=reboot,  # behaves like reboot on Amcrest (dahua-cgi.md §6)
     )
     reg("global.cgi", getCurrentTime=current_time)
     reg("storageDevice.cgi", getDeviceAllInfo=storage)
