@@ -92,6 +92,17 @@ class ChannelFact:
 
 
 @dataclass(frozen=True)
+class Gap:
+    """A capability the device's firmware lacks, as the device said so ("not supported").
+
+    Recorded instead of failing the device: the plan reports each change the gap makes impossible
+    as blocked, with ``detail`` (what the device answered) as its reason."""
+
+    capability: Literal["lock_policy", "ip_filter", "channels"]
+    detail: str
+
+
+@dataclass(frozen=True)
 class DeviceFacts:
     """Everything gathered from one device in one read."""
 
@@ -108,6 +119,7 @@ class DeviceFacts:
     ip_filter: IPFilterFact | None = None
     channels: tuple[ChannelFact, ...] = ()
     capabilities: tuple[str, ...] = ()
+    gaps: tuple[Gap, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,6 +139,7 @@ class DeviceFacts:
             ip_filter=IPFilterFact(**{**ip_filter, "addresses": tuple(ip_filter["addresses"])}) if ip_filter else None,
             channels=tuple(ChannelFact(**c) for c in raw.pop("channels", ())),
             capabilities=tuple(raw.pop("capabilities", ())),
+            gaps=tuple(Gap(**g) for g in raw.pop("gaps", ())),
             **raw,
         )
 
@@ -140,6 +153,10 @@ class DeviceFacts:
             channel.pop("detect")
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def gap(self, capability: str) -> Gap | None:
+        """The gap that explains why ``capability`` is missing, if the device said it lacks it."""
+        return next((g for g in self.gaps if g.capability == capability), None)
 
     def account(self, name: str) -> AccountFact | None:
         return next((a for a in self.accounts if a.name == name), None)

@@ -108,7 +108,15 @@ class LabProfile:
     basic_only: bool = False  # legacy firmware: ``Basic realm="Device_CGI"``, no digest at all
     locked_http_status: Literal[401, 403] = 401  # what CGI answers while the account is locked
     lock_on_challenge: bool = False  # RPC2 already reports the lock in reply to the challenge request
-    unknown_config_status: Literal[400, 403] = 400  # an unknown getConfig name (403 on some NVRs)
+    # An unknown getConfig name: 400 (cameras), 403 ``Authority:check failure.`` (DH-NVR608H), or 200
+    # ``Error: Error -1 getting param in name=<name>`` (an LTN6416 recorder).
+    unknown_config_status: Literal[200, 400, 403] = 400
+    # A CGI action or file the firmware lacks: 400 ``Error / Bad Request!``, or 501 ``Not Implemented!``.
+    unsupported_status: Literal[400, 501] = 400
+    # What this firmware lacks, answered "not supported" the way the firmware does: config names
+    # (``General``, ``IPFilter``, ``RemoteDevice``...) and ``<cgi>.<action>`` names, which are also the
+    # RPC2 method names (``magicBox.getVendor``, ``log.startFind``...).
+    lacks: list[str] = field(default_factory=list)
     max_sessions: int = 20  # RPC2 sessions; past it a correct login is refused
     camera_login_error_code: bool = True  # recorders: ``getCameraLoginErrorCode`` (400 on older firmware)
 

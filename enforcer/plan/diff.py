@@ -62,9 +62,9 @@ def _lock_policy(device: Device, facts: DeviceFacts) -> list[Change]:
     have = facts.lock_policy
     want = device.lock_policy
     if have is None:
-        return [
-            _blocked(device, "lock_policy", "lock_policy", "lock_policy", "the device does not report a lock policy")
-        ]
+        lacking = facts.gap("lock_policy")
+        reason = lacking.detail if lacking else "the device does not report a lock policy"
+        return [_blocked(device, "lock_policy", "lock_policy", "lock_policy", reason)]
     out = []
     if have.enabled != want.enabled:
         if not want.enabled and have.can_disable is False:
@@ -173,6 +173,12 @@ def diff_channels(
         have = recorder_facts.channel(camera.channel)
         key = f"channels.{camera.channel}"
         follows = (camera.id, f"accounts.{camera.channel_user}.password") in rotating
+        gap = recorder_facts.gap("channels")
+        if gap is not None:  # the recorder cannot show or store channels: only a needed change is reported
+            if follows:
+                reason = f"{camera.name}'s {camera.channel_user} password changes, but {gap.detail}: update it by hand"
+                out.append(_blocked(recorder, "credentials", "channel", key, reason))
+            continue
         if have is None:
             reason = "channel not configured"
         elif (have.address, have.port or camera.port, have.user) != (camera.address, camera.port, camera.channel_user):

@@ -107,7 +107,7 @@ def plan_site(
             error=f"no working credential for {', '.join(lost)}: no stored password was accepted",
         )
     stale = _stale_paths(site, pending)
-    stuck = _unhandled(stale, kinds, client_failures or {})
+    stuck = _unhandled(stale, kinds, client_failures or {}) + _unfilterable(facts, stale, kinds)
     if stuck:
         return SitePlan(
             site.name,
@@ -151,6 +151,35 @@ def _manual_addresses(site: Site, device: Device, kinds: ClientKinds) -> tuple[s
     """Addresses of the site's clients without an API that hold ``device``: they may hold an old password."""
     holders = {c.address for c in site.clients for h in c.holds if h.device == device.name and not kinds.get(c.kind)}
     return tuple(sorted(a for a in holders if a))
+
+
+def _unfilterable(facts: Mapping[str, DeviceFacts], stale: list[StalePath], kinds: ClientKinds) -> list[str]:
+    """Holders the firmware leaves no way to keep out or update: a device to isolate by IP filter that has
+    none, a recorder that cannot store channel credentials. The change waits for the operator's choice
+    (``isolation: none`` accepts the risk, ``client`` takes a client off on its side)."""
+    out: list[str] = []
+    for path in stale:
+        if path.client is None and path.device.isolation != "none":
+            recorder = facts.get(path.holder)
+            stored = recorder.gap("channels") if recorder is not None else None
+            if stored is not None:
+                out.append(
+                    f"{path.device.recorder} cannot store channel credentials ({stored.detail}), so it would keep "
+                    f"{path.device.name}'s old password: update its channel by hand, then set isolation: none on "
+                    f"{path.device.name} to go ahead"
+                )
+                continue
+        by_client = path.device.isolation == "client" and path.client is not None and kinds.get(path.client.kind)
+        gap = facts[path.device.id].gap("ip_filter")
+        if by_client or path.device.isolation == "none" or gap is None or facts[path.device.id].ip_filter is not None:
+            continue
+        why = (
+            f"{path.device.name} cannot be isolated ({gap.detail}) and {path.holder} would hold a stale password: "
+            f"set isolation: none on {path.device.name} to accept that it may lock until updated"
+        )
+        if why not in out:
+            out.append(why)
+    return out
 
 
 def _unhandled(stale: list[StalePath], kinds: ClientKinds, failures: Mapping[str, str]) -> list[str]:

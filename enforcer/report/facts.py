@@ -66,7 +66,7 @@ def _password(f: DeviceFacts) -> str:
 def _policy(f: DeviceFacts) -> str:
     p = f.lock_policy
     if p is None:
-        return "[dim]?[/]"
+        return "[dim]none[/]" if f.gap("lock_policy") else "[dim]?[/]"
     if not p.enabled:
         return "[red]off[/]"
     attempts = p.max_attempts if p.max_attempts is not None else "?"

@@ -15,6 +15,7 @@ from enforcer.facts import (
     AccountFact,
     ChannelFact,
     DeviceFacts,
+    Gap,
     IPFilterFact,
     LockPolicyFact,
     LockState,
@@ -320,6 +321,57 @@ def test_capability_gap_is_reported_not_attempted() -> None:
     [change] = plan.changes
     assert change.action == "blocked" and "cannot disable" in change.reason
     assert plan.steps == () and plan.pending == ()
+
+
+def test_firmware_without_a_lock_policy_blocks_that_change_with_what_the_device_said() -> None:
+    nvr = device("nvr", "recorder", lock_policy=LockPolicy(True, 7, 30))
+    site = site_of(nvr)
+    fs, known = converged(site)
+    said = "the firmware has no login-lock policy (getConfig General: HTTP 400)"
+    fs[nvr.id] = replace(fs[nvr.id], lock_policy=None, gaps=(Gap("lock_policy", said),))
+    plan = plan_site(site, fs, {}, ALL, known)
+    [change] = plan.changes
+    assert (change.action, change.key, change.reason) == ("blocked", "lock_policy", said)
+    assert plan.steps == () and plan.error is None
+
+
+def test_a_recorder_without_remote_devices_blocks_the_channel_that_must_follow_its_camera() -> None:
+    nvr, cam = device("nvr", "recorder"), device("cam", accounts=(Account("admin", "administrator", CAM),))
+    site = site_of(nvr, cam)
+    fs, known = converged(site)
+    said = "the recorder's firmware has no remote devices (getConfig RemoteDevice: HTTP 403)"
+    fs[nvr.id] = replace(fs[nvr.id], channels=(), gaps=(Gap("channels", said),))
+    assert plan_site(site, fs, {}, ALL, known).changes == ()  # nothing to follow: nothing reported
+    known[(cam.id, "admin")] = OLD
+    refused = plan_site(site, fs, {}, ALL, known)  # the recorder would keep the camera's old password
+    assert refused.steps == () and refused.error is not None and "cannot store channel credentials" in refused.error
+    site = site_of(nvr, replace(cam, isolation="none"))  # the operator updated the channel by hand
+    plan = plan_site(site, fs, {}, ALL, known)
+    [blocked] = [c for c in plan.changes if c.action == "blocked"]
+    assert (blocked.device, blocked.key) == (nvr.id, "channels.1") and said in blocked.reason
+    assert "update it by hand" in blocked.reason
+    assert ("cameras", "account", "cam") in actions(plan) and ("channels", "channel", "nvr") not in actions(plan)
+
+
+def test_a_device_without_an_ip_filter_cannot_be_isolated_and_the_plan_says_so() -> None:
+    nvr = device("nvr", "recorder")
+    desk = Client("s", "desk", "manual", (Hold("nvr", "admin"),), ManualSettings("SmartPSS"), "10.0.0.55")
+    site = site_of(nvr, clients=(desk,))
+    fs, known = converged(site)
+    known[(nvr.id, "admin")] = OLD
+    said = "the firmware has no IP filter (getConfig IPFilter: Error: Error -1 getting param in name=IPFilter)"
+    fs[nvr.id] = replace(fs[nvr.id], ip_filter=None, gaps=(Gap("ip_filter", said),))
+    refused = plan_site(site, fs, {}, ALL, known)  # the desk could not be kept out: nothing is changed
+    assert refused.steps == () and refused.error is not None and "nvr cannot be isolated" in refused.error
+    assert said in refused.error and "isolation: none" in refused.error
+    site = site_of(replace(nvr, isolation="none"), clients=(desk,))  # the operator accepts the risk
+    plan = plan_site(site, fs, {}, ALL, known)
+    assert actions(plan) == [
+        ("recorder", "account", "nvr"),
+        ("clients", "checklist", "desk"),
+        ("verify", "verify", "s"),
+    ]
+    assert any("isolation is none" in w for w in plan.warnings)
 
 
 def test_locked_device_waits_or_reboots_as_the_playbook_allows() -> None:

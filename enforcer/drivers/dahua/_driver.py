@@ -4,8 +4,9 @@ Login is discovered over RPC2 (its refusals state the attempts left and the lock
 else goes over CGI digest on one kept-alive connection. Facts cost one free challenge, the RPC2
 login (challenge, answer, logout), then one request per fact: ``getSoftwareVersion``,
 ``getSystemInfo``, ``getUserInfoAll``, ``General``, ``IPFilter``, and for recorders ``RemoteDevice``
-and ``getCameraState``. Writes live in :mod:`._users`, :mod:`._write` and :mod:`._firmware`, each
-over the session alone.
+and ``getCameraState``. A config the firmware lacks (answered 400, 403, 501 or ``Error``) is a
+:class:`~enforcer.facts.Gap` in the facts, never a failed device: the plan reports what it blocks.
+Writes live in :mod:`._users`, :mod:`._write` and :mod:`._firmware`, each over the session alone.
 
     >>> from enforcer.drivers.registry import driver_for
     >>> driver_for("amcrest") is DahuaDriver
@@ -23,11 +24,12 @@ from enforcer.drivers.dahua import _firmware, _parse, _users, _write
 from enforcer.drivers.dahua._login import MAX_FAILURES, RpcLogin
 from enforcer.drivers.dahua._session import DahuaSession
 from enforcer.drivers.dahua._users import PASSWORD_RULES
-from enforcer.errors import DeviceError, ParseError, Refusal
+from enforcer.errors import DeviceError, ParseError
 from enforcer.facts import (
     ChannelDetect,
     ChannelFact,
     DeviceFacts,
+    Gap,
     IPFilterFact,
     LockState,
     LoginFact,
@@ -79,13 +81,22 @@ class DahuaDriver:
             version, build = _parse.software_version(self.get("software version", MAGICBOX, "getSoftwareVersion")[1])
             info = _parse.system_info(self.get("system info", MAGICBOX, "getSystemInfo")[1])
             accounts = tuple(u.fact() for u in _users.read_users(self.session))
-            policy = _write.read_lock_policy(self.session)
-            ip_filter = self._ip_filter_or_none()
+            gaps: list[Gap] = []
+            policy = _write.lock_policy_or_gap(self.session)
+            if isinstance(policy, str):
+                gaps.append(Gap("lock_policy", policy))
+            ip_filter = self.session.optional_config("ip filter", "IPFilter", _parse.ip_filter)
+            if isinstance(ip_filter, str):
+                gaps.append(Gap("ip_filter", f"the firmware has no IP filter ({ip_filter})"))
             channels: tuple[ChannelFact, ...] = ()
-            capabilities = ["firmware", "reboot"] + (["ip_filter"] if ip_filter is not None else [])
+            capabilities = ["firmware", "reboot"] + (["ip_filter"] if not isinstance(ip_filter, str) else [])
             if self.device.role == "recorder" or info.device_type == "NVR":
-                channels = self.read_channels()
-                capabilities.append("channels")
+                found = self.read_channels()
+                if isinstance(found, str):
+                    gaps.append(Gap("channels", f"the recorder's firmware has no remote devices ({found})"))
+                else:
+                    channels = found
+                    capabilities.append("channels")
         except ParseError as exc:
             raise self.error("facts", f"unreadable reply: {exc}") from exc
         return DeviceFacts(
@@ -97,23 +108,21 @@ class DahuaDriver:
             device_type=info.device_type,
             login=login,
             accounts=accounts,
-            lock_policy=policy,
+            lock_policy=None if isinstance(policy, str) else policy,
             lock=LockState(False),
-            ip_filter=ip_filter,
+            ip_filter=None if isinstance(ip_filter, str) else ip_filter,
             channels=channels,
             capabilities=tuple(capabilities),
+            gaps=tuple(gaps),
         )
 
-    def _ip_filter_or_none(self) -> IPFilterFact | None:
-        """``None`` when the firmware does not know the config (400, or 403 on some NVRs)."""
-        return self.session.optional_config("ip filter", "IPFilter", _parse.ip_filter)[1]
-
-    def read_channels(self) -> tuple[ChannelFact, ...]:
-        """Each used ``RemoteDevice`` slot and its state; a slot that is not Connected is asked why, so
-        that a camera refusing the stored password (planned for repair) is told apart from one gone."""
-        slots = self.session.optional_config("channels", "RemoteDevice", _parse.remote_devices)[1]
-        if slots is None:
-            return ()
+    def read_channels(self) -> tuple[ChannelFact, ...] | str:
+        """Each used ``RemoteDevice`` slot and its state (or what a recorder without them said); a
+        slot that is not Connected is asked why, so that a camera refusing the stored password
+        (planned for repair) is told apart from one gone."""
+        slots = self.session.optional_config("channels", "RemoteDevice", _parse.remote_devices)
+        if isinstance(slots, str):
+            return slots
         states = _parse.camera_states(
             self.get("channel state", CAMERAS, "getCameraState", [("uniqueChannels", "-1")])[1]
         )
@@ -131,20 +140,14 @@ class DahuaDriver:
         return _parse.channel_facts(slots, states, why)
 
     def _camera_login_error(self, slot: int) -> ChannelDetect | None:
-        """``getCameraLoginErrorCode``; ``None`` when the firmware lacks it (400, 403 or ``Error``, as
-        for other unknown names). A diagnosis: lacking it, or an unreadable code, never fails the
-        recorder's read (a lock or a dead connection still does, as for any read)."""
-        step = "channel login error"
-        try:
-            status, body = self.get(
-                step, CAMERAS, "getCameraLoginErrorCode", [("channel", str(slot))], allow=(200, 400, 403)
-            )
-        except Refusal:
-            return None
-        if status != 200:
+        """``getCameraLoginErrorCode``; ``None`` when the firmware lacks it (400, 403, 501 or
+        ``Error``, as for other unknown names). A diagnosis: lacking it, or an unreadable code, never
+        fails the recorder's read (a lock or a dead connection still does, as for any read)."""
+        got = self.session.optional("channel login error", CAMERAS, "getCameraLoginErrorCode", [("channel", str(slot))])
+        if isinstance(got, str):
             return None
         try:
-            return _parse.channel_detect(body)
+            return _parse.channel_detect(got[1])
         except ParseError:
             return "unknown"
 

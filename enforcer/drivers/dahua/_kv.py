@@ -48,15 +48,22 @@ def first_line(body: bytes) -> str:
     return found[0].strip() if found else ""
 
 
+_ERROR = re.compile(r"error(?![a-z0-9_])", re.IGNORECASE)
+
+
 def is_error(body: bytes) -> bool:
-    """A refusal on HTTP 200: the first line is ``Error`` (any case), whatever follows."""
-    return first_line(body).lower() == "error"
+    """A refusal on HTTP 200: the first line is the word ``Error``, alone or followed by what went
+    wrong (``Error: Error -1 getting param in name=...`` on an LTN6416); ``ErrorCode=0`` is data."""
+    return _ERROR.match(first_line(body)) is not None
 
 
 def error_detail(body: bytes) -> str:
-    """What an ``Error`` body says after its first line (``Bad Request!``), for a message."""
-    rest = lines(body)[1:]
-    return " ".join(line.strip() for line in rest)[:200]
+    """What an ``Error`` body says beyond the word (``Bad Request!``, ``Error -1 getting param``)."""
+    found = lines(body)
+    head = first_line(body)[len("error") :].lstrip(" :") if found else ""
+    rest = [head] if head else []
+    rest += [line.strip() for line in found[1:]]
+    return " ".join(rest)[:200]
 
 
 def is_ok(body: bytes) -> bool:

@@ -10,7 +10,9 @@ Where the rules of protocols/dahua-cgi.md §9 meet the wire:
 - the first 403 ``Authority:check failure.`` of a request (some firmware answers a lock so) is
   checked with the same free challenge before anything more is sent: a lock is recorded and raised
   as :class:`LockedOut`, whatever statuses the caller allows;
-- 400/403 are never retried; every HTTP-200 body whose first line is ``Error`` is a refusal;
+- 400/403/501 are never retried; every HTTP-200 body whose first line is ``Error`` is a refusal; on
+  a read the firmware may lack (:meth:`DahuaSession.optional`) either is "not supported", returned
+  as what the device said;
 - one request at a time per device; query values URL-encoded, ``action`` first.
 """
 
@@ -41,6 +43,8 @@ from enforcer.errors import (
 
 PROBE_PATH = "/cgi-bin/magicBox.cgi?action=getMachineName"
 CONFIG = "/cgi-bin/configManager.cgi"
+#: What firmware answers for a read it lacks (protocols/dahua-cgi.md §1, §5): 400, 403 on some NVRs, 501.
+UNSUPPORTED = (400, 403, 501)
 T = TypeVar("T")
 
 
@@ -100,14 +104,27 @@ class DahuaSession(DeviceSession):
         """``getConfig`` of ``name``."""
         return self.get(step, CONFIG, "getConfig", [("name", name)], allow=allow)
 
-    def optional_config(self, step: str, name: str, parse: Callable[[bytes], T]) -> tuple[int, T | None]:
-        """``getConfig`` of a config the firmware may not have: ``None`` (with the HTTP status) when it
-        answers 400, or 403 as some NVRs do for an unknown name; an unreadable reply is a DeviceError."""
-        status, body = self.config(step, name, allow=(200, 400, 403))
-        if status != 200:
-            return status, None
+    def optional(self, step: str, path: str, action: str, params: list[tuple[str, str]]) -> tuple[int, bytes] | str:
+        """A read the firmware may lack: its status and body, or what the device said to refuse it
+        ("not supported": 400 ``Bad Request!``, 501 ``Not Implemented!``, 403 as some NVRs answer an
+        unknown name, or an ``Error`` body on 200). A lock answered with 403 is still raised."""
         try:
-            return status, parse(body)
+            status, body = self.get(step, path, action, params, allow=(*UNSUPPORTED, 200))
+        except Refusal as exc:
+            return "Error" + (f": {exc.said}" if exc.said else "")
+        if status != 200:
+            said = " ".join(kv.lines(body))[:80]
+            return f"HTTP {status}" + (f" {said}" if said else "")
+        return status, body
+
+    def optional_config(self, step: str, name: str, parse: Callable[[bytes], T]) -> T | str:
+        """``getConfig`` of a config the firmware may lack: the parsed value, or what the device said
+        (a :class:`~enforcer.facts.Gap`'s detail); an unreadable reply is a DeviceError."""
+        got = self.optional(step, CONFIG, "getConfig", [("name", name)])
+        if isinstance(got, str):
+            return f"getConfig {name}: {got}"
+        try:
+            return parse(got[1])
         except ParseError as exc:
             raise self.error(step, f"unreadable {name}: {exc}") from exc
 

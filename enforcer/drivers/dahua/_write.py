@@ -15,7 +15,7 @@ from enforcer.drivers.base import Outcome
 from enforcer.drivers.dahua import _parse
 from enforcer.drivers.dahua._parse import NETCAMERA
 from enforcer.drivers.dahua._session import DahuaSession
-from enforcer.errors import ParseError, Refusal
+from enforcer.errors import Refusal
 from enforcer.facts import IPFilterFact, LockPolicyFact
 from enforcer.model import LockPolicy
 
@@ -36,14 +36,21 @@ def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
-def read_lock_policy(session: DahuaSession) -> LockPolicyFact:
-    """``General`` (seconds); tells the guard the device's threshold and lock time."""
-    try:
-        policy = _parse.lock_policy(session.config("lock policy", "General")[1])
-    except ParseError as exc:
-        raise session.error("lock policy", f"unreadable General: {exc}") from exc
+def lock_policy_or_gap(session: DahuaSession) -> LockPolicyFact | str:
+    """``General`` (seconds), telling the guard the device's threshold; or, on firmware without it,
+    what the device said (the guard then keeps its default budget)."""
+    policy = session.optional_config("lock policy", "General", _parse.lock_policy)
+    if isinstance(policy, str):
+        return f"the firmware has no login-lock policy ({policy})"
     if policy.max_attempts:
         session.keys.set_threshold(policy.max_attempts, lock_seconds=policy.lock_seconds)
+    return policy
+
+
+def read_lock_policy(session: DahuaSession) -> LockPolicyFact:
+    policy = lock_policy_or_gap(session)
+    if isinstance(policy, str):
+        raise session.error("lock policy", f"{policy}: it cannot be set")
     return policy
 
 
@@ -61,9 +68,9 @@ def ensure_lock_policy(session: DahuaSession, policy: LockPolicy) -> Outcome:
 
 
 def _slots(session: DahuaSession, step: str) -> dict[int, _parse.Slot]:
-    status, slots = session.optional_config(step, "RemoteDevice", _parse.remote_devices)
-    if slots is None:
-        raise session.error(step, f"the device has no remote devices (HTTP {status}): not a recorder")
+    slots = session.optional_config(step, "RemoteDevice", _parse.remote_devices)
+    if isinstance(slots, str):
+        raise session.error(step, f"the device has no remote devices ({slots}): channels cannot be set")
     return slots
 
 
@@ -114,9 +121,9 @@ def wait_connected(session: DahuaSession, channel: int, timeout: float) -> None:
 
 
 def read_filter(session: DahuaSession, step: str) -> IPFilterFact:
-    status, found = session.optional_config(step, "IPFilter", _parse.ip_filter)
-    if found is None:
-        raise session.error(step, f"the device has no IP filter (HTTP {status})")
+    found = session.optional_config(step, "IPFilter", _parse.ip_filter)
+    if isinstance(found, str):
+        raise session.error(step, f"the device has no IP filter ({found})")
     return found
 
 

@@ -1,9 +1,12 @@
-"""Dahua ``configManager.cgi`` (``General``, ``IPFilter``, ``RemoteDevice``) and ``LogicDeviceManager.cgi``.
+"""Dahua ``configManager.cgi`` (``General``, ``IPFilter``, ``RemoteDevice``, the :mod:`.settings`
+configs clients read) and ``LogicDeviceManager.cgi``.
 
-dahua-cgi.md §5. ``getConfig`` answers ``table.<Name>...`` lines (a sub-tree narrows them);
-``setConfig`` paths carry no ``table.`` prefix and are all-or-nothing: every key is checked into a
-plan first, and one unknown key or bad value answers ``Error`` with nothing changed. A recorder's
-``RemoteDevice`` slot s is channel s + 1; ``Password`` is write-only; a changed slot is polled at once.
+dahua-cgi.md §5. ``getConfig`` answers ``table.<Name>...`` lines (a sub-tree narrows them); a name
+the firmware lacks (unknown, or in ``profile.lacks``) answers as that firmware does
+(``unknown_config_status``). ``setConfig`` paths carry no ``table.`` prefix and are all-or-nothing:
+every key is checked into a plan first, and one unknown key, lacked config or bad value answers
+``Error`` with nothing changed. A recorder's ``RemoteDevice`` slot s is channel s + 1; ``Password``
+is write-only; a changed slot is polled at once.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from enforcer.lab.dahua import kv
+from enforcer.lab.dahua import kv, settings
+from enforcer.lab.dahua.settings import capacity
 from enforcer.lab.ipfilter import FILTER_SIZE, valid_address
 from enforcer.lab.net.httpserver import Request, Response
 
@@ -24,15 +28,6 @@ _SLOT_KEY = re.compile(r"^RemoteDevice\.uuid:System_CONFIG_NETCAMERA_INFO_(\d+)\
 _LIST_KEY = re.compile(r"^IPFilter\.(TrustList|BannedList)\[(\d+)\]$")
 SLOT_FIELDS = ("Enable", "Address", "HttpPort", "UserName", "Password", "Name")
 MODES = {"TrustList": "allow", "BannedList": "deny"}
-
-
-def capacity(dev: DahuaDevice) -> int:
-    """Slots shown: the channel count rounded up to 4, 8, 16, 32..."""
-    need = max([len(dev.spec.channels), *(c.id for c in dev.spec.channels)])
-    size = 4
-    while size < need:
-        size *= 2
-    return size
 
 
 def _general(dev: DahuaDevice) -> list[tuple[str, object]]:
@@ -77,28 +72,41 @@ def _remote(dev: DahuaDevice) -> list[tuple[str, object]]:
 
 
 Table = Callable[["DahuaDevice"], list[tuple[str, object]]]
+#: Configs a non-admin may not read (dahua-cgi.md §5: 403 on CGI, 285278249 over RPC2).
+RESTRICTED = frozenset({"IPFilter"})
+
+
+def _settings_table(name: str) -> Table:
+    return lambda dev: settings.pairs(dev, name)
 
 
 def _tables(dev: DahuaDevice) -> dict[str, Table]:
     tables: dict[str, Table] = {"General": _general, "IPFilter": _ip_filter}
     if dev.family == "nvr":
         tables["RemoteDevice"] = _remote
-    return tables
+    for name in settings.NAMES:
+        tables[name] = _settings_table(name)
+    return {name: table for name, table in tables.items() if name not in dev.profile.lacks}
 
 
-def _unknown(dev: DahuaDevice) -> Response:
-    return kv.denied() if dev.profile.unknown_config_status == 403 else kv.empty(400)
+def lookup(dev: DahuaDevice, name: str) -> list[tuple[str, object]] | None:
+    """The ``table.`` lines of config ``name`` (or a sub-tree of it); ``None`` if the firmware lacks it."""
+    table = _tables(dev).get(settings.root(name))
+    if table is None:
+        return None
+    prefix = f"table.{name}"
+    found = [(k, v) for k, v in table(dev) if k == prefix or k.startswith((prefix + ".", prefix + "["))]
+    return found or None
 
 
 def get_config(dev: DahuaDevice, req: Request, s: Session) -> Response:
     name = req.query.get("name", "")
-    root = re.split(r"[.\[]", name, maxsplit=1)[0]
-    table = _tables(dev).get(root)
-    if table is None:
-        return _unknown(dev)
-    prefix = f"table.{name}"
-    pairs = [(k, v) for k, v in table(dev) if k == prefix or k.startswith((prefix + ".", prefix + "["))]
-    return kv.kv(pairs) if pairs else _unknown(dev)
+    if settings.root(name) in RESTRICTED and s.account.level != "administrator":
+        return kv.denied()
+    found = lookup(dev, name)
+    if found is None:
+        return kv.unknown_config(dev.profile.unknown_config_status, name)
+    return kv.kv(found)
 
 
 # -- setConfig: plan, then apply ----------------------------------------------------------------
@@ -110,6 +118,7 @@ class _Plan:
         self.filter: dict[str, str] = {}
         self.lists: dict[str, dict[int, str]] = {}
         self.slots: dict[int, dict[str, str]] = {}
+        self.settings: dict[str, settings.Value] = {}
 
 
 def _plan(dev: DahuaDevice, req: Request) -> _Plan | None:
@@ -117,7 +126,14 @@ def _plan(dev: DahuaDevice, req: Request) -> _Plan | None:
     for key, val in req.query.items():
         if key == "action":
             continue
-        if key in ("General.LockLoginEnable", "General.LockLoginTimes", "General.LoginFailLockTime"):
+        if settings.root(key) in dev.profile.lacks:
+            return None
+        if key in dev.settings:
+            value = settings.coerce(dev.settings[key], val)
+            if value is None:
+                return None
+            plan.settings[key] = value
+        elif key in ("General.LockLoginEnable", "General.LockLoginTimes", "General.LoginFailLockTime"):
             plan.general[key.split(".")[1]] = val
         elif key == "General.MachineName":
             plan.general["MachineName"] = val
@@ -181,6 +197,9 @@ def set_config(dev: DahuaDevice, req: Request, s: Session) -> Response:
     if plan is None:
         return kv.error()
     user = s.account.name
+    if plan.settings:
+        dev.settings.update(plan.settings)
+        dev.emit("config_changed", source=req.source, user=user, keys=sorted(plan.settings))
     if plan.general:
         _apply_general(dev, plan.general, req.source, user)
     if plan.filter or plan.lists:
@@ -267,7 +286,7 @@ def _apply_slot(dev: DahuaDevice, slot: int, fields: dict[str, str], source: str
 
 def camera_state(dev: DahuaDevice, req: Request, s: Session) -> Response:
     if dev.family != "nvr":
-        return kv.empty(400)
+        return kv.unsupported(dev.profile.unsupported_status)
     pairs: list[tuple[str, object]] = []
     channels = dev.channels.by_id()
     for i in range(capacity(dev)):
@@ -286,7 +305,7 @@ CHANNEL_ISSUE = 268632100  # the camera could not be reached or did not answer
 def camera_login_error(dev: DahuaDevice, req: Request, s: Session) -> Response:
     """``getCameraLoginErrorCode&channel=<slot>``: why the recorder cannot log into that camera."""
     if dev.family != "nvr" or not dev.profile.camera_login_error_code:
-        return kv.empty(400)
+        return kv.unsupported(dev.profile.unsupported_status)
     slot = req.query.get("channel", "")
     channel_id = int(slot) + 1 if slot.isdigit() else 0
     if dev.channels.get(channel_id) is None:
@@ -297,5 +316,6 @@ def camera_login_error(dev: DahuaDevice, req: Request, s: Session) -> Response:
 
 
 def register(reg: Callable[..., None]) -> None:
-    reg("configManager.cgi", getConfig=get_config, setConfig=set_config)
+    # getConfigCaps answers the plain config: a DH-NVR608H declares no ranges (dahua-cgi.md §5)
+    reg("configManager.cgi", getConfig=get_config, getConfigCaps=get_config, setConfig=set_config)
     reg("LogicDeviceManager.cgi", getCameraState=camera_state, getCameraLoginErrorCode=camera_login_error)

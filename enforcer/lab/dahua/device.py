@@ -4,9 +4,12 @@ Like :class:`~enforcer.lab.isapi.device.HikDevice` it is ``handle(Request) -> Re
 mutable :class:`LabDevice`, with timers and reboots through the :class:`DeviceHost`. Order of checks
 (``docs/dahua-wire.md``): IP filter (before authentication, 403 ``IP not permitted!``), then
 RPC2 (``/RPC2_Login``, ``/RPC2``: JSON that authenticates itself, ``rpc``), then CGI: digest (or
-Basic on legacy ``basic_only`` firmware), the illegal-login lock, then the ``action``. CGI and RPC2
-share one :class:`LockTable`, so failures over either add up. Endpoints live in ``users``,
-``config``, ``system`` and ``rpc``.
+Basic on legacy ``basic_only`` firmware), the illegal-login lock, then the ``action``; an action the
+firmware lacks (unknown, or in ``profile.lacks`` as ``<cgi>.<action>``) answers 400 ``Bad Request!``
+or 501 ``Not Implemented!``. Digest firmware refuses Basic, but checks its password: a wrong one
+counts as a failure (python-amcrest tries Basic first, so a stale password costs two per token).
+CGI and RPC2 share one :class:`LockTable`, so failures over either add up. Endpoints live in
+``users``, ``config``, ``settings``, ``system``, ``log`` and ``rpc``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from enforcer.lab.clients import DAHUA_LOGIN_PATH
-from enforcer.lab.dahua import config, kv, rpc, system, users
+from enforcer.lab.dahua import config, kv, log, rpc, settings, system, users
 from enforcer.lab.device import BaseDevice, DeviceHost, Judgement, Session
 from enforcer.lab.locks import LockTable
 from enforcer.lab.net.digest import DigestServer, Verdict, default_realm, parse_authorization
@@ -64,6 +67,8 @@ class DahuaDevice(BaseDevice):
         )
         self.machine_name = spec.name
         self.memos: dict[str, str] = {}
+        self.settings = settings.defaults(self)
+        self.log = log.DeviceLog()
         self.rpc = rpc.RpcState()
         # wrong ``pwdOld`` has its own lock, per account (NetSDK REMAIN_MODIFY_TIME_AND_LOCK_SECOND)
         self.modify_locks = LockTable(host.clock, ModifyLockPolicy(spec.lock_policy), scope="account")
@@ -100,6 +105,13 @@ class DahuaDevice(BaseDevice):
         """A password changed: the old one fails at once, open RPC2 sessions of ``user`` end."""
         self.rpc.end_user(user)
 
+    def count_failure(self, key: str, source: str, user: str, reason: str) -> int:
+        """A failed login; the lock it may cause is written to the device log too."""
+        left = super().count_failure(key, source, user, reason)
+        if left == 0 and self.spec.lock_policy.enabled:
+            log.record(self, "Event.LoginFailure", user, source, "Lock")
+        return left
+
     # -- the request path ----------------------------------------------------------------------
 
     def handle(self, req: Request) -> Response:
@@ -115,12 +127,14 @@ class DahuaDevice(BaseDevice):
         auth = self.authenticate(req)
         if isinstance(auth, Response):
             return auth
-        actions = CGI.get(req.path.removeprefix("/cgi-bin/"))
+        cgi = req.path.removeprefix("/cgi-bin/")
+        actions = CGI.get(cgi)
         if actions is None:
             return kv.empty(404)
-        handler = actions.get(req.query.get("action", ""))
-        if handler is None:
-            return kv.empty(400)
+        action = req.query.get("action", "")
+        handler = actions.get(action)
+        if handler is None or f"{cgi.removesuffix('.cgi')}.{action}" in self.profile.lacks:
+            return kv.unsupported(self.profile.unsupported_status)
         return handler(self, req, auth)
 
     def authenticate(self, req: Request) -> Session | Response:
@@ -133,12 +147,32 @@ class DahuaDevice(BaseDevice):
                 return self.challenge()
             user, acc, right = self.check_basic(params.get("token", ""))
             return self._reply_to(self.judge(req, user, acc, Verdict.OK if right else Verdict.WRONG))
+        if scheme == "basic":
+            return self._basic_refused(req, params.get("token", ""))
         if scheme != "digest":
             return self.challenge()
         user = params.get("username", "")
         acc = self.account(user)
-        verdict, _ = self.digest.check(params, req.method, acc.password if acc is not None and acc.enabled else None)
-        return self._reply_to(self.judge(req, user, acc, verdict))
+        verdict, first = self.digest.check(
+            params, req.method, acc.password if acc is not None and acc.enabled else None
+        )
+        judged = self._reply_to(self.judge(req, user, acc, verdict))
+        if first and isinstance(judged, Session):
+            log.record(self, "Login", user, req.source, "CGI")
+        return judged
+
+    def _basic_refused(self, req: Request, token: str) -> Response:
+        """Basic on digest firmware: refused, but a wrong password is still a counted failure."""
+        user, _, right = self.check_basic(token)
+        key = self.locks.key(req.source, user)
+        if self.locks.is_locked(key):
+            self.refuse_locked(key, req.source, user)
+            return self.locked_reply()
+        if not right:
+            self.count_failure(key, req.source, user, "basic_refused")
+            if self.locks.is_locked(key):
+                return self.locked_reply()
+        return self.challenge()
 
     def _reply_to(self, judged: Judgement) -> Session | Response:
         if judged.session is not None:
@@ -155,3 +189,4 @@ class DahuaDevice(BaseDevice):
 users.register(register)
 config.register(register)
 system.register(register)
+log.register(register)

@@ -43,6 +43,22 @@ def empty(status: int) -> Response:
     return Response(status, b"", content_type=TEXT)
 
 
+def unsupported(status: int) -> Response:
+    """What firmware answers for a CGI action it lacks: 400 ``Bad Request!``, or 501 on newer builds."""
+    detail = b"Not Implemented!" if status == 501 else b"Bad Request!"
+    return Response(status, b"Error\r\n" + detail + b"\r\n", content_type=TEXT)
+
+
+def unknown_config(status: int, name: str) -> Response:
+    """What firmware answers for a config name it lacks: 400 empty, 403 ``Authority:check failure.``
+    (DH-NVR608H) or 200 ``Error: Error -1 getting param in name=...`` (an LTN6416 recorder)."""
+    if status == 403:
+        return denied()
+    if status == 200:
+        return Response(200, f"Error: Error -1 getting param in name={name}\r\n".encode(), content_type=TEXT)
+    return empty(400)
+
+
 def boolean(raw: str) -> bool | None:
     """``true``/``false`` (any case), else ``None``."""
     low = raw.strip().lower()

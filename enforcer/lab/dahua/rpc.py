@@ -1,9 +1,12 @@
 """The Dahua RPC2 login (``POST /RPC2_Login``) and session calls (``POST /RPC2``), dahua-cgi.md §3.
 
-Request 1 (empty password) is a free challenge: a ``random`` bound to a numeric ``session``, single
-use. Request 2 answers with ``UPPER(MD5(U:random:UPPER(MD5(U:realm:P))))``; a wrong answer counts
-once in the device's shared :class:`LockTable` and reports ``remainLoginTimes``; a locked key reports
-``remainLockSecond``. Sessions live 60 s of device time past their last ``global.keepAlive``.
+Request 1 (any password, even the clear one some clients send there) is a free challenge: a
+``random`` bound to a numeric ``session``, single use. Request 2 answers with
+``UPPER(MD5(U:random:UPPER(MD5(U:realm:P))))``; a wrong answer counts once in the device's shared
+:class:`LockTable` and reports ``remainLoginTimes``; a locked key reports ``remainLockSecond``. A
+right one turns the challenge's session id into the login session, as devices do (clients keep the id
+from reply 1 and never read it again). A session is bound to the address that opened it and lives
+60 s of device time past its last call; the calls themselves are in :mod:`.rpcmethods`.
 Always HTTP 200 with JSON, except the IP filter's 403 (``DahuaDevice.handle``).
 """
 
@@ -12,11 +15,12 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from enforcer.lab.dahua import kv
+from enforcer.lab.dahua import kv, log, rpcmethods
 from enforcer.lab.net.digest import md5_hex
 from enforcer.lab.net.httpserver import Request, Response
 
@@ -30,6 +34,9 @@ BUSY = 268632075
 INVALID_SESSION = 287637505
 REQUEST_INVALID = 268894209
 METHOD_NOT_FOUND = 268894210
+INVALID_PARAM = 268894211
+NO_PERMISSION = 285278249
+NOT_SET = 268959743  # "error code not set": what a name the firmware lacks gets [I]
 SESSION_SECONDS = 60
 MAX_CHALLENGES = 256
 MESSAGES = {
@@ -40,6 +47,9 @@ MESSAGES = {
     INVALID_SESSION: "Invalid session in request data!",
     REQUEST_INVALID: "Request invalid!",
     METHOD_NOT_FOUND: "Method not found!",
+    INVALID_PARAM: "Invalid param!",
+    NO_PERMISSION: "Authority:check failure.",
+    NOT_SET: "Error code not set!",
 }
 
 
@@ -56,17 +66,21 @@ class _Challenge:
 
 
 @dataclass
-class _Session:
+class RpcSession:
+    """A logged-in session: whose, from which address, since when (device wall clock), last call."""
+
     user: str
+    source: str
+    since: float
     last: float
 
 
 @dataclass
 class RpcState:
-    """Open challenges (numeric session -> random) and live sessions (32-hex token)."""
+    """Open challenges and live sessions, both by the numeric session id of the challenge."""
 
     challenges: dict[int, _Challenge] = field(default_factory=dict)
-    sessions: dict[str, _Session] = field(default_factory=dict)
+    sessions: dict[str, RpcSession] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.challenges.clear()
@@ -80,19 +94,36 @@ class RpcState:
         for token in [t for t, s in self.sessions.items() if now - s.last > SESSION_SECONDS]:
             del self.sessions[token]
 
+    def active(self, dev: DahuaDevice) -> list[dict[str, object]]:
+        """``getActiveUserInfoAll`` entries, one per live session."""
+        out: list[dict[str, object]] = []
+        for i, (token, s) in enumerate(self.sessions.items()):
+            acc = dev.account(s.user)
+            out.append(
+                {
+                    "Id": int(token) % 100000 + i,
+                    "Name": s.user,
+                    "Group": "admin" if acc is not None and acc.level == "administrator" else "user",
+                    "ClientAddress": s.source,
+                    "ClientType": "Web3.0",
+                    "LoginTime": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.since)),
+                }
+            )
+        return out
 
-def _json(doc: dict[str, Any]) -> Response:
+
+def json_reply(doc: dict[str, Any]) -> Response:
     return Response(200, json.dumps(doc).encode(), content_type="application/json; charset=utf-8")
 
 
-def _error(code: int, rid: object, session: object = None, params: dict[str, Any] | None = None) -> Response:
+def error(code: int, rid: object, session: object = None, params: dict[str, Any] | None = None) -> Response:
     doc: dict[str, Any] = {"error": {"code": code, "message": MESSAGES[code]}, "id": rid}
     if params is not None:
         doc["params"] = params
     doc["result"] = False
     if session is not None:
         doc["session"] = session
-    return _json(doc)
+    return json_reply(doc)
 
 
 def handle(dev: DahuaDevice, req: Request) -> Response:
@@ -103,27 +134,19 @@ def handle(dev: DahuaDevice, req: Request) -> Response:
         if not isinstance(call, dict):
             raise ValueError("not an object")
     except ValueError:
-        return _error(REQUEST_INVALID, None)
+        return error(REQUEST_INVALID, None)
     method, rid = call.get("method"), call.get("id")
     params = call.get("params") if isinstance(call.get("params"), dict) else {}
     assert isinstance(params, dict)
     dev.rpc.expire(dev.host.clock.now())
     if method == "global.login":
         return _login(dev, req, rid, params, call.get("session"))
-    session = dev.rpc.sessions.get(str(call.get("session")))
-    if session is None:
-        return _error(INVALID_SESSION, rid, call.get("session"))
-    token = str(call.get("session"))
-    if method == "global.keepAlive":
-        session.last = dev.host.clock.now()
-        return _json({"id": rid, "params": {"timeout": SESSION_SECONDS}, "result": True, "session": token})
-    if method == "global.logout":
-        del dev.rpc.sessions[token]
-        return _json({"id": rid, "result": True, "session": token})
-    if method == "magicBox.getSoftwareVersion":
-        version = {"Version": dev.spec.firmware_version, "BuildDate": dev.spec.firmware_build}
-        return _json({"id": rid, "params": {"version": version}, "result": True, "session": token})
-    return _error(METHOD_NOT_FOUND, rid, token)
+    token = call.get("session")
+    session = dev.rpc.sessions.get(str(token))
+    if session is None or session.source != req.source:  # dead, unknown, or another client's
+        return error(INVALID_SESSION, rid, token)
+    session.last = dev.host.clock.now()
+    return rpcmethods.call(dev, session, str(method), params, rid, token)
 
 
 def _new_challenge(dev: DahuaDevice, user: str, rid: object) -> Response:
@@ -132,12 +155,12 @@ def _new_challenge(dev: DahuaDevice, user: str, rid: object) -> Response:
     while len(dev.rpc.challenges) > MAX_CHALLENGES:
         del dev.rpc.challenges[next(iter(dev.rpc.challenges))]
     params = {"realm": dev.digest.realm, "random": dev.rpc.challenges[sid].random, "encryption": "Default"}
-    return _error(CHALLENGE, rid, sid, params)
+    return error(CHALLENGE, rid, sid, params)
 
 
 def _locked(dev: DahuaDevice, key: str, rid: object, sid: object) -> Response:
     params = {"remainLockSecond": dev.locks.seconds_left(key), "remainLoginTimes": 0}
-    return _error(LOCKED, rid, sid, params)
+    return error(LOCKED, rid, sid, params)
 
 
 def _session_id(raw: object) -> int | None:
@@ -170,10 +193,11 @@ def _login(dev: DahuaDevice, req: Request, rid: object, params: dict[str, Any], 
         left = dev.count_failure(key, req.source, user, "bad_credentials")
         if dev.locks.is_locked(key):
             return _locked(dev, key, rid, sid)
-        return _error(BAD_PASSWORD, rid, sid, {"remainLockSecond": 0, "remainLoginTimes": left})
+        return error(BAD_PASSWORD, rid, sid, {"remainLockSecond": 0, "remainLoginTimes": left})
     if len(dev.rpc.sessions) >= dev.profile.max_sessions:
-        return _error(BUSY, rid, sid)
+        return error(BUSY, rid, sid)
     dev.locks.succeed(key)
-    token = secrets.token_hex(16)
-    dev.rpc.sessions[token] = _Session(user, dev.host.clock.now())
-    return _json({"id": rid, "params": {"keepAliveInterval": SESSION_SECONDS}, "result": True, "session": token})
+    assert sid is not None
+    dev.rpc.sessions[str(sid)] = RpcSession(user, req.source, dev.host.clock.wall(), dev.host.clock.now())
+    log.record(dev, "Login", user, req.source, "Web3.0")
+    return json_reply({"id": rid, "params": {"keepAliveInterval": SESSION_SECONDS}, "result": True, "session": sid})

@@ -83,6 +83,14 @@ def get_all(dev: DahuaDevice, req: Request, s: Session) -> Response:
     return kv.kv(pairs)
 
 
+def get_active(dev: DahuaDevice, req: Request, s: Session) -> Response:
+    """``getActiveUserInfoAll``: the open RPC2 sessions (CGI digest keeps none)."""
+    pairs: list[tuple[str, object]] = []
+    for i, active in enumerate(dev.rpc.active(dev)):
+        pairs += [(f"users[{i}].{k}", v) for k, v in active.items()]
+    return kv.kv(pairs)
+
+
 def get_one(dev: DahuaDevice, req: Request, s: Session) -> Response:
     acc = dev.account(req.query.get("name", ""))
     if acc is None:
@@ -189,6 +197,7 @@ def register(reg: Callable[..., None]) -> None:
         "userManager.cgi",
         getUserInfoAll=get_all,
         getUserInfo=get_one,
+        getActiveUserInfoAll=get_active,
         addUser=add_user,
         deleteUser=delete_user,
         modifyUser=modify_user,
