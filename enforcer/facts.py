@@ -79,9 +79,18 @@ class IPFilterFact:
         return self.enabled and self.mode == "allow" and ISOLATION_MARKER in self.addresses
 
 
+#: Which of a camera's ports a channel's protocol reaches it on: ``sdk``, the maker's own protocol (Hikvision's
+#: ``HIKVISION`` on 8000, the camera's ``sdk_port``); ``http``, its HTTP port (ONVIF, ISAPI).
+PortKind = Literal["http", "sdk"]
+
+
 @dataclass(frozen=True)
 class ChannelFact:
-    """A recorder's channel: the camera it logs into, as whom, and whether that works."""
+    """A recorder's channel: the camera it logs into, as whom, and whether that works.
+
+    ``protocol`` is the recorder's own word for how (``HIKVISION``, ``ONVIF``); ``port_kind`` says which of the
+    camera's ports that means. ``model``, ``serial`` and ``firmware`` are what the recorder learnt from the
+    camera when it last connected (empty before it ever did)."""
 
     id: int
     address: str
@@ -89,6 +98,11 @@ class ChannelFact:
     user: str
     online: bool
     detect: ChannelDetect = "unknown"
+    protocol: str = ""
+    port_kind: PortKind = "http"
+    model: str = ""
+    serial: str = ""
+    firmware: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,9 @@ class DeviceFacts:
     ip_filter: IPFilterFact | None = None
     channels: tuple[ChannelFact, ...] = ()
     capabilities: tuple[str, ...] = ()
+    #: Resources the device answered "not supported" (``lock_policy``, ``ip_filter``, ``channels``,
+    #: ``channel_status``): capability gaps the plan reports, never failures.
+    unsupported: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,17 +144,19 @@ class DeviceFacts:
             ip_filter=IPFilterFact(**{**ip_filter, "addresses": tuple(ip_filter["addresses"])}) if ip_filter else None,
             channels=tuple(ChannelFact(**c) for c in raw.pop("channels", ())),
             capabilities=tuple(raw.pop("capabilities", ())),
+            unsupported=tuple(raw.pop("unsupported", ())),
             **raw,
         )
 
     def fingerprint(self) -> str:
         """SHA-256 of the device's configuration as read; what moves by itself is left out: the lock
-        countdown, and each channel's online state (the recorder re-polls its cameras all the time)."""
+        countdown, each channel's online state (the recorder re-polls its cameras all the time) and what it
+        learnt from the camera when it last connected."""
         data = self.to_dict()
         data["lock"] = {"locked": self.lock.locked}
         for channel in data["channels"]:
-            channel.pop("online")
-            channel.pop("detect")
+            for moving in ("online", "detect", "model", "serial", "firmware"):
+                channel.pop(moving)
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -205,8 +205,19 @@ class PlayRun:
             raise DeviceError(
                 site=site.name, device=site.name, step="verify", detail=f"not converged: {', '.join(left)}"
             )
-        offline = [f"{d.name} ch{c.id}" for d in site.recorders for c in found.facts[d.id].channels if not c.online]
-        return "converged" + (f"; channels still reconnecting: {', '.join(offline)}" if offline else "")
+        blind = [d.name for d in site.recorders if "channel_status" in found.facts[d.id].unsupported]
+        offline = [
+            f"{d.name} ch{c.id}"
+            for d in site.recorders
+            if d.name not in blind
+            for c in found.facts[d.id].channels
+            if not c.online
+        ]
+        return (
+            "converged"
+            + (f"; channels still reconnecting: {', '.join(offline)}" if offline else "")
+            + (f"; {', '.join(blind)} report no channel status (firmware)" if blind else "")
+        )
 
 
 def _rescue(plan: SitePlan, outcomes: dict[str, StepStatus]) -> tuple[tuple[Step, ...], str]:

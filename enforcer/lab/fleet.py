@@ -96,7 +96,8 @@ class Fleet:
         self.devices: dict[str, SimDevice] = {
             d.name: make_device(d, self, nonce_seconds=nonce_seconds) for d in spec.devices
         }
-        self._by_address = {(d.address, d.port): d.name for d in spec.devices}
+        self._by_address = {(d.address, d.sdk_port): d.name for d in spec.devices}
+        self._by_address.update({(d.address, d.port): d.name for d in spec.devices})
         self.endpoints: dict[str, Endpoint] = {}
         self.pollers: dict[str, ChannelPoller] = {}
         self.clients: dict[str, SimulatedClient] = {c.name: make_client(c, self) for c in spec.clients}
@@ -143,6 +144,13 @@ class Fleet:
     def device_at(self, address: str, port: int) -> str | None:
         return self._by_address.get((address, port))
 
+    def spec_of(self, device: str) -> LabDevice | None:
+        dev = self.devices.get(device)
+        return dev.spec if dev is not None else None
+
+    def sdk_port_of(self, device: str) -> int:
+        return self.devices[device].spec.sdk_port
+
     def endpoint_of(self, device: str) -> tuple[str, int, str] | None:
         dev = self.devices.get(device)
         return (dev.spec.address, dev.spec.port, dev.spec.scheme) if dev else None
@@ -171,6 +179,7 @@ class Fleet:
             "firmware_build": d.firmware_build,
             "address": d.address,
             "port": d.port,
+            "sdk_port": d.sdk_port,
             "scheme": d.scheme,
             "url": f"{d.scheme}://{d.address}:{d.port}",
             "realm": dev.digest.realm,
@@ -198,6 +207,7 @@ class Fleet:
                     "port": c.port,
                     "user": c.user,
                     "password": c.password,
+                    "protocol": c.protocol,
                     "status": dev.channels.status[c.id].result if c.id in dev.channels.status else "connecting",
                 }
                 for c in d.channels

@@ -24,6 +24,9 @@ Family = Literal["isapi", "dahua"]
 #: The protocol family each vendor's simulated devices speak: OEMs speak their maker's protocol.
 FAMILY: dict[str, Family] = {"hikvision": "isapi", "annke": "isapi", "dahua": "dahua", "amcrest": "dahua"}
 
+#: ISAPI resources a profile can lack (``LabProfile.unsupported``): the firmware answers them 403 notSupport.
+UNSUPPORTABLE = ("lock_policy", "ip_filter", "channels", "channel_status", "security_log", "motion_detection")
+
 PROBLEMS = (
     "default_password",
     "weak_password",
@@ -66,7 +69,10 @@ class LabIPFilter:
 
 @dataclass
 class LabChannel:
-    """A recorder's stored credential for one camera (the recorder logs in with it on an interval)."""
+    """A recorder's stored credential for one camera (the recorder logs in with it on an interval).
+
+    ``protocol`` is how the recorder reaches the camera: ``vendor``, the maker's own protocol (ISAPI shows
+    ``HIKVISION``), on the camera's ``sdk_port``; ``onvif`` on its HTTP port."""
 
     id: int
     camera: str
@@ -74,6 +80,7 @@ class LabChannel:
     port: int
     user: str
     password: str
+    protocol: Literal["vendor", "onvif"] = "vendor"
 
 
 @dataclass
@@ -97,6 +104,11 @@ class LabProfile:
     channel_poll_seconds: float = 30.0
     max_attempts_range: tuple[int, int] = (3, 20)
     default_password: str = "12345"
+    # ISAPI: what the firmware lacks (answered 403 notSupport): any of UNSUPPORTABLE.
+    unsupported: tuple[str, ...] = ()
+    unknown_resource_status: Literal[403, 404] = 403  # a path the firmware does not know at all
+    xml_version: Literal["1.0", "2.0"] = "2.0"  # older NVRs: "1.0" (protocol §3.7)
+    alert_heartbeat_seconds: float = 10.0  # alertStream: a videoloss "inactive" keep-alive this often
     # Dahua/Amcrest only (protocols/dahua-cgi.md §2, §3, §8); ignored by the ISAPI devices.
     nonce_policy: Literal["reuse", "single_use", "single_use_403"] = "reuse"
     connection_close: bool = False  # every reply, the 401 included, closes the connection
@@ -130,6 +142,7 @@ class LabDevice:
     profile: LabProfile = field(default_factory=LabProfile)
     problems: list[str] = field(default_factory=list)
     locked_sources: list[str] = field(default_factory=list)  # sources locked out when the lab starts
+    sdk_port: int = 8000  # the maker's own protocol (Hikvision SDK): where a recorder's vendor channel points
 
 
 @dataclass
@@ -179,8 +192,9 @@ class LabSpec:
 def _device(raw: dict[str, Any]) -> LabDevice:
     raw = dict(raw)
     profile = dict(raw.pop("profile", {}))
-    if "max_attempts_range" in profile:
-        profile["max_attempts_range"] = tuple(profile["max_attempts_range"])
+    for name in ("max_attempts_range", "unsupported"):
+        if name in profile:
+            profile[name] = tuple(profile[name])
     return LabDevice(
         accounts=[LabAccount(**a) for a in raw.pop("accounts")],
         lock_policy=LabLockPolicy(**raw.pop("lock_policy", {})),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from enforcer.credentials.keyring import Known
-from enforcer.facts import DeviceFacts
+from enforcer.facts import ChannelFact, DeviceFacts
 from enforcer.model import Aspect, Device, Site
 
 Action = Literal["create", "update", "delete", "blocked"]
@@ -62,9 +62,10 @@ def _lock_policy(device: Device, facts: DeviceFacts) -> list[Change]:
     have = facts.lock_policy
     want = device.lock_policy
     if have is None:
-        return [
-            _blocked(device, "lock_policy", "lock_policy", "lock_policy", "the device does not report a lock policy")
-        ]
+        why = "the device does not report a lock policy"
+        if "lock_policy" in facts.unsupported:
+            why = f"firmware {facts.firmware_version} does not support the illegal-login lock (it answers notSupport)"
+        return [_blocked(device, "lock_policy", "lock_policy", "lock_policy", why)]
     out = []
     if have.enabled != want.enabled:
         if not want.enabled and have.can_disable is False:
@@ -173,10 +174,11 @@ def diff_channels(
         have = recorder_facts.channel(camera.channel)
         key = f"channels.{camera.channel}"
         follows = (camera.id, f"accounts.{camera.channel_user}.password") in rotating
+        port = channel_port(camera, have)
         if have is None:
             reason = "channel not configured"
-        elif (have.address, have.port or camera.port, have.user) != (camera.address, camera.port, camera.channel_user):
-            reason = f"channel points at {have.user}@{have.address}:{have.port}"
+        elif (have.address, have.port or port, have.user) != (camera.address, port, camera.channel_user):
+            reason = f"channel points at {have.user}@{have.address}:{have.port}" + _speaks(have, port)
         elif follows:
             reason = f"{camera.name}'s {camera.channel_user} password changes"
         elif camera.id in isolated:
@@ -199,6 +201,17 @@ def diff_channels(
             )
         )
     return out
+
+
+def channel_port(camera: Device, have: ChannelFact | None) -> int:
+    """The port a recorder's channel must name to reach ``camera``: what the recorder really stores, which
+    depends on the channel's protocol (``HIKVISION`` → the camera's SDK port, ``ONVIF`` → its HTTP port). A
+    channel not configured yet is written with the HTTP port, which every protocol a driver writes can use."""
+    return camera.sdk_port if have is not None and have.port_kind == "sdk" else camera.port
+
+
+def _speaks(have: ChannelFact, port: int) -> str:
+    return f" ({have.protocol or 'its protocol'} reaches the camera on port {port})" if have.port != port else ""
 
 
 def isolation_change(device: Device) -> Change:

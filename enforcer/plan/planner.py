@@ -9,13 +9,13 @@ account we log in with changes last, so every other write still uses a credentia
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from enforcer.credentials.keyring import Known
 from enforcer.facts import DeviceFacts, IPFilterFact
 from enforcer.model import Aspect, Client, Device, ManualSettings, Site
 from enforcer.plan.artifact import Phase, SitePlan, Step
-from enforcer.plan.diff import Change, diff_channels, diff_device, isolation_change
+from enforcer.plan.diff import Change, channel_port, diff_channels, diff_device, isolation_change
 from enforcer.plan.steps import (
     ENFORCER,
     AccountKind,
@@ -85,6 +85,7 @@ def plan_site(
     changes: list[Change] = []
     for device in site.devices:
         changes += diff_device(device, facts[device.id], enforce, known)
+    changes = _without_filter(site, facts, changes)
     changes += diff_channels(site, facts, changes, enforce, isolated)
     changes += [isolation_change(d) for d in site.devices if d.id in marked]
     pending = [c for c in changes if c.action != "blocked"]
@@ -108,7 +109,7 @@ def plan_site(
                 steps += _device_steps(site, device, [c for c in pending if c.device == device.id], phase)
     for change in pending:
         if change.kind == "channel":
-            steps.append(_channel_step(site, change))
+            steps.append(_channel_step(site, facts, change))
     _clients(site, stale, steps, warnings)
     _release(site, stale, steps)
     for device in site.devices:
@@ -122,6 +123,34 @@ def plan_site(
             Step(site.name, "verify", site.name, Verify(), reason="re-read facts: converged, unlocked, online")
         )
     return SitePlan(site.name, tuple(steps), tuple(changes), tuple(warnings))
+
+
+def _without_filter(site: Site, facts: Mapping[str, DeviceFacts], changes: list[Change]) -> list[Change]:
+    """Block a password change whose stale holders only an IP filter could keep out, on a device whose
+    firmware has none: made anyway, they would lock the device until each is updated."""
+    stuck: dict[tuple[str, str], list[str]] = {}
+    for path in _stale_paths(site, [c for c in changes if c.action != "blocked"]):
+        device = path.device
+        by_client = device.isolation == "client" and path.client is not None and path.client.kind in UPDATABLE
+        if device.isolation == "none" or by_client or facts[device.id].ip_filter is not None:
+            continue
+        stuck.setdefault((device.id, f"accounts.{path.user}.password"), []).append(path.holder.split("/", 1)[1])
+    if not stuck:
+        return changes
+    out = []
+    for change in changes:
+        holders = stuck.get((change.device, change.key))
+        if holders is None or change.action == "blocked":
+            out.append(change)
+            continue
+        name = change.device.split("/", 1)[1]
+        why = (
+            f"{', '.join(sorted(holders))} would keep the old password, and {name} has no IP filter to keep "
+            f"{'it' if len(holders) == 1 else 'them'} out meanwhile (its firmware answers notSupport): update "
+            f"{'it' if len(holders) == 1 else 'them'} first, or give {name} isolation: client or none"
+        )
+        out.append(replace(change, action="blocked", reason=why))
+    return out
 
 
 def _manual_addresses(site: Site, device: Device) -> tuple[str, ...]:
@@ -241,12 +270,13 @@ def _device_steps(site: Site, device: Device, changes: list[Change], phase: Phas
     return steps
 
 
-def _channel_step(site: Site, change: Change) -> Step:
+def _channel_step(site: Site, facts: Mapping[str, DeviceFacts], change: Change) -> Step:
     recorder = site.device(change.device.split("/", 1)[1])
     assert recorder is not None
     channel = int(change.key.split(".")[1])
     camera = next(c for c in site.cameras if c.recorder == recorder.name and c.channel == channel)
-    kind = ChannelKind(channel, camera.id, camera.address, camera.port, camera.channel_user)
+    port = channel_port(camera, facts[recorder.id].channel(channel))
+    kind = ChannelKind(channel, camera.id, camera.address, port, camera.channel_user)
     return Step(site.name, "channels", recorder.id, kind, (change,), change.reason)
 
 

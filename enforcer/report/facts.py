@@ -66,7 +66,7 @@ def _password(f: DeviceFacts) -> str:
 def _policy(f: DeviceFacts) -> str:
     p = f.lock_policy
     if p is None:
-        return "[dim]?[/]"
+        return "[dim]not supported[/]" if "lock_policy" in f.unsupported else "[dim]?[/]"
     if not p.enabled:
         return "[red]off[/]"
     attempts = p.max_attempts if p.max_attempts is not None else "?"
@@ -88,6 +88,10 @@ def _lock(f: DeviceFacts) -> str:
 def _channels(f: DeviceFacts, device: Device) -> str:
     if device.role != "recorder":
         return "[dim]–[/]"
+    if "channels" in f.unsupported:
+        return "[dim]not supported[/]"
+    if "channel_status" in f.unsupported:
+        return f"{len(f.channels)} [dim](no status)[/]"
     online = sum(1 for c in f.channels if c.online)
     offline = [c for c in f.channels if not c.online]
     text = f"{online}/{len(f.channels)} up"
