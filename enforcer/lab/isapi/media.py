@@ -61,6 +61,8 @@ def _stream(dev: HikDevice, req: Request) -> tuple[int, str] | None:
         stream = int(req.query["_id"])
     except ValueError:
         return None
+    if dev.family != "nvr" and stream in (1, 2):
+        stream += 100  # cameras also take the stream number alone (pyhik asks a camera for channels/1)
     name = _channels(dev).get(stream // 100)
     return (stream, name) if name is not None and stream % 100 in (1, 2) else None
 
