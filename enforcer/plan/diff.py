@@ -163,7 +163,11 @@ def diff_channels(
     if "credentials" not in enforce:
         return []
     out = []
-    rotating = {(c.device, c.key) for c in changes if c.kind == "account" and c.key.endswith(".password")}
+    rotating = {
+        (c.device, c.key)
+        for c in changes
+        if c.kind == "account" and c.key.endswith(".password") and c.action != "blocked"
+    }
     for camera in site.cameras:
         if camera.recorder is None or camera.channel is None:
             continue
