@@ -25,7 +25,7 @@ Family = Literal["isapi", "dahua"]
 FAMILY: dict[str, Family] = {"hikvision": "isapi", "annke": "isapi", "dahua": "dahua", "amcrest": "dahua"}
 
 #: ISAPI resources a profile can lack (``LabProfile.unsupported``): the firmware answers them 403 notSupport.
-UNSUPPORTABLE = ("lock_policy", "ip_filter", "channels", "channel_status", "security_log", "motion_detection")
+UNSUPPORTABLE = ("lock_policy", "ip_filter", "channels", "channel_status", "motion_detection")
 
 PROBLEMS = (
     "default_password",

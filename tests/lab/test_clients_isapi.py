@@ -14,6 +14,7 @@ lab's events file shows the lock. They connect from 127.0.0.1, as the libraries 
 
 from __future__ import annotations
 
+import logging
 import threading
 import xml.etree.ElementTree as ET
 
@@ -29,6 +30,10 @@ from enforcer.lab.spec import LabChannel, LabLockPolicy, LabSpec
 from .conftest import CAM_PW, NVR_PW, Start, camera, events_of, get, recorder, wait_for
 
 pytestmark = pytest.mark.lab
+
+# pyHik quiets urllib3 when imported (``setLevel(ERROR)`` on its logger), for the whole process; the
+# driver tests read urllib3's debug lines to prove no secret reaches a log. Give them back.
+logging.getLogger("urllib3").setLevel(logging.NOTSET)
 
 CLIENT = "127.0.0.1"  # where the libraries connect from
 LONG_LOCK = LabLockPolicy(enabled=True, max_attempts=3, lock_seconds=3000)  # 30 s real: outlasts the test
