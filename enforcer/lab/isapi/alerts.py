@@ -44,7 +44,11 @@ class AlertHub:
         if not self._beating:
             self._beating = True
             self.dev.host.call_later(0.0, self._beat)
-        return lambda: self.streams.pop(key, None) and None
+
+        def detach() -> None:
+            self.streams.pop(key, None)
+
+        return detach
 
     def publish(self, event: str, state: str, description: str, *, channel: int = 1, address: str = "") -> None:
         """One part to every open stream (``address``: whom an ``illaccess`` alarm is about)."""
