@@ -79,9 +79,18 @@ class IPFilterFact:
         return self.enabled and self.mode == "allow" and ISOLATION_MARKER in self.addresses
 
 
+#: Which of a camera's ports a channel's protocol reaches it on: ``sdk``, the maker's own protocol (Hikvision's
+#: ``HIKVISION`` on 8000, the camera's ``sdk_port``); ``http``, its HTTP port (ONVIF, ISAPI).
+PortKind = Literal["http", "sdk"]
+
+
 @dataclass(frozen=True)
 class ChannelFact:
-    """A recorder's channel: the camera it logs into, as whom, and whether that works."""
+    """A recorder's channel: the camera it logs into, as whom, and whether that works.
+
+    ``protocol`` is the recorder's own word for how (``HIKVISION``, ``ONVIF``); ``port_kind`` says which of the
+    camera's ports that means. ``model``, ``serial`` and ``firmware`` are what the recorder learnt from the
+    camera when it last connected (empty before it ever did)."""
 
     id: int
     address: str
@@ -89,6 +98,14 @@ class ChannelFact:
     user: str
     online: bool
     detect: ChannelDetect = "unknown"
+    protocol: str = ""
+    port_kind: PortKind = "http"
+    model: str = ""
+    serial: str = ""
+    firmware: str = ""
+
+
+GapCapability = Literal["lock_policy", "ip_filter", "channels", "channel_status"]
 
 
 @dataclass(frozen=True)
@@ -98,7 +115,7 @@ class Gap:
     Recorded instead of failing the device: the plan reports each change the gap makes impossible
     as blocked, with ``detail`` (what the device answered) as its reason."""
 
-    capability: Literal["lock_policy", "ip_filter", "channels"]
+    capability: GapCapability
     detail: str
 
 
@@ -145,12 +162,13 @@ class DeviceFacts:
 
     def fingerprint(self) -> str:
         """SHA-256 of the device's configuration as read; what moves by itself is left out: the lock
-        countdown, and each channel's online state (the recorder re-polls its cameras all the time)."""
+        countdown, each channel's online state (the recorder re-polls its cameras all the time) and what it
+        learnt from the camera when it last connected."""
         data = self.to_dict()
         data["lock"] = {"locked": self.lock.locked}
         for channel in data["channels"]:
-            channel.pop("online")
-            channel.pop("detect")
+            for moving in ("online", "detect", "model", "serial", "firmware"):
+                channel.pop(moving)
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 

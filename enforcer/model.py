@@ -78,6 +78,9 @@ class Device:
     recorder: str | None = None
     channel: int | None = None
     channel_user: str = "admin"
+    #: The port of the maker's own protocol (Hikvision SDK 8000, Dahua 37777): where a recorder's channel
+    #: that speaks it points, rather than the HTTP ``port``.
+    sdk_port: int = 8000
 
     @property
     def id(self) -> str:

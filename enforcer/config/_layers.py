@@ -15,7 +15,7 @@ from enforcer.config._yaml import Document, KeyPath
 from enforcer.config.diagnostics import Location
 
 #: Settings a device inherits, in the order a level may give them.
-SETTINGS = ("accounts", "lock_policy", "isolation", "unlock", "port", "scheme", "tls")
+SETTINGS = ("accounts", "lock_policy", "isolation", "unlock", "port", "sdk_port", "scheme", "tls")
 
 #: What a device has when nobody says otherwise.
 BUILTIN: dict[str, Any] = {

@@ -128,6 +128,7 @@ class SiteBuilder:
             recorder=data.get("recorder"),
             channel=data.get("channel"),
             channel_user=data.get("channel_user", "admin"),
+            sdk_port=settings.get("sdk_port") or driver_for(data["vendor"]).sdk_port,
         )
 
     def _accounts(

@@ -147,5 +147,8 @@ class DriverFactory(Protocol):
 
     protocol: ClassVar[str]
     password_rules: ClassVar[PasswordRules]
+    #: The port of the maker's own protocol, where a recorder's channel speaking it points (a device's
+    #: ``sdk_port`` when the inventory gives none).
+    sdk_port: ClassVar[int]
 
     def __call__(self, device: Device, *, keyring: Keyring, options: DriverOptions) -> DeviceDriver: ...

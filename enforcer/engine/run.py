@@ -254,8 +254,19 @@ class PlayRun:
         for client in site.clients:
             if client.id in touched and kinds.get(client.kind):
                 self.open_client(client).verify(held_of(site, client.holds))
-        offline = [f"{d.name} ch{c.id}" for d in site.recorders for c in found.facts[d.id].channels if not c.online]
-        return "converged" + (f"; channels still reconnecting: {', '.join(offline)}" if offline else "")
+        blind = [d.name for d in site.recorders if found.facts[d.id].gap("channel_status")]
+        offline = [
+            f"{d.name} ch{c.id}"
+            for d in site.recorders
+            if d.name not in blind
+            for c in found.facts[d.id].channels
+            if not c.online
+        ]
+        return (
+            "converged"
+            + (f"; channels still reconnecting: {', '.join(offline)}" if offline else "")
+            + (f"; {', '.join(blind)} report no channel status (firmware)" if blind else "")
+        )
 
 
 def _rescue(plan: SitePlan, outcomes: dict[str, StepStatus]) -> tuple[tuple[Step, ...], str]:

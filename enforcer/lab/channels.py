@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from enforcer.lab.spec import LabChannel, LabDevice
 
@@ -17,6 +18,7 @@ from enforcer.lab.spec import LabChannel, LabDevice
 class ChannelStatus:
     online: bool = False
     result: str = "connecting"
+    seen: str = ""  # the camera the recorder last connected to on this channel ("" before it ever did)
 
 
 class ChannelTable:
@@ -48,9 +50,20 @@ class ChannelTable:
         at = next((i for i, c in enumerate(self.spec.channels) if c.id > ch.id), len(self.spec.channels))
         self.spec.channels.insert(at, ch)
 
-    def update(self, ch: LabChannel, *, address: str, port: int, user: str, password: str, name: str | None) -> None:
+    def update(
+        self,
+        ch: LabChannel,
+        *,
+        address: str,
+        port: int,
+        user: str,
+        password: str,
+        name: str | None,
+        protocol: Literal["vendor", "onvif"] | None = None,
+    ) -> None:
         """Point ``ch`` at ``address:port``; it takes the name of the lab device there, else ``name``."""
         ch.address, ch.port, ch.user, ch.password = address, port, user, password
+        ch.protocol = protocol or ch.protocol
         ch.camera = (self.locate(address, port) if self.locate else None) or name or ch.camera
 
     def remove(self, ch: LabChannel) -> None:
@@ -62,6 +75,9 @@ class ChannelTable:
         st = self.status.setdefault(channel_id, ChannelStatus())
         changed = st.result != result
         st.result, st.online = result, result == "connect"
+        ch = self.get(channel_id)
+        if st.online and ch is not None:
+            st.seen = ch.camera
         return changed
 
     def reset(self) -> None:

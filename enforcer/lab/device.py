@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from enforcer.lab.channels import ChannelTable
 from enforcer.lab.clock import Clock
@@ -49,6 +49,8 @@ class SimDevice(Protocol):
 
     def channel_event(self, event: str, ch: LabChannel, source: str, user: str) -> None: ...
 
+    def channel_port_kind(self, ch: LabChannel) -> Literal["sdk", "http"] | None: ...
+
     def started(self) -> None: ...
 
     def on_down(self) -> None: ...
@@ -75,7 +77,10 @@ class DeviceHost(Protocol):
         """A recorder's channel credential changed: poll it now."""
 
     def device_at(self, address: str, port: int) -> str | None:
-        """The name of the simulated device listening at ``address:port``, if any."""
+        """The name of the simulated device listening at ``address:port`` (its HTTP or SDK port), if any."""
+
+    def spec_of(self, device: str) -> LabDevice | None:
+        """A device's state by name (a recorder shows its cameras' model, serial and firmware)."""
 
 
 @dataclass
@@ -175,6 +180,10 @@ class BaseDevice:
             address=ch.address,
             port=ch.port,
         )
+
+    def channel_port_kind(self, ch: LabChannel) -> Literal["sdk", "http"] | None:
+        """Which of a camera's ports ``ch``'s protocol is spoken on; ``None``: whatever port it names."""
+        return None
 
     def blocked(self, req: Request) -> bool:
         """Whether the IP filter refuses ``req`` (before authentication); logs ``blocked`` if so."""

@@ -101,7 +101,7 @@ class Fleet:
         self.devices: dict[str, SimDevice] = {
             d.name: make_device(d, self, nonce_seconds=nonce_seconds) for d in spec.devices
         }
-        self._by_address = {(d.address, d.port): d.name for d in spec.devices}
+        self._by_address = self._endpoints()
         self.endpoints: dict[str, Endpoint] = {}
         self.pollers: dict[str, ChannelPoller] = {}
         self.clients: dict[str, SimulatedClient] = {c.name: make_client(c, self) for c in spec.clients}
@@ -148,6 +148,13 @@ class Fleet:
     def device_at(self, address: str, port: int) -> str | None:
         return self._by_address.get((address, port))
 
+    def spec_of(self, device: str) -> LabDevice | None:
+        dev = self.devices.get(device)
+        return dev.spec if dev is not None else None
+
+    def sdk_port_of(self, device: str) -> int:
+        return self.devices[device].spec.sdk_port
+
     def endpoint_of(self, device: str) -> tuple[str, int, str] | None:
         dev = self.devices.get(device)
         return (dev.spec.address, dev.spec.port, dev.spec.scheme) if dev else None
@@ -176,6 +183,7 @@ class Fleet:
             "firmware_build": d.firmware_build,
             "address": d.address,
             "port": d.port,
+            "sdk_port": d.sdk_port,
             "scheme": d.scheme,
             "url": f"{d.scheme}://{d.address}:{d.port}",
             "realm": dev.digest.realm,
@@ -203,6 +211,7 @@ class Fleet:
                     "port": c.port,
                     "user": c.user,
                     "password": c.password,
+                    "protocol": c.protocol,
                     "status": dev.channels.status[c.id].result if c.id in dev.channels.status else "connecting",
                 }
                 for c in d.channels
@@ -326,6 +335,12 @@ class Fleet:
             except OSError as exc:
                 raise LabError(f"{dev.name}: cannot listen on {dev.spec.address}:{dev.spec.port}: {exc}") from exc
 
+    def _endpoints(self) -> dict[tuple[str, int], str]:
+        """Each device by the (address, port) a client reaches it on: its web port, and its SDK port."""
+        found = {(d.address, d.sdk_port): d.name for d in self.spec.devices}
+        found.update({(d.address, d.port): d.name for d in self.spec.devices})
+        return found
+
     def _place(self) -> None:
         """Move a movable lab to the block it will serve on, and point its repository there."""
         if self.spec.base is None or self.base is None:
@@ -334,7 +349,7 @@ class Fleet:
             relocate(self.spec, choose(self.spec, None if self.base == "auto" else self.base))
         except (ValueError, NoFreeBlock) as exc:
             raise LabError(str(exc)) from exc
-        self._by_address = {(d.address, d.port): d.name for d in self.spec.devices}
+        self._by_address = self._endpoints()
         if self.spec.vars_file:
             write_atomic(self.directory / self.spec.vars_file, vars_text(self.spec))
 

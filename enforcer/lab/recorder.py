@@ -1,7 +1,8 @@
 """A recorder's channel loop: it really logs into each camera with each stored channel credential.
 
 Every ``profile.channel_poll_seconds`` (device time) the recorder logs into each camera from its own
-address, over HTTP digest on the login path of the camera's vendor, and records the result: a stale
+address, over HTTP digest on the login path of the camera's vendor (a channel speaking the maker's
+own protocol points at the camera's SDK port, and is taken as such), and records the result: a stale
 credential reads ``errorUserNameOrPasswd`` and, poll after poll, locks the camera for the recorder's address. A
 changed channel is polled at once. A 401 is never retried within one poll.
 """
@@ -15,12 +16,16 @@ from typing import Protocol
 
 from enforcer.lab.clients import CHANNEL_RESULTS, ISAPI_LOGIN_PATH, ClientHost, login
 from enforcer.lab.device import SimDevice
+from enforcer.lab.net.httpclient import Outcome
 from enforcer.lab.spec import LabChannel
 
 
 class RecorderHost(ClientHost, Protocol):
     def is_up(self, device: str) -> bool:
         """Whether the device is up (not rebooting)."""
+
+    def sdk_port_of(self, device: str) -> int:
+        """The device's SDK port (its maker's own protocol)."""
 
 
 class ChannelPoller:
@@ -40,15 +45,31 @@ class ChannelPoller:
             self.due[cid] = 0.0
         self._wake.set()
 
-    async def _poll(self, ch: LabChannel) -> None:
-        scheme, path = "http", ISAPI_LOGIN_PATH
+    def _target(self, ch: LabChannel) -> tuple[str, int, str, str] | None:
+        """Where ``ch``'s logins go: ``(address, port, scheme, path)`` of the camera's HTTP endpoint, or
+        ``None`` when the channel names a port its protocol is not spoken on (nothing ever answers).
+
+        A channel speaking the maker's own protocol names the camera's SDK port; the lab has no SDK server,
+        so the camera takes those logins on its HTTP endpoint, "as on port 8000": from the recorder's
+        address, on the same lock budget, as protocol §2.4 says the SDK port does."""
         name = self.host.device_at(ch.address, ch.port)
-        if name is not None:
-            found = self.host.endpoint_of(name)
-            scheme = found[2] if found else scheme
-            path = self.host.login_path(name)
+        if name is None:
+            return ch.address, ch.port, "http", ISAPI_LOGIN_PATH  # nothing there: the connection is refused
+        found = self.host.endpoint_of(name)
+        assert found is not None
+        address, port, scheme = found
+        kind = self.device.channel_port_kind(ch)
+        if kind is not None and ch.port != (self.host.sdk_port_of(name) if kind == "sdk" else port):
+            return None
+        return address, port, scheme, self.host.login_path(name)
+
+    async def _poll(self, ch: LabChannel) -> None:
+        target = self._target(ch)
         source = self.device.spec.address
-        outcome = await login(self.host, ch.address, ch.port, scheme, source, ch.user, ch.password, path=path)
+        outcome: Outcome = "unreachable"
+        if target is not None:
+            address, port, scheme, path = target
+            outcome = await login(self.host, address, port, scheme, source, ch.user, ch.password, path=path)
         self.polls += 1
         result = CHANNEL_RESULTS[outcome]
         if self.device.channels.set_result(ch.id, result):

@@ -24,6 +24,9 @@ Family = Literal["isapi", "dahua"]
 #: The protocol family each vendor's simulated devices speak: OEMs speak their maker's protocol.
 FAMILY: dict[str, Family] = {"hikvision": "isapi", "annke": "isapi", "dahua": "dahua", "amcrest": "dahua"}
 
+#: ISAPI resources a profile can lack (``LabProfile.lacks``): the firmware answers them 403 notSupport.
+UNSUPPORTABLE = ("lock_policy", "ip_filter", "channels", "channel_status", "motion_detection")
+
 PROBLEMS = (
     "default_password",
     "weak_password",
@@ -66,7 +69,10 @@ class LabIPFilter:
 
 @dataclass
 class LabChannel:
-    """A recorder's stored credential for one camera (the recorder logs in with it on an interval)."""
+    """A recorder's stored credential for one camera (the recorder logs in with it on an interval).
+
+    ``protocol`` is how the recorder reaches the camera: ``vendor``, the maker's own protocol (ISAPI shows
+    ``HIKVISION``), on the camera's ``sdk_port``; ``onvif`` on its HTTP port."""
 
     id: int
     camera: str
@@ -74,6 +80,7 @@ class LabChannel:
     port: int
     user: str
     password: str
+    protocol: Literal["vendor", "onvif"] = "vendor"
 
 
 @dataclass
@@ -102,6 +109,9 @@ class LabProfile:
     channel_poll_seconds: float = 30.0
     max_attempts_range: tuple[int, int] = (3, 20)
     default_password: str = "12345"
+    unknown_resource_status: Literal[403, 404] = 403  # a path the firmware does not know at all
+    xml_version: Literal["1.0", "2.0"] = "2.0"  # older NVRs: "1.0" (protocol §3.7)
+    alert_heartbeat_seconds: float = 10.0  # alertStream: a videoloss "inactive" keep-alive this often
     # Dahua/Amcrest only (protocols/dahua-cgi.md §2, §3, §8); ignored by the ISAPI devices.
     nonce_policy: Literal["reuse", "single_use", "single_use_403"] = "reuse"
     connection_close: bool = False  # every reply, the 401 included, closes the connection
@@ -113,10 +123,10 @@ class LabProfile:
     unknown_config_status: Literal[200, 400, 403] = 400
     # A CGI action or file the firmware lacks: 400 ``Error / Bad Request!``, or 501 ``Not Implemented!``.
     unsupported_status: Literal[400, 501] = 400
-    # What this firmware lacks, answered "not supported" the way the firmware does: config names
-    # (``General``, ``IPFilter``, ``RemoteDevice``...) and ``<cgi>.<action>`` names, which are also the
-    # RPC2 method names (``magicBox.getVendor``, ``log.startFind``...).
-    lacks: list[str] = field(default_factory=list)
+    # What this firmware lacks, answered "not supported" the way such firmware does. ISAPI: any of
+    # UNSUPPORTABLE (403 notSupport). Dahua: config names (``General``, ``IPFilter``, ``RemoteDevice``...)
+    # and ``<cgi>.<action>`` names, which are also the RPC2 method names (``magicBox.getVendor``...).
+    lacks: tuple[str, ...] = ()
     max_sessions: int = 20  # RPC2 sessions; past it a correct login is refused
     camera_login_error_code: bool = True  # recorders: ``getCameraLoginErrorCode`` (400 on older firmware)
 
@@ -143,6 +153,7 @@ class LabDevice:
     profile: LabProfile = field(default_factory=LabProfile)
     problems: list[str] = field(default_factory=list)
     locked_sources: list[str] = field(default_factory=list)  # sources locked out when the lab starts
+    sdk_port: int = 8000  # the maker's own protocol (Hikvision SDK): where a recorder's vendor channel points
 
 
 @dataclass
@@ -200,8 +211,9 @@ class LabSpec:
 def _device(raw: dict[str, Any]) -> LabDevice:
     raw = dict(raw)
     profile = dict(raw.pop("profile", {}))
-    if "max_attempts_range" in profile:
-        profile["max_attempts_range"] = tuple(profile["max_attempts_range"])
+    for name in ("max_attempts_range", "lacks"):
+        if name in profile:
+            profile[name] = tuple(profile[name])
     return LabDevice(
         accounts=[LabAccount(**a) for a in raw.pop("accounts")],
         lock_policy=LabLockPolicy(**raw.pop("lock_policy", {})),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from enforcer.credentials.keyring import Known
-from enforcer.facts import DeviceFacts
+from enforcer.facts import ChannelFact, DeviceFacts
 from enforcer.model import Aspect, Device, Site
 
 Action = Literal["create", "update", "delete", "blocked"]
@@ -162,7 +162,11 @@ def diff_channels(
     if "credentials" not in enforce:
         return []
     out = []
-    rotating = {(c.device, c.key) for c in changes if c.kind == "account" and c.key.endswith(".password")}
+    rotating = {
+        (c.device, c.key)
+        for c in changes
+        if c.kind == "account" and c.key.endswith(".password") and c.action != "blocked"
+    }
     for camera in site.cameras:
         if camera.recorder is None or camera.channel is None:
             continue
@@ -179,10 +183,11 @@ def diff_channels(
                 reason = f"{camera.name}'s {camera.channel_user} password changes, but {gap.detail}: update it by hand"
                 out.append(_blocked(recorder, "credentials", "channel", key, reason))
             continue
+        port = channel_port(camera, have)
         if have is None:
             reason = "channel not configured"
-        elif (have.address, have.port or camera.port, have.user) != (camera.address, camera.port, camera.channel_user):
-            reason = f"channel points at {have.user}@{have.address}:{have.port}"
+        elif (have.address, have.port or port, have.user) != (camera.address, port, camera.channel_user):
+            reason = f"channel points at {have.user}@{have.address}:{have.port}" + _speaks(have, port)
         elif follows:
             reason = f"{camera.name}'s {camera.channel_user} password changes"
         elif camera.id in isolated:
@@ -205,6 +210,17 @@ def diff_channels(
             )
         )
     return out
+
+
+def channel_port(camera: Device, have: ChannelFact | None) -> int:
+    """The port a recorder's channel must name to reach ``camera``: what the recorder really stores, which
+    depends on the channel's protocol (``HIKVISION`` → the camera's SDK port, ``ONVIF`` → its HTTP port). A
+    channel not configured yet is written with the HTTP port, which every protocol a driver writes can use."""
+    return camera.sdk_port if have is not None and have.port_kind == "sdk" else camera.port
+
+
+def _speaks(have: ChannelFact, port: int) -> str:
+    return f" ({have.protocol or 'its protocol'} reaches the camera on port {port})" if have.port != port else ""
 
 
 def isolation_change(target: str, key: str = "ip_filter") -> Change:

@@ -15,7 +15,7 @@ from enforcer.credentials.keyring import Known
 from enforcer.facts import DeviceFacts, IPFilterFact
 from enforcer.model import Aspect, Client, Device, ManualSettings, Site
 from enforcer.plan.artifact import Phase, SitePlan, Step
-from enforcer.plan.diff import Change, diff_channels, diff_device, isolation_change
+from enforcer.plan.diff import Change, channel_port, diff_channels, diff_device, isolation_change
 from enforcer.plan.steps import (
     ENFORCER,
     AccountKind,
@@ -126,7 +126,7 @@ def plan_site(
                 steps += _device_steps(site, device, [c for c in pending if c.device == device.id], phase)
     for change in pending:
         if change.kind == "channel":
-            steps.append(_channel_step(site, change))
+            steps.append(_channel_step(site, facts, change))
     _clients(site, stale, steps, kinds)
     _release(site, stale, steps)
     for device in site.devices:
@@ -322,12 +322,13 @@ def _device_steps(site: Site, device: Device, changes: list[Change], phase: Phas
     return steps
 
 
-def _channel_step(site: Site, change: Change) -> Step:
+def _channel_step(site: Site, facts: Mapping[str, DeviceFacts], change: Change) -> Step:
     recorder = site.device(change.device.split("/", 1)[1])
     assert recorder is not None
     channel = int(change.key.split(".")[1])
     camera = next(c for c in site.cameras if c.recorder == recorder.name and c.channel == channel)
-    kind = ChannelKind(channel, camera.id, camera.address, camera.port, camera.channel_user)
+    port = channel_port(camera, facts[recorder.id].channel(channel))
+    kind = ChannelKind(channel, camera.id, camera.address, port, camera.channel_user)
     return Step(site.name, "channels", recorder.id, kind, (change,), change.reason)
 
 

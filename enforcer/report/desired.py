@@ -32,6 +32,7 @@ def device_view(device: Device) -> dict[str, Any]:
         "model": device.model,
         "address": device.address,
         "port": device.port,
+        "sdk_port": device.sdk_port,
         "scheme": device.scheme,
         "tls": tls_view(device.tls),
         "accounts": {

@@ -66,7 +66,7 @@ def _password(f: DeviceFacts) -> str:
 def _policy(f: DeviceFacts) -> str:
     p = f.lock_policy
     if p is None:
-        return "[dim]none[/]" if f.gap("lock_policy") else "[dim]?[/]"
+        return "[dim]not supported[/]" if f.gap("lock_policy") else "[dim]?[/]"
     if not p.enabled:
         return "[red]off[/]"
     attempts = p.max_attempts if p.max_attempts is not None else "?"
@@ -88,6 +88,10 @@ def _lock(f: DeviceFacts) -> str:
 def _channels(f: DeviceFacts, device: Device) -> str:
     if device.role != "recorder":
         return "[dim]–[/]"
+    if f.gap("channels"):
+        return "[dim]not supported[/]"
+    if f.gap("channel_status"):
+        return f"{len(f.channels)} [dim](no status)[/]"
     online = sum(1 for c in f.channels if c.online)
     offline = [c for c in f.channels if not c.online]
     text = f"{online}/{len(f.channels)} up"

@@ -38,7 +38,7 @@ def site() -> LabSpec:
         "nvr",
         "127.0.61.1",
         NVR,
-        [LabChannel(1, "cam1", "127.0.61.2", 8080, "admin", CAM)],
+        [LabChannel(1, "cam1", "127.0.61.2", 8000, "admin", CAM)],
         lock_policy=LabLockPolicy(True, 5, 1800),
         profile=LabProfile(namespace="isapi", lock_time_unit="seconds", channel_poll_seconds=600, reboot_seconds=50),
     )
@@ -129,7 +129,7 @@ def test_channel_follows_a_camera_password_change(lab: Bench) -> None:
     lab.fleet.set_account_password("cam1", "admin", "Cam1-Changed!5")
     with lab.driver(device_for(nvr, NVR)) as drv:
         out = drv.ensure_channel(
-            1, address="127.0.61.2", port=8080, user="admin", password=Secret("Cam1-Changed!5", "t")
+            1, address="127.0.61.2", port=8000, user="admin", password=Secret("Cam1-Changed!5", "t")
         )
         assert out.changed
         # the recorder polls the changed channel at once, on the lab's loop: wait for that login

@@ -39,9 +39,9 @@ def site() -> LabSpec:
         camera("cam3", "127.0.40.4", lock_policy=LabLockPolicy(max_attempts=200, lock_seconds=150)),
     ]
     channels = [
-        LabChannel(1, "cam1", "127.0.40.2", 8080, "admin", CAM_PW),
-        LabChannel(2, "cam2", "127.0.40.3", 8080, "admin", "stale-one"),
-        LabChannel(3, "cam3", "127.0.40.4", 8080, "admin", "stale-two"),
+        LabChannel(1, "cam1", "127.0.40.2", 8000, "admin", CAM_PW),
+        LabChannel(2, "cam2", "127.0.40.3", 8000, "admin", "stale-one"),
+        LabChannel(3, "cam3", "127.0.40.4", 8000, "admin", "stale-two"),
         LabChannel(4, "gone", "127.0.40.9", 8080, "admin", "x"),
     ]
     nvr = recorder("nvr", "127.0.40.1", channels, problems=["stale_channel"])
@@ -79,7 +79,7 @@ def test_recorder_stale_channel_locks_its_camera(start: Start) -> None:
     # the cure: PUT the channel with the right password; the recorder polls it at once
     body = (
         "<InputProxyChannel><id>3</id><name>cam3</name><sourceInputPortDescriptor><proxyProtocol>HIKVISION</proxyProtocol>"
-        "<ipAddress>127.0.40.4</ipAddress><managePortNo>8080</managePortNo><userName>admin</userName>"
+        "<ipAddress>127.0.40.4</ipAddress><managePortNo>8000</managePortNo><userName>admin</userName>"
         f"<password>{CAM_PW}</password></sourceInputPortDescriptor></InputProxyChannel>"
     )
     put = get(fleet.url("nvr") + "/ISAPI/ContentMgmt/InputProxy/channels/3", "admin", NVR_PW, method="PUT", data=body)
@@ -87,6 +87,12 @@ def test_recorder_stale_channel_locks_its_camera(start: Start) -> None:
     wait_for(lambda: chan_results(fleet, "nvr")["3"] == "connect", timeout=10)
     listing = get(fleet.url("nvr") + "/ISAPI/ContentMgmt/InputProxy/channels", "admin", NVR_PW).text
     assert "<password>" not in listing and CAM_PW not in listing and "<ipAddress>127.0.40.4</ipAddress>" in listing
+    # as on real recorders: the SDK port, and what the recorder learnt from the camera it connected to
+    assert "<proxyProtocol>HIKVISION</proxyProtocol>" in listing and "<managePortNo>8000</managePortNo>" in listing
+    assert (
+        "<model>DS-2CD2146G2-ISU</model>" in listing
+        and "<firmwareVersion>V5.7.17 build 240606</firmwareVersion>" in listing
+    )
     assert events_of(fleet, "channel_changed", channel=3)
     fleet.flush()
     state = json.loads(fleet.state_path.read_text())

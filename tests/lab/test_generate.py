@@ -150,12 +150,16 @@ def test_inventory_endpoints_and_settings_match_the_spec(fleet: Generated) -> No
         if want.role == "camera":
             assert want.recorder is not None and want.channel is not None
             channel = next(c for c in by_name[want.recorder].channels if c.id == want.channel)
-            assert (channel.camera, channel.address, channel.port, channel.user) == (
+            # the recorder reaches its camera over the SDK (proxyProtocol HIKVISION), on the port the
+            # inventory's sdk_port says, as real recorders do
+            assert (channel.camera, channel.address, channel.port, channel.user, channel.protocol) == (
                 lab.name,
                 lab.address,
-                lab.port,
+                lab.sdk_port,
                 "admin",
+                "vendor",
             )
+            assert want.sdk_port == lab.sdk_port == 8000
             assert channel.password == actual(lab, "admin")
     assert {d.scheme for d in fleet.spec.devices if d.role == "recorder"} == {"http", "https"}
 

@@ -133,7 +133,8 @@ def test_documented_errors(start: Start) -> None:
     assert fields(bad.text)["statusCode"] == "5"
     wrong_root = get(base + "/ISAPI/Security/illegalLoginLock", "admin", CAM_PW, method="PUT", data=b"<Foo/>")
     assert wrong_root.status_code == 400 and fields(wrong_root.text)["subStatusCode"] == "badXmlContent"
-    assert get(base + "/ISAPI/Nope", "admin", CAM_PW).status_code == 404
+    unknown = get(base + "/ISAPI/Nope", "admin", CAM_PW)  # most firmware: 403 notSupport
+    assert unknown.status_code == 403 and fields(unknown.text)["subStatusCode"] == "notSupport"
     assert get(base + "/ISAPI/Nope").status_code == 401  # unknown paths still need authentication
     assert get(base + "/ISAPI/System/deviceInfo", "admin", CAM_PW, method="DELETE").status_code == 405
     chans = get(base + "/ISAPI/ContentMgmt/InputProxy/channels", "admin", CAM_PW)

@@ -45,6 +45,8 @@ class DahuaDriver:
 
     protocol: ClassVar[str] = "dahua"
     password_rules: ClassVar[PasswordRules] = PASSWORD_RULES
+    #: The private protocol's port (``RemoteDevice…Port=37777``, protocols/dahua-cgi.md).
+    sdk_port: ClassVar[int] = 37777
 
     def __init__(self, device: Device, *, keyring: Keyring, options: DriverOptions) -> None:
         self.device, self.options = device, options

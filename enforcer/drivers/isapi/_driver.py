@@ -25,10 +25,22 @@ from enforcer.drivers.isapi._parse import LockCaps
 from enforcer.drivers.isapi._session import PROBE_PATH, IsapiSession
 from enforcer.drivers.isapi._xml import user_check
 from enforcer.errors import LoginFailed, XmlError
-from enforcer.facts import Candidate, ChannelFact, DeviceFacts, IPFilterFact, LockPolicyFact, LockState, LoginFact
+from enforcer.facts import (
+    Candidate,
+    ChannelFact,
+    DeviceFacts,
+    Gap,
+    GapCapability,
+    IPFilterFact,
+    LockPolicyFact,
+    LockState,
+    LoginFact,
+)
 from enforcer.model import Account, Device, Firmware, LockPolicy
 
 CHANNELS = "/ISAPI/ContentMgmt/InputProxy/channels"
+IP_FILTER = "/ISAPI/System/Network/ipFilter"
+LOCK_POLICY = "/ISAPI/Security/illegalLoginLock"
 
 
 class IsapiDriver:
@@ -37,6 +49,8 @@ class IsapiDriver:
     protocol: ClassVar[str] = "isapi"
     #: The lab's and current firmware's limit: longer passwords are refused with ``badParameters``.
     password_rules: ClassVar[PasswordRules] = PasswordRules(min_length=1, max_length=16)
+    #: The SDK port (``DEV_MANAGE`` in adminAccesses) that a recorder's ``HIKVISION`` channel points at.
+    sdk_port: ClassVar[int] = 8000
 
     def __init__(self, device: Device, *, keyring: Keyring, options: DriverOptions) -> None:
         self.device, self.options = device, options
@@ -75,22 +89,28 @@ class IsapiDriver:
         return self.session.get(step, path, allow=allow)
 
     def facts(self) -> DeviceFacts:
+        """Everything the planner needs. A resource the firmware lacks (403 ``notSupport``) is a capability
+        gap recorded in ``gaps``, never a failure: the plan reports what it cannot change."""
         login = self._refresh_login() if self.keys.login is not None else self.ensure_login()
         login = replace(login, is_default=self._flags[0], is_risk=self._flags[1])
+        gaps: list[Gap] = []
         try:
             info = _parse.device_info(self.get("deviceInfo", "/ISAPI/System/deviceInfo")[1])
             self._model, self._firmware, self._device_type = info.model, info.firmware_version, info.device_type
             accounts = _parse.users(self.get("users", "/ISAPI/Security/users")[1])
-            policy = self.read_lock_policy()
-            status, body = self.get("ipFilter", "/ISAPI/System/Network/ipFilter", allow=(200, 403, 404))
-            ip_filter = _parse.ip_filter(body) if status == 200 else None
+            policy = self._lock_policy()
+            body = self.session.optional("ipFilter", IP_FILTER)
+            ip_filter = _parse.ip_filter(body) if body is not None else None
+            if policy is None:
+                gaps.append(_gap("lock_policy", "the illegal-login lock", LOCK_POLICY))
+            if ip_filter is None:
+                gaps.append(_gap("ip_filter", "an IP filter", IP_FILTER))
             channels: tuple[ChannelFact, ...] = ()
             capabilities = ["firmware", "reboot"] + (["ip_filter"] if ip_filter is not None else [])
             if self.device.role == "recorder" or info.device_type.upper() in ("NVR", "DVR"):
-                configured = _parse.channels(self.get("channels", CHANNELS)[1])
-                state = _parse.channel_status(self.get("channel status", CHANNELS + "/status")[1])
-                channels = _parse.channel_facts(configured, state)
-                capabilities.append("channels")
+                channels = self._channels(gaps)
+                if not any(g.capability == "channels" for g in gaps):
+                    capabilities.append("channels")
         except XmlError as exc:
             raise self.session.error("facts", f"unreadable reply: {exc}") from exc
         return DeviceFacts(
@@ -107,7 +127,20 @@ class IsapiDriver:
             ip_filter=ip_filter,
             channels=channels,
             capabilities=tuple(capabilities),
+            gaps=tuple(gaps),
         )
+
+    def _channels(self, gaps: list[Gap]) -> tuple[ChannelFact, ...]:
+        """The recorder's channels with their status; a status the firmware does not report reads ``unknown``."""
+        listed = self.session.optional("channels", CHANNELS)
+        if listed is None:
+            gaps.append(_gap("channels", "channels (InputProxy)", CHANNELS))
+            return ()
+        configured = _parse.channels(listed)
+        body = self.session.optional("channel status", CHANNELS + "/status")
+        if body is None:
+            gaps.append(_gap("channel_status", "channel status", CHANNELS + "/status"))
+        return _parse.channel_facts(configured, _parse.channel_status(body) if body is not None else {})
 
     def _refresh_login(self) -> LoginFact:
         """The login found before, with the device's default/risk flags read again (they follow the password)."""
@@ -119,7 +152,16 @@ class IsapiDriver:
 
     def read_lock_policy(self) -> LockPolicyFact:
         """``illegalLoginLock`` in seconds; tells the guard the device's threshold and lock time."""
-        body = self.get("illegalLoginLock", "/ISAPI/Security/illegalLoginLock")[1]
+        policy = self._lock_policy()
+        if policy is None:
+            raise self.session.error("illegalLoginLock", "the firmware does not support the illegal-login lock")
+        return policy
+
+    def _lock_policy(self) -> LockPolicyFact | None:
+        """As :meth:`read_lock_policy`; ``None`` when the firmware lacks the resource (403 ``notSupport``)."""
+        body = self.session.optional("illegalLoginLock", LOCK_POLICY)
+        if body is None:
+            return None
         caps = self._lock_caps()
         raw = _parse.lock_policy(body, "seconds", caps)  # raw value, converted once the unit is known
         self.unit = _parse.lock_unit(caps, self._model, self._firmware, raw.lock_seconds)
@@ -136,8 +178,8 @@ class IsapiDriver:
         for model, firmware, _unit in _parse.UNIT_TABLE:
             if self._model.startswith(model) and self._firmware.startswith(firmware):
                 return None
-        status, body = self.get("capabilities", "/ISAPI/Security/capabilities", allow=(200, 403, 404))
-        return _parse.lock_caps(body) if status == 200 else None
+        body = self.session.optional("capabilities", "/ISAPI/Security/capabilities")
+        return _parse.lock_caps(body) if body is not None else None
 
     def lock_state(self) -> LockState:
         check = self.session.probe("lock state")
@@ -188,3 +230,7 @@ class IsapiDriver:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _gap(capability: GapCapability, what: str, path: str) -> Gap:
+    return Gap(capability, f"the firmware does not support {what} ({path}: notSupport)")

@@ -12,7 +12,7 @@ from xml.etree.ElementTree import Element
 
 from enforcer.drivers.isapi._xml import boolean, expect, integer, parse, text
 from enforcer.errors import XmlError
-from enforcer.facts import AccountFact, ChannelDetect, ChannelFact, IPFilterFact, LockPolicyFact
+from enforcer.facts import AccountFact, ChannelDetect, ChannelFact, IPFilterFact, LockPolicyFact, PortKind
 
 Unit = Literal["minutes", "seconds"]
 MINUTES_MAX = 120  # the largest minute range any firmware offers (caps min=1 max=120)
@@ -153,7 +153,7 @@ def ip_filter(body: bytes) -> IPFilterFact:
 
 @dataclass(frozen=True)
 class Channel:
-    """A recorder's channel as configured (``InputProxyChannel``)."""
+    """A recorder's channel as configured (``InputProxyChannel``), with what it learnt of its camera."""
 
     id: int
     address: str
@@ -161,6 +161,14 @@ class Channel:
     user: str
     name: str = ""
     protocol: str = ""
+    model: str = ""
+    serial: str = ""
+    firmware: str = ""
+
+    @property
+    def port_kind(self) -> PortKind:
+        """``HIKVISION`` is the SDK, on the camera's port 8000; ``ONVIF`` and the rest go over HTTP (§3.7)."""
+        return "sdk" if self.protocol.upper() == "HIKVISION" else "http"
 
 
 def channels(body: bytes) -> tuple[Channel, ...]:
@@ -174,14 +182,21 @@ def channels(body: bytes) -> tuple[Channel, ...]:
         if cid is None:
             raise XmlError("InputProxyChannel without an id")
         port = ch.find("sourceInputPortDescriptor")
+
+        def field(name: str, port: Element | None = port) -> str:
+            return (text(port, name) or "") if port is not None else ""
+
         out.append(
             Channel(
                 id=cid,
-                address=(text(port, "ipAddress") or text(port, "hostName") or "") if port is not None else "",
-                port=integer(text(port, "managePortNo")) if port is not None else None,
-                user=(text(port, "userName") or "") if port is not None else "",
+                address=field("ipAddress") or field("hostName"),
+                port=integer(field("managePortNo")),
+                user=field("userName"),
                 name=text(ch, "name") or "",
-                protocol=(text(port, "proxyProtocol") or "") if port is not None else "",
+                protocol=field("proxyProtocol"),
+                model=field("model"),
+                serial=field("serialNumber"),
+                firmware=field("firmwareVersion"),
             )
         )
     return tuple(out)
@@ -218,6 +233,11 @@ def channel_facts(
             user=c.user,
             online=status.get(c.id, (False, "unknown"))[0],
             detect=status.get(c.id, (False, "unknown"))[1],
+            protocol=c.protocol,
+            port_kind=c.port_kind,
+            model=c.model,
+            serial=c.serial,
+            firmware=c.firmware,
         )
         for c in configured
     )

@@ -25,6 +25,7 @@ from enforcer.drivers.isapi._xml import Status, UserCheck, parse, response_statu
 from enforcer.errors import DigestError, LoginFailed, RebootRequired, XmlError
 
 PROBE_PATH = "/ISAPI/Security/userCheck"
+NOT_SUPPORTED = "notSupport"  # the subStatusCode of a resource the firmware lacks
 
 
 class IsapiSession(DeviceSession):
@@ -64,6 +65,18 @@ class IsapiSession(DeviceSession):
         """An authenticated GET: its status (one of ``allow``) and body."""
         reply = self.request(step, "GET", path, allow=allow)
         return reply.status, reply.body
+
+    def optional(self, step: str, path: str) -> bytes | None:
+        """An authenticated GET of a resource some firmware lacks: its body, or ``None`` when the device says
+        it has none (403 ``notSupport``, a bare 403, or 404: a capability gap, protocol §1); any other
+        refusal is an error naming what the device said."""
+        reply = self.request(step, "GET", path, allow=(200, 403, 404))
+        if reply.status == 200:
+            return reply.body
+        status = _status_of(reply)
+        if reply.status == 404 or status is None or status.sub == NOT_SUPPORTED:
+            return None
+        raise self.error(step, f"HTTP {reply.status}: {status.describe()}")
 
     def switch(self, password: Secret) -> UserCheck | None:
         """The login user's password changed: use the new one at once (the old one now fails and would

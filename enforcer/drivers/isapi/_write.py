@@ -231,8 +231,11 @@ def wait_online(session: IsapiSession, channel: int, timeout: float) -> None:
     step = f"channel {channel}"
     deadline = time.monotonic() + timeout
     while True:
+        body = session.optional(step, f"{CHANNELS}/{channel}/status")
+        if body is None:
+            return  # the firmware reports no channel status: nothing to wait for (facts say so)
         try:
-            state = _parse.channel_status(session.get(step, f"{CHANNELS}/{channel}/status")[1])
+            state = _parse.channel_status(body)
         except XmlError as exc:
             raise session.error(step, f"unreadable channel status: {exc}") from exc
         online, detect = state.get(channel, (False, "unknown"))
@@ -266,9 +269,9 @@ def ensure_ip_filter(session: IsapiSession, wanted: IPFilterFact) -> Outcome:
 
 
 def read_filter(session: IsapiSession, step: str) -> IPFilterFact:
-    status, body = session.get(step, IP_FILTER, allow=(200, 403, 404))
-    if status != 200:
-        raise session.error(step, f"the device has no IP filter ({_refusal(session, step, status, body)})")
+    body = session.optional(step, IP_FILTER)
+    if body is None:
+        raise session.error(step, "the firmware has no IP filter (it answers notSupport)")
     try:
         return _parse.ip_filter(body)
     except XmlError as exc:

@@ -86,6 +86,7 @@ __all__ = [
 VENDORS = ("hikvision", "annke", "dahua", "amcrest", "mixed")
 MIXED = ("hikvision", "dahua", "annke", "amcrest")  # the vendor of each site of a mixed fleet, in turn
 HTTPS_PORT = 10443
+SDK_PORTS = {"isapi": 8000, "dahua": 37777}  # each family's own protocol, as the drivers assume it
 ENFORCER_SOURCE = "127.0.0.1"
 #: The second octet of the block generated device addresses are written for (the lab may move them),
 #: and the inventory file the lab rewrites when it does.
@@ -306,7 +307,10 @@ class _Fleet:
             address = f"{net}.{k + 1}"
             camera = self.device(site, vendor, name, "camera", model, address, here[k], lines, (recorder.name, k))
             admin = camera.accounts[0].password
-            recorder.channels.append(LabChannel(k, camera.name, camera.address, camera.port, "admin", admin))
+            # ISAPI recorders reach their cameras over the SDK (proxyProtocol HIKVISION, port 8000), as
+            # real ones do; the Dahua lab stores the camera's HTTP port (RemoteDevice.HttpPort)
+            port = camera.sdk_port if FAMILY[vendor] == "isapi" else camera.port
+            recorder.channels.append(LabChannel(k, camera.name, camera.address, port, "admin", admin))
         if "stale_viewer" in problems:
             self.viewer(site, vendor, tag, i, recorder, lines)
         self.sites_yaml += lines
@@ -355,6 +359,7 @@ class _Fleet:
             profile=lab_profile,
             problems=list(problems),
             locked_sources=[ENFORCER_SOURCE] if "locked" in problems else [],
+            sdk_port=SDK_PORTS[family],
         )
         device.profile.failure_window_seconds = failure_window(device.serial)
         self.spec.devices.append(device)

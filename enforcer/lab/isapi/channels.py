@@ -1,7 +1,9 @@
 """A recorder's InputProxy channels: the credentials it keeps for its cameras (protocol §3.7).
 
 GET never shows a password; PUT must carry it (a PUT without one stores an empty password, which
-the camera then refuses). ``chanDetectResult`` comes from the recorder's real logins into each
+the camera then refuses). ``proxyProtocol`` ``HIKVISION`` points at the camera's SDK port (8000),
+``ONVIF`` at its HTTP port; once the recorder has connected, the channel shows the camera's model,
+serial number and firmware, as real recorders do. ``chanDetectResult`` comes from the recorder's real logins into each
 camera (``clients.ChannelPoller``): ``connect``, ``errorUserNameOrPasswd``, ``netUnreachable``,
 ``unknownError``; ``connecting`` until the first poll. Cameras answer these paths with 403.
 """
@@ -28,10 +30,24 @@ def _not_recorder(dev: HikDevice, req: Request) -> Response | None:
     return dev.invalid(req, "notSupport")
 
 
-def _channel_xml(ch: LabChannel) -> str:
+#: ``proxyProtocol`` as the recorder shows it, for the lab's protocol of a channel (protocol §3.7).
+PROXY_PROTOCOLS = {"vendor": "HIKVISION", "onvif": "ONVIF"}
+
+
+def _camera_fields(dev: HikDevice, ch: LabChannel) -> list[tuple[str, object]]:
+    """Model, serial and firmware of the camera, once the recorder has connected to it (empty before)."""
+    st = dev.channels.status.get(ch.id)
+    cam = dev.host.spec_of(st.seen) if st is not None and st.seen else None
+    if cam is None:
+        return [("model", ""), ("serialNumber", ""), ("firmwareVersion", "")]
+    build = cam.firmware_build if cam.firmware_build.startswith("build ") else f"build {cam.firmware_build}"
+    return [("model", cam.model), ("serialNumber", cam.serial), ("firmwareVersion", f"{cam.firmware_version} {build}")]
+
+
+def _channel_xml(dev: HikDevice, ch: LabChannel) -> str:
     port = tags(
         [
-            ("proxyProtocol", "HIKVISION"),
+            ("proxyProtocol", PROXY_PROTOCOLS[ch.protocol]),
             ("addressingFormatType", "ipaddress"),
             ("ipAddress", ch.address),
             ("managePortNo", ch.port),
@@ -39,6 +55,8 @@ def _channel_xml(ch: LabChannel) -> str:
             ("userName", ch.user),
             ("connMode", "manual"),
             ("streamType", "auto"),
+            *_camera_fields(dev, ch),
+            ("deviceID", ""),
         ]
     )
     return f"{tags([('id', ch.id), ('name', ch.camera)])}<sourceInputPortDescriptor>{port}</sourceInputPortDescriptor>"
@@ -49,7 +67,7 @@ def channels_list(dev: HikDevice, req: Request, s: Session) -> Response:
     if refused is not None:
         return refused
     chans = dev.spec.channels
-    body = "".join(f"<InputProxyChannel>{_channel_xml(c)}</InputProxyChannel>" for c in chans)
+    body = "".join(dev.item("InputProxyChannel", _channel_xml(dev, c)) for c in chans)
     return dev.xml("InputProxyChannelList", body, attrs=f' size="{len(chans)}"')
 
 
@@ -70,7 +88,7 @@ def channel_get(dev: HikDevice, req: Request, s: Session) -> Response:
     ch = _channel(dev, req)
     if not isinstance(ch, LabChannel):
         return ch
-    return dev.xml("InputProxyChannel", _channel_xml(ch))
+    return dev.xml("InputProxyChannel", _channel_xml(dev, ch))
 
 
 def _apply(dev: HikDevice, req: Request, s: Session, ch: LabChannel, *, event: str) -> Response:
@@ -86,6 +104,10 @@ def _apply(dev: HikDevice, req: Request, s: Session, ch: LabChannel, *, event: s
     address = text(port_el, "ipAddress")
     raw_port = text(port_el, "managePortNo")
     user = text(port_el, "userName")
+    raw_protocol = (text(port_el, "proxyProtocol") or PROXY_PROTOCOLS[ch.protocol]).upper()
+    protocol = next((k for k, v in PROXY_PROTOCOLS.items() if v == raw_protocol), None)
+    if protocol is None:
+        return dev.bad_content(req, f"proxyProtocol must be one of {', '.join(PROXY_PROTOCOLS.values())}")
     try:
         port = int(raw_port) if raw_port else ch.port
     except ValueError:
@@ -97,6 +119,7 @@ def _apply(dev: HikDevice, req: Request, s: Session, ch: LabChannel, *, event: s
         user=user or ch.user,
         password=text(port_el, "password") or "",
         name=text(el, "name"),
+        protocol="onvif" if protocol == "onvif" else "vendor",
     )
     dev.channel_event(event, ch, req.source, s.account.name)
     dev.host.state_changed()
@@ -158,7 +181,7 @@ def status_one(dev: HikDevice, req: Request, s: Session) -> Response:
 
 def register(route: Callable[..., None]) -> None:
     base = r"/ISAPI/ContentMgmt/InputProxy/channels"
-    route(base, GET=channels_list, POST=channel_post)
-    route(base + r"/status", GET=status_list)
-    route(base + r"/(?P<id>[^/]+)", GET=channel_get, PUT=channel_put, DELETE=channel_delete)
-    route(base + r"/(?P<id>[^/]+)/status", GET=status_one)
+    route(base, feature="channels", GET=channels_list, POST=channel_post)
+    route(base + r"/status", feature="channel_status", GET=status_list)
+    route(base + r"/(?P<id>[^/]+)", feature="channels", GET=channel_get, PUT=channel_put, DELETE=channel_delete)
+    route(base + r"/(?P<id>[^/]+)/status", feature="channel_status", GET=status_one)

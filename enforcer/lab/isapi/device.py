@@ -4,31 +4,34 @@
 no I/O of its own. Timers, reboots, events and channel polls go through a :class:`DeviceHost`
 (the running fleet, or a stub in unit tests). Order of checks on every request, as on a device:
 IP filter (before authentication), then digest authentication and the illegal-login lock, then
-routing (404 unknown path, 405 wrong method). The endpoints live in ``security``,
-``system``, ``channels`` and ``log``.
+routing: a resource the profile lacks, or one it does not know, 403 ``notSupport`` as on most firmware
+(``unknown_resource_status`` 404 for the rest); 405 for a wrong method. The endpoints live in
+``security``, ``system``, ``status``, ``channels``, ``media``, ``alerts`` and ``log``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Literal
 
 from enforcer.lab.device import BaseDevice, DeviceHost, Session
-from enforcer.lab.isapi import channels, log, security, system
+from enforcer.lab.isapi import alerts, channels, log, media, security, status, system
 from enforcer.lab.isapi.xml import NAMESPACES, document, response_status, tags
 from enforcer.lab.net.digest import DigestServer, Verdict, default_realm, parse_authorization
 from enforcer.lab.net.httpserver import Request, Response
-from enforcer.lab.spec import LabDevice
+from enforcer.lab.spec import LabChannel, LabDevice
 
 Route = Callable[["HikDevice", Request, Session], Response]
-ROUTES: list[tuple[re.Pattern[str], dict[str, Route]]] = []
+ROUTES: list[tuple[re.Pattern[str], dict[str, Route], str | None]] = []
 
 
 __all__ = ["HikDevice", "Session"]
 
 
-def route(pattern: str, **methods: Route) -> None:
-    ROUTES.append((re.compile(pattern + r"/?$"), methods))
+def route(pattern: str, *, feature: str | None = None, **methods: Route) -> None:
+    """Serve ``pattern``; a profile whose ``unsupported`` names ``feature`` answers it 403 ``notSupport``."""
+    ROUTES.append((re.compile(pattern + r"/?$"), methods, feature))
 
 
 class HikDevice(BaseDevice):
@@ -49,11 +52,31 @@ class HikDevice(BaseDevice):
             basic_offered=spec.profile.basic_allowed,
         )
         self.seclog = log.SecurityLog(host.clock)
+        self.alerts = alerts.AlertHub(self)
+        self.up_since = host.clock.now()
+        self.reboots = 0
+        self.motion: dict[int, bool] = {}  # motion detection per video input
 
     # -- helpers used by the endpoint modules -------------------------------------------------
 
     def xml(self, root: str, body: str, *, status: int = 200, attrs: str = "") -> Response:
-        return Response(status, document(root, self.namespace, body, attrs=attrs))
+        version = self.profile.xml_version
+        return Response(status, document(root, self.namespace, body, version=version, attrs=attrs))
+
+    def item(self, tag: str, body: str) -> str:
+        """A list item or nested document: firmware in the ``hikvision.com`` namespace repeats ``version`` and
+        ``xmlns`` on each (protocol §3.7; S1 IPC replies), the others do not."""
+        if self.namespace != "hikvision":
+            return f"<{tag}>{body}</{tag}>"
+        return f'<{tag} version="{self.profile.xml_version}" xmlns="{NAMESPACES["hikvision"]}">{body}</{tag}>'
+
+    def lacks(self, feature: str) -> bool:
+        """Whether the firmware lacks ``feature`` (``LabProfile.lacks``)."""
+        return feature in self.profile.lacks
+
+    def not_supported(self, req: Request) -> Response:
+        """A resource this firmware lacks: 403 with ``4 / Invalid Operation / notSupport`` (protocol §1)."""
+        return self.status(req, 403, 4, "notSupport")
 
     def status(self, req: Request, http: int, code: int, sub: str, **kw: str | None) -> Response:
         return Response(http, response_status(self.namespace, req.path, code, sub, **kw))
@@ -74,12 +97,15 @@ class HikDevice(BaseDevice):
 
     def failure_logged(self, source: str, user: str) -> None:
         self.seclog.add("Exception", "illlegealAccess", user, source)
+        self.alerts.publish("illaccess", "active", "illegal access alarm", address=source)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def on_down(self) -> None:
         """The device stops: nonces void, lock counters cleared, upgrades applied on the way."""
         self.digest.void_all()
+        self.reboots += 1
+        self.up_since = self.host.clock.now() + self.profile.reboot_seconds
         super().on_down()
 
     # -- the request path ----------------------------------------------------------------------
@@ -117,16 +143,24 @@ class HikDevice(BaseDevice):
         auth = self.authenticate(req)
         if isinstance(auth, Response):
             return auth
-        for pattern, methods in ROUTES:
+        for pattern, methods, feature in ROUTES:
             m = pattern.match(req.path)
             if m is None:
                 continue
+            if feature is not None and self.lacks(feature):
+                return self.not_supported(req)
             handler = methods.get(req.method)
             if handler is None:
                 return self.status(req, 405, 4, "methodNotAllowed")
             req.query.update({f"_{k}": v for k, v in m.groupdict().items()})
             return handler(self, req, auth)
+        if self.profile.unknown_resource_status == 403:
+            return self.not_supported(req)
         return self.status(req, 404, 4, "invalidOperation", message="unknown resource")
+
+    def channel_port_kind(self, ch: LabChannel) -> Literal["sdk", "http"]:
+        """``HIKVISION`` channels reach the camera's SDK port, ``ONVIF`` ones its HTTP port (protocol §3.7)."""
+        return "sdk" if ch.protocol == "vendor" else "http"
 
     def authenticate(self, req: Request) -> Session | Response:
         header = req.headers.get("authorization")
@@ -164,5 +198,8 @@ class HikDevice(BaseDevice):
 
 security.register(route)
 system.register(route)
+status.register(route)
 channels.register(route)
+media.register(route)
+alerts.register(route)
 log.register(route)

@@ -280,7 +280,7 @@ def security_caps_xml(dev: HikDevice) -> str:
         '<WebCertificateCap><CertificateType opt="digest,digest/basic"/>'
         '<SecurityAlgorithm><algorithmType opt="MD5"/></SecurityAlgorithm></WebCertificateCap>',
     ]
-    if dev.family == "ipc":
+    if dev.family == "ipc" and not dev.lacks("lock_policy"):
         lo, hi = dev.profile.max_attempts_range
         tlo, thi = _lock_time_range(dev)
         parts.append(tags([("issupIllegalLoginLock", True)]))
@@ -297,5 +297,5 @@ def register(route: Callable[..., None]) -> None:
     route(r"/ISAPI/Security/userCheck", GET=user_check)
     route(r"/ISAPI/Security/users", GET=users_list, POST=user_post)
     route(r"/ISAPI/Security/users/(?P<id>[^/]+)", GET=user_get, PUT=user_put, DELETE=user_delete)
-    route(r"/ISAPI/Security/illegalLoginLock", GET=lock_get, PUT=lock_put)
+    route(r"/ISAPI/Security/illegalLoginLock", feature="lock_policy", GET=lock_get, PUT=lock_put)
     route(r"/ISAPI/Security/capabilities", GET=security_caps)

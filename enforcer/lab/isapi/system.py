@@ -41,19 +41,37 @@ def device_info(dev: HikDevice, req: Request, s: Session) -> Response:
     return dev.xml("DeviceInfo", body)
 
 
+def network_caps_xml(dev: HikDevice) -> str:
+    return tags([("isSupportIPFilter", not dev.lacks("ip_filter")), ("isSupportHttps", True)])
+
+
 def system_caps(dev: HikDevice, req: Request, s: Session) -> Response:
+    """``DeviceCap`` nested as on devices (S1): ``SysCap/NetworkCap``, ``SecurityCap``, ``EventCap``, ``RacmCap``."""
     from enforcer.lab.isapi.security import security_caps_xml
 
     racm = tags([("isSupportLogSearch", True)])
     if dev.family == "nvr":
         racm += tags([("inputProxyNums", max(8, len(dev.spec.channels)))])
+    inputs = 0 if dev.family == "nvr" else 1
+    sys_cap = (
+        tags([("isSupportDst", True)])
+        + dev.item("NetworkCap", network_caps_xml(dev))
+        + dev.item("VideoCap", tags([("videoInputPortNums", inputs), ("videoOutputPortNums", 0)]))
+        + tags([("isSupportPostUpdateFirmware", True)])
+    )
+    event = tags([("isSupportIllAccess", True), ("isSupportMotionDetection", not dev.lacks("motion_detection"))])
     body = (
-        f"<SysCap>{tags([('isSupportPostUpdateFirmware', True)])}</SysCap>"
-        f"<NetworkCap>{tags([('isSupportIPFilter', True)])}</NetworkCap>"
-        f"<SecurityCap>{security_caps_xml(dev)}</SecurityCap>"
-        f"<RacmCap>{racm}</RacmCap>"
+        f"<SysCap>{sys_cap}</SysCap>"
+        + tags([("isSupportSnapshot", True)])
+        + dev.item("SecurityCap", security_caps_xml(dev))
+        + dev.item("EventCap", event)
+        + dev.item("RacmCap", racm)
     )
     return dev.xml("DeviceCap", body)
+
+
+def network_caps(dev: HikDevice, req: Request, s: Session) -> Response:
+    return dev.xml("NetworkCap", network_caps_xml(dev))
 
 
 # -- firmware -----------------------------------------------------------------------------------
@@ -153,5 +171,6 @@ def register(route: Callable[..., None]) -> None:
     route(r"/ISAPI/System/updateFirmware", PUT=update_firmware, POST=update_firmware)
     route(r"/ISAPI/System/upgradeStatus", GET=upgrade_status)
     route(r"/ISAPI/System/reboot", PUT=reboot)
-    route(r"/ISAPI/System/Network/ipFilter", GET=ip_filter_get, PUT=ip_filter_put)
-    route(r"/ISAPI/System/Network/ipFilter/capabilities", GET=ip_filter_caps)
+    route(r"/ISAPI/System/Network/capabilities", GET=network_caps)
+    route(r"/ISAPI/System/Network/ipFilter", feature="ip_filter", GET=ip_filter_get, PUT=ip_filter_put)
+    route(r"/ISAPI/System/Network/ipFilter/capabilities", feature="ip_filter", GET=ip_filter_caps)

@@ -45,9 +45,15 @@ class Request:
         self.query = dict(parse_qsl(parts.query, keep_blank_values=True))
 
 
+#: A streamed reply's source: called with the connection's writer once the head is sent; returns the
+#: function that stops it (the client hung up, or the device went down).
+Stream = Callable[[Callable[[bytes], None]], Callable[[], None]]
+
+
 @dataclass
 class Response:
-    """A reply; ``after`` runs once the reply has been handed to the socket."""
+    """A reply; ``after`` runs once the reply has been handed to the socket. With ``stream`` the body is
+    written by the stream, without ``Content-Length``, until the connection closes (an event stream)."""
 
     status: int
     body: bytes = b""
@@ -55,6 +61,7 @@ class Response:
     content_type: str = 'application/xml; charset="UTF-8"'
     close: bool = False
     after: Callable[[], None] | None = None
+    stream: Stream | None = None
 
 
 Handler = Callable[[Request], Response]
@@ -67,7 +74,7 @@ def serialize(resp: Response, server_header: str, keep_alive: bool) -> bytes:
         f"HTTP/1.1 {resp.status} {_REASONS.get(resp.status, 'Unknown')}",
         f"Server: {server_header}",
         f"Content-Type: {resp.content_type}",
-        f"Content-Length: {len(resp.body)}",
+        *([] if resp.stream is not None else [f"Content-Length: {len(resp.body)}"]),
         "Connection: keep-alive" if keep_alive else "Connection: close",
     ]
     lines.extend(f"{k}: {v}" for k, v in resp.headers)
@@ -82,6 +89,7 @@ class _Connection(asyncio.Protocol):
         self.buffer = bytearray()
         self.source = ""
         self.last_active = time.monotonic()
+        self.detach: Callable[[], None] | None = None  # stops a streamed reply
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -96,9 +104,25 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.endpoint.connections.discard(self)
         self.transport = None
+        if self.detach is not None:
+            self.detach()
+            self.detach = None
+
+    def _stream(self, resp: Response) -> None:
+        """Hand the connection to ``resp.stream``: it writes parts until either side hangs up."""
+        assert resp.stream is not None
+
+        def write(data: bytes) -> None:
+            if self.transport is not None and not self.transport.is_closing():
+                self.last_active = time.monotonic()
+                self.transport.write(data)
+
+        self.detach = resp.stream(write)
 
     def data_received(self, data: bytes) -> None:
         self.last_active = time.monotonic()
+        if self.detach is not None:
+            return  # a streamed reply owns the connection: nothing more is read from it
         self.buffer.extend(data)
         while self.transport is not None and not self.transport.is_closing():
             if not self._one_request():
@@ -153,6 +177,10 @@ class _Connection(asyncio.Protocol):
             resp = Response(500, b"", content_type="text/html", close=True)
         keep = not resp.close and headers.get("connection", "").lower() != "close" and parts[2] == "HTTP/1.1"
         assert self.transport is not None
+        if resp.stream is not None:
+            self.transport.write(serialize(resp, self.endpoint.server_header, False))
+            self._stream(resp)
+            return False
         self.transport.write(serialize(resp, self.endpoint.server_header, keep))
         if not keep:
             self.transport.close()
