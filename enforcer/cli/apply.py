@@ -31,9 +31,9 @@ from enforcer.engine.run import PlayRun, check_fresh
 from enforcer.engine.sitelocks import Held, state_folder
 from enforcer.errors import CredentialStoreError, JournalError, SiteLockError, StalePlan
 from enforcer.model import Play, Playbook
-from enforcer.plan.artifact import Plan, load_plans, save_plans
+from enforcer.plan.artifact import Plan, Step, load_plans, save_plans
 from enforcer.plan.steps import FirmwareKind, RebootUnlock
-from enforcer.report.apply import ApplyDisplay, print_recap
+from enforcer.report.apply import ApplyDisplay, apply_view, print_recap
 from enforcer.report.plan import plan_view, print_plan
 
 
@@ -57,7 +57,12 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "if any device changed since. " + HOLDS,
     )
     add_playbook_arguments(apply, metavar="PLAYBOOK|PLAN", help="a playbook, or a plan file from plan -o")
-    apply.add_argument("--check", action="store_true", help="only plan (the same as enforce plan)")
+    apply.add_argument(
+        "--check", "-C", action="store_true", help="change nothing: show what would change (the same as enforce plan)"
+    )
+    apply.add_argument(
+        "--diff", "-D", action="store_true", help="under each step that changed something, what changed (masked)"
+    )
     apply.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation (CI)")
     apply.add_argument(
         "--journal",
@@ -170,6 +175,7 @@ def _apply(
     """Every play in turn, the sites' locks held (``held`` gives each play's)."""
     failed_sites = 0
     all_results = []
+    checklist: list[Step] = []
     for index, play in enumerate(playbook.plays):
         try:
             run = _play_run(args, play)
@@ -203,7 +209,7 @@ def _apply(
             if not _confirm(args, out, err):
                 return EXIT_ERROR
             steps = sum(len(s.steps) for s in plan.sites)
-            with ApplyDisplay(err if args.json else out, steps) as display:
+            with ApplyDisplay(err if args.json else out, steps, diff=args.diff) as display:
                 options = RunOptions(
                     concurrency=play.concurrency,
                     serial=play.serial,
@@ -214,6 +220,7 @@ def _apply(
                     plan, journal, options, display, held=held(play), source_address=args.source_address
                 )
             all_results += results
+            checklist += run.checklist
             failed_sites += sum(1 for r in results if r.status in ("failed", "skipped"))
             if not args.json:
                 print_recap(out, results, run.checklist)
@@ -227,7 +234,7 @@ def _apply(
             run.close()
             journal.close()
     if args.json:
-        print_json({"sites": [{"site": r.site, "status": r.status, "detail": r.detail} for r in all_results]})
+        print_json(apply_view(all_results, checklist))
     return EXIT_ERROR if failed_sites else EXIT_OK
 
 

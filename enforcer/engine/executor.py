@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Literal, NamedTuple, TypeVar
 
 from enforcer.errors import EnforcerError, LockWaitExpired
 from enforcer.facts import LockState
@@ -42,6 +42,23 @@ class RunOptions:
 
 
 @dataclass(frozen=True)
+class Done:
+    """What a step did, for people, and whether it changed anything (Ansible's ``changed`` against ``ok``)."""
+
+    detail: str
+    changed: bool = True
+
+
+class StepResult(NamedTuple):
+    """One step's outcome in a site's result."""
+
+    step: Step
+    status: StepStatus
+    detail: str
+    changed: bool = False
+
+
+@dataclass(frozen=True)
 class StepStarted:
     step: Step
 
@@ -51,6 +68,7 @@ class StepFinished:
     step: Step
     status: StepStatus
     detail: str
+    changed: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,7 +92,7 @@ Subscriber = Callable[[Event], None]
 class Work:
     """What the executor calls; each callable blocks and may raise EnforcerError."""
 
-    run_step: Callable[[Step], str]
+    run_step: Callable[[Step], Done]
     lock_state: Callable[[str], LockState]
     verify: Callable[[str], str]
     skip: frozenset[str] = frozenset()  # step ids a resumed run already finished
@@ -88,7 +106,8 @@ class SiteResult:
     site: str
     status: SiteStatus
     detail: str = ""
-    steps: list[tuple[Step, StepStatus, str]] = field(default_factory=list)
+    steps: list[StepResult] = field(default_factory=list)
+    unreachable: int = 0  # devices whose facts failed for want of a reply (Ansible's "unreachable")
 
 
 def batches(plans: Sequence[SitePlan], serial: Sequence[int | str]) -> list[list[SitePlan]]:
@@ -140,7 +159,7 @@ class _SiteRunner:
 
     async def site(self, plan: SitePlan) -> SiteResult:
         if plan.error:
-            return self._finish(SiteResult(plan.site, "failed", plan.error))
+            return self._finish(SiteResult(plan.site, "failed", plan.error, unreachable=len(plan.unreachable)))
         if not plan.steps:
             return self._finish(SiteResult(plan.site, "unchanged", "no changes"))
         result = SiteResult(plan.site, "converged")
@@ -151,29 +170,28 @@ class _SiteRunner:
                     by_target.setdefault(step.target, []).append(step)
             outcomes = await asyncio.gather(*(self._sequence(steps, result) for steps in by_target.values()))
             if not all(outcomes):
-                failed = next(s for s in result.steps if s[1] == "failed")
+                failed = next(s for s in result.steps if s.status == "failed")
                 result.status = "failed"
-                said = failed[2]  # a DeviceError names its device and step already
-                result.detail = (
-                    said if said.startswith(failed[0].target) else f"{failed[0].target}: {failed[0].action}: {said}"
-                )
+                step, said = failed.step, failed.detail  # a DeviceError names its device and step already
+                result.detail = said if said.startswith(step.target) else f"{step.target}: {step.action}: {said}"
                 await self._rescue(plan, result)
                 return self._finish(result)
-        verify = next((s for s in result.steps if isinstance(s[0].kind, Verify)), None)
-        result.detail = verify[2] if verify else ""
+        verify = next((s for s in result.steps if isinstance(s.step.kind, Verify)), None)
+        result.detail = verify.detail if verify else ""
         return self._finish(result)
 
     async def _rescue(self, plan: SitePlan, result: SiteResult) -> None:
         """Run what is safe to undo after a failure, and say in the result what was undone and what was left."""
         if self.work.rescue is None:
             return
-        steps, kept = self.work.rescue(plan, {step.id: status for step, status, _ in result.steps})
+        steps, kept = self.work.rescue(plan, {s.step.id: s.status for s in result.steps})
         said = []
         for step in steps:
-            status, detail = await self._step(step)
-            result.steps.append((step, status, detail))
+            outcome = await self._step(step)
+            result.steps.append(outcome)
             name = step.target.split("/", 1)[-1]
-            said.append(f"released {name}" if status == "succeeded" else f"could not release {name}: {detail}")
+            ok = outcome.status == "succeeded"
+            said.append(f"released {name}" if ok else f"could not release {name}: {outcome.detail}")
         if kept:
             said.append(f"left isolated: {kept}")
         if said:
@@ -185,33 +203,33 @@ class _SiteRunner:
 
     async def _sequence(self, steps: list[Step], result: SiteResult) -> bool:
         for step in steps:
-            status, detail = await self._step(step)
-            result.steps.append((step, status, detail))
-            if status == "failed":
+            outcome = await self._step(step)
+            result.steps.append(outcome)
+            if outcome.status == "failed":
                 return False
         return True
 
-    async def _step(self, step: Step) -> tuple[StepStatus, str]:
+    async def _step(self, step: Step) -> StepResult:
         if step.id in self.work.skip and not step.kind.always_run:
             self.on_event(StepFinished(step, "skipped", "done by the interrupted run"))
-            return "skipped", "done by the interrupted run"
+            return StepResult(step, "skipped", "done by the interrupted run")
         self.on_event(StepStarted(step))
         try:
             if isinstance(step.kind, WaitUnlock):
-                detail = await self._wait(step, step.kind)
+                done = Done(await self._wait(step, step.kind), changed=False)
             elif isinstance(step.kind, Verify):
-                detail = await self._call(self.work.verify, step.site)
+                done = Done(await self._call(self.work.verify, step.site), changed=False)
             else:
-                detail = await self._call(self.work.run_step, step)
+                done = await self._call(self.work.run_step, step)
         except EnforcerError as exc:
             self.on_event(StepFinished(step, "failed", str(exc)))
-            return "failed", str(exc)
+            return StepResult(step, "failed", str(exc))
         except Exception as exc:  # a bug must fail its site, not the run
             message = f"internal error: {type(exc).__name__}: {exc}"
             self.on_event(StepFinished(step, "failed", message))
-            return "failed", message
-        self.on_event(StepFinished(step, "succeeded", detail))
-        return "succeeded", detail
+            return StepResult(step, "failed", message)
+        self.on_event(StepFinished(step, "succeeded", done.detail, done.changed))
+        return StepResult(step, "succeeded", done.detail, done.changed)
 
     async def _call(self, function: Callable[[_A], _R], argument: _A) -> _R:
         return await asyncio.get_running_loop().run_in_executor(self.pool, function, argument)

@@ -170,6 +170,7 @@ class PlayRun:
                 restore_unknown=restore_unknown,
                 kinds=kinds,
                 client_failures=found.client_failures,
+                unreachable=frozenset(f.id for f in found.failures if f.unreachable),
             )
             for site in self.play.selected()
         )

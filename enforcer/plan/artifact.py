@@ -81,6 +81,7 @@ class SitePlan:
     changes: tuple[Change, ...] = ()
     warnings: tuple[str, ...] = ()
     error: str | None = None
+    unreachable: tuple[str, ...] = ()  # devices whose facts failed for want of a reply
 
     @property
     def pending(self) -> tuple[Change, ...]:
@@ -94,6 +95,7 @@ class SitePlan:
             "changes": [c.to_dict() for c in self.changes],
             "warnings": list(self.warnings),
             "error": self.error,
+            "unreachable": list(self.unreachable),
         }
 
     @classmethod
@@ -104,6 +106,7 @@ class SitePlan:
             changes=tuple(Change.from_dict(c) for c in raw["changes"]),
             warnings=tuple(raw["warnings"]),
             error=raw["error"],
+            unreachable=tuple(raw.get("unreachable", ())),
         )
 
 

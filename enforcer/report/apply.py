@@ -6,7 +6,7 @@ A subscriber of the executor's events, as the journal is; it holds no state that
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from enforcer.engine.executor import Event, SiteFinished, SiteResult, StepFinished, Waiting
 from enforcer.plan.artifact import Step
 from enforcer.plan.steps import Checklist, Verify
+from enforcer.report.plan import change_lines
 
 _STATUS = {
     "converged": "[green]converged[/]",
@@ -27,8 +28,9 @@ _STATUS = {
 class ApplyDisplay:
     """Prints each finished step and keeps a progress bar over all steps (on a terminal)."""
 
-    def __init__(self, console: Console, total_steps: int) -> None:
-        self.console = console
+    def __init__(self, console: Console, total_steps: int, *, diff: bool = False) -> None:
+        """``diff``: under each step that changed something, its changes (masked), as Ansible's ``--diff``."""
+        self.console, self.diff = console, diff
         self.progress = Progress(
             TextColumn("[bold]applying[/]"),
             BarColumn(),
@@ -56,6 +58,9 @@ class ApplyDisplay:
                 mark = {"succeeded": "[green]✓[/]", "failed": "[bold red]✗[/]", "skipped": "[dim]-[/]"}[event.status]
                 line = f"{mark} {escape(event.step.site)} · {_what(event.step)}: {escape(event.detail)}"
                 self.progress.console.print(line, highlight=False, soft_wrap=True)
+                if self.diff and event.changed:
+                    for change in change_lines(event.step):
+                        self.progress.console.print(f"    {change}", highlight=False, soft_wrap=True)
             elif isinstance(event, Waiting):
                 self.progress.update(self.task, description=f"waiting {event.seconds:.0f} s for {event.step.target}")
                 self.progress.console.print(
@@ -76,15 +81,32 @@ def _what(step: Step) -> str:
     return "verify" if isinstance(step.kind, Verify) else f"{target} {label}"
 
 
+#: Ansible's recap columns, in its order.
+RECAP = ("ok", "changed", "unreachable", "failed", "skipped")
+
+
+def recap_counts(result: SiteResult) -> dict[str, int]:
+    """A site's steps counted as Ansible counts tasks: ok (nothing to change), changed, unreachable
+    (devices that did not answer), failed, skipped (done by an interrupted run)."""
+    counts = dict.fromkeys(RECAP, 0)
+    for outcome in result.steps:
+        if outcome.status == "succeeded":
+            counts["changed" if outcome.changed else "ok"] += 1
+        else:
+            counts[outcome.status] += 1
+    counts["unreachable"] = result.unreachable
+    return counts
+
+
 def print_recap(console: Console, results: list[SiteResult], checklist: list[Step]) -> None:
     """Ansible's PLAY RECAP, per site, then the manual checklist."""
     console.rule("[bold]recap[/]")
     width = max((len(r.site) for r in results), default=4)
     for r in results:
-        counts = Counter(status for _, status, _ in r.steps)
+        counts = recap_counts(r)
+        columns = " ".join(f"{name}={counts[name]}" for name in RECAP)
         console.print(
-            f"{escape(r.site):<{width}} : {_STATUS[r.status]:<20} changed={counts['succeeded']} "
-            f"failed={counts['failed']} skipped={counts['skipped']}"
+            f"{escape(r.site):<{width}} : {_STATUS[r.status]:<20} {columns}"
             + (f"  [dim]{escape(r.detail)}[/]" if r.detail and r.status != "converged" else ""),
             highlight=False,
             soft_wrap=True,
@@ -104,3 +126,44 @@ def print_recap(console: Console, results: list[SiteResult], checklist: list[Ste
                 highlight=False,
                 soft_wrap=True,
             )
+
+
+def apply_view(results: list[SiteResult], checklist: list[Step]) -> dict[str, Any]:
+    """What ``apply --json`` prints: every site with its recap counts and each step, then the checklist."""
+    return {
+        "sites": [
+            {
+                "site": r.site,
+                "status": r.status,
+                "detail": r.detail,
+                "counts": recap_counts(r),
+                "steps": [
+                    {
+                        "id": s.step.id,
+                        "phase": s.step.phase,
+                        "action": s.step.action,
+                        "target": s.step.target,
+                        "status": s.status,
+                        "changed": s.changed,
+                        "detail": s.detail,
+                    }
+                    for s in r.steps
+                ],
+            }
+            for r in results
+        ],
+        "checklist": [_checklist_view(step) for step in checklist],
+    }
+
+
+def _checklist_view(step: Step) -> dict[str, Any]:
+    kind = step.kind
+    assert isinstance(kind, Checklist)
+    return {
+        "site": step.site,
+        "client": step.target.split("/", 1)[-1],
+        "what": kind.what,
+        "address": kind.address,
+        "contact": kind.contact,
+        "holds": [{"device": h.device, "user": h.user} for h in kind.holds],
+    }

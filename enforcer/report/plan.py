@@ -81,6 +81,11 @@ def _describe(step: Step) -> str:
     return step.action.replace("_", " ")
 
 
+def change_lines(step: Step) -> list[str]:
+    """A step's changes, one masked line each (``~ accounts.admin.password: (sensitive, changed)``)."""
+    return [f"{_SYMBOL[c.action]} {escape(c.key)}: {_value_change(c)}" for c in step.changes]
+
+
 def _value_change(change: Change) -> str:
     if change.sensitive and (change.kind == "account" or change.before == change.after):
         return "(sensitive, new)" if change.action == "create" else "(sensitive, changed)"

@@ -209,7 +209,7 @@ def test_playbook_site_pattern_matching_nothing(repo: Repo) -> None:
     repo.playbook.write_text("- name: x\n  inventory: inventory.yml\n  sites: [hw]\n")
     code, _, err = repo.run("validate", "site.yml")
     assert code == 1
-    assert "site.yml:3: [0].sites[0]: 'hw' matches no site (hint: did you mean 'hq'?)" in err.replace(
+    assert "site.yml:3: [0].sites[0]: 'hw' matches no site, group or device (hint: did you mean 'hq'?)" in err.replace(
         "\n  hint: ", " (hint: "
     ).replace("?\n", "?)\n")
 
@@ -291,3 +291,11 @@ def test_a_damaged_store_or_journal_is_an_error_never_a_traceback(repo: Repo, co
         assert "journal" in err and "move it aside" in err, err
     else:
         assert "credential store" in err, err
+
+
+@pytest.mark.parametrize("folder", ["group_vars", "host_vars"])
+def test_ansible_variable_folders_are_refused_not_ignored(repo: Repo, folder: str) -> None:
+    (repo.root / folder).mkdir()
+    (repo.root / folder / "retail.yml").write_text("lock_policy: {lock_minutes: 10}\n")
+    code, _, err = repo.run("validate", "site.yml")
+    assert code == 1 and f"{folder}/ is Ansible's layout, which enforcer does not read" in err, err

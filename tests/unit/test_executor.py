@@ -6,6 +6,7 @@ import threading
 import time
 
 from enforcer.engine.executor import (
+    Done,
     Event,
     LocalExecutor,
     RunOptions,
@@ -53,13 +54,13 @@ class Recorder:
         self.events: list[Event] = []
         self.lock = threading.Lock()
 
-    def run_step(self, step: Step) -> str:
+    def run_step(self, step: Step) -> Done:
         time.sleep(self.delay)
         with self.lock:
             self.calls.append(step.id)
         if step.id == self.fail:
             raise DeviceError(site=step.site, device=step.target, step=step.action, detail="HTTP 500 from device")
-        return "done"
+        return Done("done")
 
     def work(self, skip: frozenset[str] = frozenset()) -> Work:
         return Work(self.run_step, lambda device: LockState(False), lambda s: "converged", skip)
@@ -133,7 +134,7 @@ def test_waits_hold_no_thread_so_many_sites_wait_in_parallel() -> None:
 
 def test_a_device_still_locked_after_the_wait_is_waited_for_again() -> None:
     states = iter([LockState(True, 0.2), LockState(False)])
-    work = Work(lambda step: "done", lambda device: next(states), lambda s: "converged")
+    work = Work(lambda step: Done("done"), lambda device: next(states), lambda s: "converged")
     [result] = LocalExecutor().run(
         [site("a", ("recorder", "account", "nvr"), wait=0.1)], work, RunOptions(), lambda e: None
     )
