@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
@@ -98,7 +100,7 @@ def _plans(args: argparse.Namespace, playbook: Playbook) -> list[tuple[PlayRun, 
     out: list[tuple[PlayRun, Plan]] = []
     for play in playbook.plays:
         run = _play_run(args, play)
-        found = run.gather(wait_locks=False)
+        found = run.gather()
         plan = run.plan(
             found, playbook=str(playbook.path), limit=tuple(args.limit), restore_unknown=args.restore_unknown_filters
         )
@@ -189,21 +191,21 @@ def _apply(
             err.print(f"[bold red]error:[/] {escape(str(exc))}")
             return EXIT_ERROR
         try:
-            found = run.gather(
-                wait_locks=True, rebooting=frozenset(journal.in_flight((FirmwareKind.action, RebootUnlock.action)))
-            )
+            found = run.gather(rebooting=frozenset(journal.in_flight((FirmwareKind.action, RebootUnlock.action))))
             plan = run.plan(
                 found,
                 playbook=str(playbook.path),
                 limit=tuple(args.limit),
                 restore_unknown=args.restore_unknown_filters,
+                defer_locked=True,
             )
             if saved is not None:
-                check_fresh(saved[index], found)
-                plan = saved[index]
+                waiting = {s.site: s for s in plan.sites if s.wait}
+                check_fresh(saved[index], found, sites={s.site for s in plan.sites} - waiting.keys())
+                plan = replace(saved[index], sites=tuple(waiting.get(s.site, s) for s in saved[index].sites))
             if not args.json:
                 print_plan(out, plan)
-            if not plan.has_changes and not any(s.steps for s in plan.sites):
+            if not plan.has_changes and not any(s.steps or s.wait for s in plan.sites):
                 failed_sites += len(plan.failed)
                 continue
             if not _confirm(args, out, err):
@@ -216,8 +218,20 @@ def _apply(
                     max_fail_percentage=play.max_fail_percentage,
                     time_scale=args.time_scale,
                 )
+                replan = partial(
+                    run.replan,
+                    client_failures=found.client_failures,
+                    restore_unknown=args.restore_unknown_filters,
+                    saved=saved[index] if saved is not None else None,
+                )
                 results = run.apply(
-                    plan, journal, options, display, held=held(play), source_address=args.source_address
+                    plan,
+                    journal,
+                    options,
+                    display,
+                    held=held(play),
+                    source_address=args.source_address,
+                    replan=replan,
                 )
             all_results += results
             checklist += run.checklist

@@ -6,8 +6,12 @@ steps on different devices run in parallel and steps on one device in order. Dri
 bounded thread pool; a wait is an asyncio timer and holds no thread, so a hundred sites waiting out
 a lock take as long as one.
 
+A site whose facts could not be read because a device has locked enforcer out is planned inside the
+run: its timer runs while the other sites go on, then the site is read again and planned
+(``Work.replan``), and its steps run like any other's.
+
 The executor knows nothing of protocols: it is given callables (run a step, read a lock state,
-verify a site) and emits typed events that the journal and the console subscribe to.
+verify a site, plan a site again) and emits typed events that the journal and the console subscribe to.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import asyncio
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Literal, NamedTuple, TypeVar
 
 from enforcer.errors import EnforcerError, LockWaitExpired
@@ -73,8 +78,28 @@ class StepFinished:
 
 @dataclass(frozen=True)
 class Waiting:
+    """A step waits out a lock: ``seconds`` in all, ``left`` of them still to go (one event a second)."""
+
     step: Step
     seconds: float
+    left: float
+
+
+@dataclass(frozen=True)
+class SiteWaiting:
+    """A site waits for ``devices`` to let enforcer in again before it is planned (one event a second)."""
+
+    site: str
+    devices: tuple[str, ...]
+    seconds: float
+    left: float
+
+
+@dataclass(frozen=True)
+class SitePlanned:
+    """A site that waited has been read again and planned: ``plan`` is what will run now."""
+
+    plan: SitePlan
 
 
 @dataclass(frozen=True)
@@ -84,7 +109,7 @@ class SiteFinished:
     detail: str
 
 
-Event = StepStarted | StepFinished | Waiting | SiteFinished
+Event = StepStarted | StepFinished | Waiting | SiteWaiting | SitePlanned | SiteFinished
 Subscriber = Callable[[Event], None]
 
 
@@ -99,6 +124,8 @@ class Work:
     #: After a site failed: the steps to run to undo what is safe to undo (its releases), and what is kept
     #: with why; given the site's plan and the outcome of each step that ran (by id).
     rescue: Callable[[SitePlan, dict[str, StepStatus]], tuple[Sequence[Step], str]] | None = None
+    #: A site planned to wait (``SitePlan.wait``): read it again and plan it, once its timer has run.
+    replan: Callable[[str], SitePlan] | None = None
 
 
 @dataclass
@@ -158,6 +185,8 @@ class _SiteRunner:
     pool: ThreadPoolExecutor
 
     async def site(self, plan: SitePlan) -> SiteResult:
+        if plan.wait:
+            plan = await self._replan(plan)
         if plan.error:
             return self._finish(SiteResult(plan.site, "failed", plan.error, unreachable=len(plan.unreachable)))
         if not plan.steps:
@@ -179,6 +208,27 @@ class _SiteRunner:
         verify = next((s for s in result.steps if isinstance(s.step.kind, Verify)), None)
         result.detail = verify.detail if verify else ""
         return self._finish(result)
+
+    async def _replan(self, plan: SitePlan) -> SitePlan:
+        """Wait out the lock that kept enforcer from reading the site, then read and plan it."""
+        seconds = max(plan.wait, 1.0) * self.options.time_scale
+        if self.work.replan is None or seconds > self.options.max_wait:
+            return replace(plan, error=f"{', '.join(plan.locked_out)}: enforcer is locked out for {plan.wait:.0f} s")
+        await self._countdown(seconds, partial(SiteWaiting, plan.site, plan.locked_out, seconds))
+        try:
+            planned = await self._call(self.work.replan, plan.site)
+        except EnforcerError as exc:
+            planned = replace(plan, error=str(exc))
+        planned = replace(planned, wait=0.0, locked_out=())
+        self.on_event(SitePlanned(planned))
+        return planned
+
+    async def _countdown(self, seconds: float, event: Callable[[float], Event]) -> None:
+        """Sleep ``seconds``, telling the subscribers how long is left about once a second."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            self.on_event(event(left))
+            await asyncio.sleep(min(left, 1.0))
 
     async def _rescue(self, plan: SitePlan, result: SiteResult) -> None:
         """Run what is safe to undo after a failure, and say in the result what was undone and what was left."""
@@ -242,8 +292,7 @@ class _SiteRunner:
             delay = max(seconds, 1.0) * self.options.time_scale
             if waited + delay > self.options.max_wait:
                 raise LockWaitExpired(f"{step.target} still locked after {waited:.0f} s")
-            self.on_event(Waiting(step, delay))
-            await asyncio.sleep(delay)
+            await self._countdown(delay, partial(Waiting, step, delay))
             waited += delay
             state = await self._call(self.work.lock_state, step.target)
             if not state.locked:

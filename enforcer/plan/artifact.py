@@ -82,6 +82,10 @@ class SitePlan:
     warnings: tuple[str, ...] = ()
     error: str | None = None
     unreachable: tuple[str, ...] = ()  # devices whose facts failed for want of a reply
+    #: Devices that have locked enforcer out, so the site could not be read: apply waits ``wait`` seconds
+    #: inside the run (other sites go on), then reads the site again and plans it.
+    locked_out: tuple[str, ...] = ()
+    wait: float = 0.0
 
     @property
     def pending(self) -> tuple[Change, ...]:
@@ -96,6 +100,8 @@ class SitePlan:
             "warnings": list(self.warnings),
             "error": self.error,
             "unreachable": list(self.unreachable),
+            "locked_out": list(self.locked_out),
+            "wait": self.wait,
         }
 
     @classmethod
@@ -107,6 +113,8 @@ class SitePlan:
             warnings=tuple(raw["warnings"]),
             error=raw["error"],
             unreachable=tuple(raw.get("unreachable", ())),
+            locked_out=tuple(raw.get("locked_out", ())),
+            wait=float(raw.get("wait", 0.0)),
         )
 
 

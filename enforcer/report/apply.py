@@ -12,10 +12,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from enforcer.engine.executor import Event, SiteFinished, SiteResult, StepFinished, Waiting
+from enforcer.engine.executor import (
+    Event,
+    SiteFinished,
+    SitePlanned,
+    SiteResult,
+    SiteWaiting,
+    StepFinished,
+    Waiting,
+)
 from enforcer.plan.artifact import Step
 from enforcer.plan.steps import Checklist, Verify
-from enforcer.report.plan import change_lines
+from enforcer.report.plan import change_lines, print_site
 
 _STATUS = {
     "converged": "[green]converged[/]",
@@ -41,8 +49,10 @@ class ApplyDisplay:
             transient=True,
             disable=not console.is_terminal,
         )
+        self.total = total_steps
         self.task = self.progress.add_task("", total=total_steps)
         self._lock = threading.Lock()
+        self._waits: dict[str, str] = {}  # what is being waited for, with its time left (by step or site)
 
     def __enter__(self) -> ApplyDisplay:
         self.progress.start()
@@ -54,6 +64,7 @@ class ApplyDisplay:
     def __call__(self, event: Event) -> None:
         with self._lock:
             if isinstance(event, StepFinished):
+                self._stop_countdown(event.step.id)
                 self.progress.advance(self.task)
                 mark = {"succeeded": "[green]✓[/]", "failed": "[bold red]✗[/]", "skipped": "[dim]-[/]"}[event.status]
                 line = f"{mark} {escape(event.step.site)} · {_what(event.step)}: {escape(event.detail)}"
@@ -62,17 +73,52 @@ class ApplyDisplay:
                     for change in change_lines(event.step):
                         self.progress.console.print(f"    {change}", highlight=False, soft_wrap=True)
             elif isinstance(event, Waiting):
-                self.progress.update(self.task, description=f"waiting {event.seconds:.0f} s for {event.step.target}")
-                self.progress.console.print(
-                    f"[cyan]…[/] {escape(event.step.site)} · {escape(event.step.target)} is locked: "
-                    f"waiting {event.seconds:.1f} s (a timer; other sites go on)",
-                    highlight=False,
-                    soft_wrap=True,
+                self._countdown(
+                    event.step.id,
+                    event.seconds,
+                    event.left,
+                    f"{escape(event.step.site)} · {escape(_short(event.step.target))} is locked",
                 )
+            elif isinstance(event, SiteWaiting):
+                self._countdown(
+                    event.site,
+                    event.seconds,
+                    event.left,
+                    f"{escape(event.site)} · {escape(', '.join(map(_short, event.devices)))} locked enforcer out",
+                )
+            elif isinstance(event, SitePlanned):
+                self._stop_countdown(event.plan.site)
+                self.total += len(event.plan.steps)
+                self.progress.update(self.task, total=self.total)
+                self.progress.console.print(
+                    f"[cyan]⧗[/] {escape(event.plan.site)} read again after its wait and planned:", highlight=False
+                )
+                print_site(self.progress.console, event.plan)
             elif isinstance(event, SiteFinished) and event.status == "failed":
                 self.progress.console.print(
                     f"[bold red]✗ site {escape(event.site)} failed:[/] {escape(event.detail)}", soft_wrap=True
                 )
+
+    def _countdown(self, key: str, seconds: float, left: float, what: str) -> None:
+        """A countdown beside the progress bar on a terminal; one line when the wait begins (off one too)."""
+        if key not in self._waits:
+            self.progress.console.print(
+                f"[cyan]⧗[/] {what}: waiting {seconds:.1f} s (other sites go on)", highlight=False, soft_wrap=True
+            )
+        self._waits[key] = f"{what}: {left:.0f} s"
+        self._show_waits()
+
+    def _stop_countdown(self, key: str) -> None:
+        if self._waits.pop(key, None) is not None:
+            self._show_waits()
+
+    def _show_waits(self) -> None:
+        waits = " · ".join(self._waits.values())
+        self.progress.update(self.task, description=f"[cyan]⧗ {waits}[/]" if waits else "")
+
+
+def _short(device_id: str) -> str:
+    return device_id.split("/", 1)[-1]
 
 
 def _what(step: Step) -> str:
