@@ -26,11 +26,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-
-import requests
+from typing import Any
 
 from enforcer.config.diagnostics import Diagnostics
 from enforcer.config.playbook import load_playbook
+from enforcer.drivers._wire.digest import Reply
+from enforcer.drivers._wire.http import Transport
 from enforcer.drivers.base import DriverOptions
 from enforcer.engine.executor import RunOptions
 from enforcer.engine.journal import Journal
@@ -43,17 +44,17 @@ SCALE = 0.01
 
 _count = 0
 _count_lock = threading.Lock()
-_send = requests.Session.send
+_send = Transport.send
 
 
-def _counting_send(self: requests.Session, request: requests.PreparedRequest, **kw: object) -> requests.Response:
+def _counting_send(self: Transport, method: str, target: str, **kw: Any) -> Reply:
     global _count
     with _count_lock:
         _count += 1
-    return _send(self, request, **kw)  # type: ignore[arg-type]
+    return _send(self, method, target, **kw)
 
 
-requests.Session.send = _counting_send  # type: ignore[method-assign]
+Transport.send = _counting_send  # type: ignore[method-assign]
 
 
 @contextmanager

@@ -85,7 +85,7 @@ def test_accounts(lab: Bench, caplog: pytest.LogCaptureFixture) -> None:
         drv.ensure_account(Account("admin", "administrator", None, present=False))
     drv.close()
     assert our_failures(lab) == []
-    assert "loginPassword=***" in caplog.text  # urllib3 logs the DELETE line, redacted
+    assert "loginPassword=***" in caplog.text  # the transport logs the DELETE line, redacted
     for secret in (CAM, "N3w-Operator!1", "V1ewer-Pass!2", "Adm1n-New-Pass!"):
         assert secret not in caplog.text
 
