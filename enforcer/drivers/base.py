@@ -105,7 +105,7 @@ class DeviceDriver(Protocol):
         ...
 
     def close(self) -> None:
-        """Release connections."""
+        """Release connections; the driver may be used again after (it reconnects), keeping what it learnt."""
         ...
 
 

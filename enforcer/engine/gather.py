@@ -108,7 +108,8 @@ def gather(
         open_driver: makes the driver for a device (may raise DeviceError or LookupError).
         concurrency: worker threads; each works on one device at a time.
         progress: called after every device with its result and the running count.
-        close: close each driver after its facts (a closed ISAPI driver reconnects when used again).
+        close: close each driver's connections after its facts (a closed driver reconnects when used again),
+            so that a fleet is read with a socket per device in flight, not one per device read.
     """
     results: dict[str, DeviceFacts | Failure] = {}
     done = 0

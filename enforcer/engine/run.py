@@ -22,6 +22,7 @@ from enforcer.engine.executor import (
     Event,
     LocalExecutor,
     RunOptions,
+    SiteFinished,
     SitePlanned,
     SiteResult,
     StepFinished,
@@ -94,6 +95,14 @@ class PlayRun:
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(clients) or 1))) as pool:
             return {cid: why for cid, why in pool.map(read, clients) if why is not None}
 
+    def _release(self, site: Site) -> None:
+        """A finished site's connections are closed (a fleet's apply holds a socket per device in flight,
+        not per device changed); its drivers reconnect if used again."""
+        for device in site.devices:
+            driver = self.drivers.get(device.id)
+            if driver is not None:
+                driver.close()
+
     def close(self) -> None:
         for driver in self.drivers.values():
             driver.close()
@@ -118,7 +127,7 @@ class PlayRun:
         the firmware timeout. With ``clients``, the clients with an API are read as well.
         """
         devices = devices_of(self.play) if devices is None else devices
-        found = gather(devices, self.open_driver, concurrency=self.concurrency, progress=progress, close=False)
+        found = gather(devices, self.open_driver, concurrency=self.concurrency, progress=progress)
         deadline = time.monotonic() + self.options.firmware_timeout * self.time_scale
         while (waiting := {f.id for f in found.failures if f.id in rebooting}) and time.monotonic() < deadline:
             time.sleep(max(0.05, 2.0 * self.time_scale))
@@ -130,11 +139,7 @@ class PlayRun:
     ) -> Gathered:
         """``found`` with the devices in ``ids`` read again."""
         again = gather(
-            [d for d in devices if d.id in ids],
-            self.open_driver,
-            concurrency=self.concurrency,
-            progress=progress,
-            close=False,
+            [d for d in devices if d.id in ids], self.open_driver, concurrency=self.concurrency, progress=progress
         )
         facts = {**found.facts, **again.facts}
         failures = {f.id: f for f in found.failures if f.id not in ids} | {f.id: f for f in again.failures}
@@ -252,6 +257,8 @@ class PlayRun:
                 journal.finished(run, event.step, event.status, event.detail)
             elif isinstance(event, SitePlanned):
                 _note_writes(event.plan, rewritten, touched)
+            elif isinstance(event, SiteFinished) and event.site in sites:
+                self._release(sites[event.site])
             on_event(event)
 
         results = LocalExecutor().run(plan.sites, work, options, record)
