@@ -298,6 +298,8 @@ class Fleet:
         try:
             await self._start_endpoints()
             await asyncio.to_thread(self._open_hosts)
+            for host in self.hosts.values():
+                await host.begin()
         except BaseException as exc:
             self._failure = exc
             for endpoint in self.endpoints.values():

@@ -89,6 +89,8 @@ def _free(endpoints: Iterable[tuple[str, int]]) -> bool:
     """Whether every (address, port) can be bound now (each probe socket is closed at once)."""
     for address, port in endpoints:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # as the servers bind: a port whose last connections linger in TIME_WAIT is free to them
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((address, port))
             except OSError:

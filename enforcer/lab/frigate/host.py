@@ -85,14 +85,7 @@ class FrigateHost:
     def __init__(self, spec: LabHost, net: HostNetwork, directory: Path, login: Login) -> None:
         self.spec, self.net, self.directory, self._login = spec, net, directory, login
         self.config_path = directory / CONFIG
-        self.sshd = SshServer(
-            directory / "sshd",
-            spec.address,
-            spec.ssh_port,
-            host_key=spec.host_key,
-            authorized_keys=spec.authorized_key,
-            user=spec.login,
-        )
+        self.sshd: SshServer | None = None  # made at open(): the lab may have moved the host's address
         self.running = False
         self.logins: list[CameraLogin] = []
         self.cameras: dict[str, Outcome | None] = {}
@@ -115,25 +108,39 @@ class FrigateHost:
         ctl = self.directory / CTL
         ctl.write_text(ctl_script(sys.executable, self._socket_dir / "ctl.sock", self.spec.name), encoding="utf-8")
         ctl.chmod(0o755)
+        spec = self.spec
+        self.sshd = SshServer(
+            self.directory / "sshd",
+            spec.address,
+            spec.ssh_port,
+            host_key=spec.host_key,
+            authorized_keys=spec.authorized_key,
+            user=spec.login,
+        )
         self.sshd.start()
 
     def close(self) -> None:
         """Stop its sshd and remove its socket."""
-        self.sshd.stop()
+        if self.sshd is not None:
+            self.sshd.stop()
         if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
 
-    async def run(self) -> None:
-        """Serve ``frigatectl`` and run the service as the spec says, until cancelled."""
+    async def begin(self) -> None:
+        """Serve ``frigatectl`` and start the service if the spec says it runs (once the lab is up, it is)."""
         assert self._socket_dir is not None, "open() first"
         self._control = ControlServer(self, self._socket_dir / "ctl.sock")
         await self._control.start()
+        if self.spec.running:
+            await self.start()
+
+    async def run(self) -> None:
+        """Keep serving until cancelled (the lab stopping); then the service and its socket go."""
         try:
-            if self.spec.running:
-                await self.start()
             await asyncio.Event().wait()
         finally:
-            self._control.stop()
+            if self._control is not None:
+                self._control.stop()
             if self._task is not None:
                 self._task.cancel()
 
@@ -236,7 +243,8 @@ class FrigateHost:
     def document(self) -> dict[str, object]:
         """The host as ``lab.ready.json`` lists it among the clients (what it logs in with now)."""
         holds = [
-            {"device": self.net.device_by_address(x.host), "user": x.user, "password": x.password} for x in self.logins
+            {"camera": x.camera, "device": self.net.device_by_address(x.host), "user": x.user, "password": x.password}
+            for x in self.logins
         ]
         return {
             "name": self.spec.name,
