@@ -178,12 +178,28 @@ def test_facts_name_whom_the_file_holds_and_whether_it_runs(host: Host) -> None:
     assert NEW not in repr(facts)
 
 
+def test_a_missing_folder_is_found_at_facts_before_anything_changes(host: Host) -> None:
+    client = host.client()
+    assert isinstance(client.settings, SshSettings)
+    elsewhere = replace(client.settings.files[0], path=str(host.root / "nowhere" / "config.yml"))
+    moved = replace(client, settings=replace(client.settings, files=(elsewhere,)))
+    with pytest.raises(DeviceError, match=f"facts: {host.root / 'nowhere'} does not exist on .*: create it"):
+        driver(moved).facts()
+
+
 def test_a_host_known_hosts_does_not_name_is_never_connected_to(host: Host) -> None:
     other, _ = host_key_pair()
     host.known_hosts.write_text(f"[127.0.0.1]:{host.server.port + 1} {_public(other)}\n")
     with pytest.raises(DeviceError, match=r"holds no key for \[127.0.0.1\]:\d+: .*nothing was sent") as err:
         driver(host.client()).facts()
     assert err.value.step == "facts" and err.value.device == "frigate"
+    assert not host.sshd_saw("Connection from")
+
+
+def test_a_known_hosts_file_that_cannot_be_read_connects_nowhere(host: Host) -> None:
+    host.known_hosts.write_text(f"[127.0.0.1]:{host.server.port} ssh-ed25519 not!base64\n")
+    with pytest.raises(DeviceError, match=r"known_hosts known_hosts cannot be read \(InvalidHostKey\)"):
+        driver(host.client()).facts()
     assert not host.sshd_saw("Connection from")
 
 

@@ -46,7 +46,11 @@ def read(session: Session, path: str) -> Remote:
         try:
             attrs = session.sftp.stat(path)
         except FileNotFoundError:
-            session.sftp.stat(posixpath.dirname(path) or "/")  # a missing folder fails here, naming it
+            folder = posixpath.dirname(path) or "/"
+            try:
+                session.sftp.stat(folder)
+            except FileNotFoundError:
+                raise session.fail(f"{folder} does not exist on {session.host}: create it, or fix the path") from None
             return Remote(path, None, None)
         with session.sftp.open(path, "rb") as stream:
             data = stream.read()

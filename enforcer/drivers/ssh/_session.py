@@ -68,8 +68,9 @@ def known_keys(path: Path, host: str, fail: Fail) -> dict[str, paramiko.PKey]:
     keys = paramiko.HostKeys()
     try:
         keys.load(str(path))
-    except (OSError, paramiko.SSHException, ValueError) as exc:
-        raise fail(f"known_hosts {path.name} cannot be read ({exc}): nothing was sent") from None
+    except (OSError, paramiko.SSHException, paramiko.hostkeys.InvalidHostKey, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or type(exc).__name__
+        raise fail(f"known_hosts {path.name} cannot be read ({why}): nothing was sent") from None
     found = keys.lookup(host)
     if not found:
         raise fail(
@@ -120,6 +121,12 @@ class Session:
     def open(self) -> Session:
         """Verify the host, then log in; DeviceError with nothing of ours sent if the host is not the one known."""
         known = known_keys(self.settings.known_hosts, self.host, self.fail)
+        offered = [a for name in known for a in ALGORITHMS.get(name, ())]
+        if not offered:
+            raise self.fail(
+                f"known_hosts holds only {', '.join(known)} keys for {self.host}, which SSH no longer trusts: add "
+                "its ed25519, ECDSA or RSA key; nothing was sent"
+            )
         address = self.client.address or ""
         source = (self.options.source_address, 0) if self.options.source_address else None
         try:
@@ -130,7 +137,6 @@ class Session:
         self._transport = transport
         try:
             transport.set_hexdump(False)
-            offered = [a for name in known for a in ALGORITHMS.get(name, ())]
             transport.get_security_options().key_types = offered
             transport.start_client(timeout=self.options.timeout)
             shown = transport.get_remote_server_key()
