@@ -100,10 +100,13 @@ class Tree:
             "        kind: ssh\n"
             "        address: 10.1.0.40\n"
             "        user: enforcer\n"
+            '        password: !secret "env:NW_ADMIN"\n'
+            "        service: frigate\n"
             f"        files: [{{path: /etc/frigate.env, template: '{template}'}}]\n"
             "        holds: [nvr]\n"
             "      desk:",
         )
+        self.write("known_hosts", f"10.1.0.40 {HOST_KEY}\n")
         if source is not None:
             self.write(template, source)
 
@@ -125,6 +128,7 @@ class Case:
 
 
 OPERATOR = "defaults.accounts.operator.password"
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKNWS1NRUrkcXRHNydkbyBtNchUNzAKZzXLpZo9IKWXm"
 ADDRESS = "sites.hq.recorders.nvr.address"
 TEMPLATE = "sites.hq.clients.frigate.files[0].template"
 IMAGE_KEY = "firmware.DS-7608NXI-I2.image"
