@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from enforcer import __version__
-from enforcer.cli import apply, config, demo, facts, lab
+from enforcer.cli import apply, audit, config, demo, facts, lab
 from enforcer.cli._common import EXIT_ERROR, Parser
 
 #: Command modules, in the order ``--help`` lists them.
-MODULES = (config, facts, apply, lab, demo)
+MODULES = (config, facts, apply, audit, lab, demo)
 
 
 def parser() -> Parser:
