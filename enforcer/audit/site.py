@@ -59,12 +59,13 @@ def audit_site(
         findings += checks.firmware_locks(site, device, f)
         findings += checks.channels(site, device, f)
         findings += [_gap(site, device, g.capability, g.detail) for g in f.gaps]
-    changes = _drift(site, mine, enforce, known, recorded)
+    changes, isolated = _drift(site, mine, enforce, known, recorded)
     stale = stale_paths(site, [c for c in changes if c.action != "blocked"])
-    followed = {(f"{site.name}/{p.device.recorder}", f"channels.{p.device.channel}") for p in stale if not p.client}
+    follows = [p.device for p in stale if not p.client] + [c for c in site.cameras if c.id in isolated]
+    followed = {(f"{site.name}/{c.recorder}", f"channels.{c.channel}") for c in follows}
     for change in changes:
         if (change.device, change.key) in followed:
-            continue  # the stale holder below says why the channel must follow
+            continue  # a channel that must follow its camera: the stale holder or the isolation says why
         found = checks.change_finding(site, change, mine.get(change.device))
         if found is not None:
             findings.append(found)
@@ -89,8 +90,8 @@ def audit_site(
 
 def _drift(
     site: Site, facts: Mapping[str, DeviceFacts], enforce: frozenset[Aspect], known: Known, recorded: frozenset[str]
-) -> list[Change]:
-    """The planner's own diff of the devices that were read, and the isolations an earlier run left."""
+) -> tuple[list[Change], frozenset[str]]:
+    """The planner's own diff of the devices that were read, and the devices an earlier run left isolated."""
     marked = {d.id for d in site.devices if d.id in facts and (f := facts[d.id].ip_filter) is not None and f.isolated}
     isolated = frozenset(marked | (recorded & {d.id for d in site.devices}))
     changes: list[Change] = []
@@ -99,7 +100,7 @@ def _drift(
             changes += diff_device(device, facts[device.id], enforce, known)
     changes += diff_channels(site, facts, changes, enforce, isolated)
     changes += [isolation_change(d) for d in sorted(isolated & facts.keys())]
-    return changes
+    return changes, isolated
 
 
 def _stale_holder(site: Site, path: StalePath, kinds: ClientKinds) -> Finding:
