@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -226,6 +227,20 @@ def test_audit_takes_the_site_locks_and_an_unreachable_fleet_is_an_error(lab: An
     code, output = fleet.run("audit", fleet.playbook, "--timeout", "1", "--html", str(html))
     assert code == 1 and "not read" in output and html.exists()  # an incomplete audit still reports
     assert (fleet.root / "inventory" / ".enforcer" / "locks").is_dir()
+
+
+def test_the_example_audit_playbook_runs_as_the_readme_says(tmp_path: Path, capsys: Any) -> None:
+    """``enforce audit playbooks/audit.yml --html audit.html``: the example's devices are not on this network, so
+    every one is reported not read, exit 1, and the report is still written."""
+    from enforcer.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    for folder in ("playbooks", "inventories"):
+        shutil.copytree(root / folder, tmp_path / folder)
+    html = tmp_path / "audit.html"
+    code = main(["audit", str(tmp_path / "playbooks" / "audit.yml"), "--html", str(html), "--timeout", "1"])
+    out = capsys.readouterr().out
+    assert code == 1 and "not read" in out and "could not be read" in html.read_text()
 
 
 def _what(fleet: Lab, client: str) -> str:
