@@ -16,6 +16,7 @@ import pytest
 from junitparser import JUnitXml
 
 from enforcer.credentials.secret import Secret
+from enforcer.engine.sitelocks import FileSiteLocks, Holder
 from enforcer.lab.net.httpclient import login_flow, run_flow
 from enforcer.lab.spec import FAMILY, PROBLEMS, LabDevice
 from tests.lab.conftest import wait_for
@@ -220,13 +221,24 @@ def test_forensics_on_dahua_counts_the_locks_each_source_caused(lab: Any) -> Non
     assert logs[nvr.name]["records"] == "locks"
 
 
-def test_audit_takes_the_site_locks_and_an_unreachable_fleet_is_an_error(lab: Any, tmp_path: Path) -> None:
+def test_audit_stops_on_a_site_another_run_holds_before_reading_anything(lab: Any) -> None:
+    fleet: Lab = lab(sites=1, cameras=1)
+    locks = FileSiteLocks(fleet.root / "inventory" / ".enforcer" / "locks")
+    held = locks.acquire(["site-001"], Holder.this_process("enforce apply site.yml", "applied"))
+    try:
+        code, output = fleet.run("audit", fleet.playbook)
+    finally:
+        locks.release(held)
+    assert code == 1 and "site site-001 is being applied by pid" in output
+    assert [e for e in fleet.events() if e["source"] == ENFORCER] == []  # not one request reached a device
+
+
+def test_an_unreachable_fleet_is_an_error_and_still_reported(lab: Any, tmp_path: Path) -> None:
     fleet: Lab = lab(sites=1, cameras=1)
     fleet.fleet.stop()
     html = tmp_path / "a.html"
     code, output = fleet.run("audit", fleet.playbook, "--timeout", "1", "--html", str(html))
     assert code == 1 and "not read" in output and html.exists()  # an incomplete audit still reports
-    assert (fleet.root / "inventory" / ".enforcer" / "locks").is_dir()
 
 
 def test_the_example_audit_playbook_runs_as_the_readme_says(tmp_path: Path, capsys: Any) -> None:

@@ -44,6 +44,9 @@ MAGICBOX = "/cgi-bin/magicBox.cgi"
 #: 888888 and 666666 of the local accounts). The firmware flags none of them (unlike ISAPI's
 #: ``isDefaultPassword``), so the driver compares the password it proved with these, in memory.
 FACTORY_PASSWORDS = frozenset({"admin", "888888", "666666"})
+#: What Web 3.0 firmware refuses as weak (dahua-cgi.md §4): under 8 characters, or fewer than two classes. The
+#: characters it forbids and its length limit say nothing of strength, so they are not part of it.
+WEAK = PasswordRules(min_length=8, max_length=1 << 16, min_classes=2)
 CAMERAS = "/cgi-bin/LogicDeviceManager.cgi"
 
 
@@ -128,13 +131,13 @@ class DahuaDriver:
     def _flagged(self, login: LoginFact) -> LoginFact:
         """The login with the flags an ISAPI device reports itself: the firmware says nothing, so the proven
         password is judged here by the vendor's own rules (its factory passwords; what Web 3.0 refuses as
-        weak: :data:`~enforcer.drivers.dahua._users.PASSWORD_RULES`). The password never leaves memory."""
+        weak: :data:`WEAK`). The password never leaves memory."""
         password = self.keys.password
         if password is None:
             return login
         value = password.reveal()
         default = value in FACTORY_PASSWORDS
-        return replace(login, is_default=default, is_risk=default or PASSWORD_RULES.problem(value) is not None)
+        return replace(login, is_default=default, is_risk=default or WEAK.problem(value) is not None)
 
     def failed_logins(self, since: float) -> SecurityLog:
         """Failed-login and lock entries the device logged since ``since`` (:mod:`._log`); only the proven

@@ -33,7 +33,7 @@ def _site(console: Console, title: str, site: SiteAudit, since: float) -> None:
         elif d.log.gap:
             log = "[dim]none[/]"
         else:
-            log = f"{d.log.failures} failed" + (f", {d.log.locks} locks" if d.log.records == "locks" else "")
+            log = f"{d.log.locks} locks" if d.log.records == "locks" else f"{d.log.failures} failed"
         table.add_row(
             escape(d.name),
             escape(d.model),
