@@ -96,8 +96,13 @@ def test_every_seeded_problem_is_found_on_its_device_and_nothing_more(lab: Any, 
     events = fleet.events()
     assert locks(events) == []
     careful = {d.name for d in fleet.spec.devices if "unknown_password" in d.problems and "locked" not in d.problems}
+    locked = {d.name for d in fleet.spec.devices if "locked" in d.problems}
     ours = [e for e in events if e["event"] == "auth_failed" and e["source"] == ENFORCER]
-    assert sorted(e["device"] for e in ours) == sorted(careful)  # one failed login each, and only there
+    failed = [e["device"] for e in ours if e["reason"] != "locked"]
+    assert sorted(failed) == sorted(careful)  # one failed login each, where the store's current is wrong, only there
+    # A Dahua firmware that hides its lock from the RPC2 challenge refuses one attempt as locked: not a failure
+    # that counts toward a lock, and only on the devices seeded locked (facts do the same).
+    assert {e["device"] for e in ours if e["reason"] == "locked"} <= locked
 
 
 def _locked_holders(fleet: Lab) -> set[str]:
