@@ -25,7 +25,7 @@ Family = Literal["isapi", "dahua"]
 FAMILY: dict[str, Family] = {"hikvision": "isapi", "annke": "isapi", "dahua": "dahua", "amcrest": "dahua"}
 
 #: ISAPI resources a profile can lack (``LabProfile.lacks``): the firmware answers them 403 notSupport.
-UNSUPPORTABLE = ("lock_policy", "ip_filter", "channels", "channel_status", "motion_detection")
+UNSUPPORTABLE = ("lock_policy", "ip_filter", "channels", "channel_status", "motion_detection", "log_search")
 
 PROBLEMS = (
     "default_password",
