@@ -270,7 +270,7 @@ def _update_client(step: Step, kind: UpdateClient, ctx: StepContext) -> Done | s
     client, driver = ctx.client(step)
     held = held_of(ctx.sites[client.site], client.holds)
     outcome = driver.update(held)
-    return _done("credentials updated" + (f" ({outcome.detail})" if outcome.detail else ""), outcome)
+    return _done("credentials updated" + (f": {outcome.detail}" if outcome.detail else ""), outcome)
 
 
 @handles(ReleaseClient)
