@@ -49,6 +49,7 @@ class _Budget:
     verified: set[bytes] = field(default_factory=set)
     lock_seconds: float | None = None  # the device's lock time: a guide to how long it keeps counting
     lock_time_read: bool = False  # read from the device's policy (else the inventory's, if any)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,13 @@ class LoginGuard:
         self._lock = threading.Lock()
 
     def _budget(self, device: str) -> _Budget:
-        return self._budgets.setdefault(device, _Budget())
+        """The device's budget; each has its own lock, so that devices read side by side never wait for
+        each other here (one lock for all was taken twice per request by every thread)."""
+        budget = self._budgets.get(device)
+        if budget is None:
+            with self._lock:
+                budget = self._budgets.setdefault(device, _Budget())
+        return budget
 
     def fingerprint(self, user: str, password: Secret) -> bytes:
         """A per-run keyed hash naming a credential without holding it."""
@@ -80,8 +87,8 @@ class LoginGuard:
 
     def set_threshold(self, device: str, threshold: int, *, lock_seconds: float | None = None) -> None:
         """Record the device's lock threshold (and lock time), once its policy has been read."""
-        with self._lock:
-            budget = self._budget(device)
+        budget = self._budget(device)
+        with budget.lock:
             budget.threshold = threshold
             if lock_seconds:
                 budget.lock_seconds, budget.lock_time_read = float(lock_seconds), True
@@ -89,8 +96,8 @@ class LoginGuard:
     def declare_lock_time(self, device: str, seconds: float) -> None:
         """The lock time the inventory declares for the device: the guide a refusal gives until the
         device's own policy is read (it may differ, which the refusal says)."""
-        with self._lock:
-            budget = self._budget(device)
+        budget = self._budget(device)
+        with budget.lock:
             if not budget.lock_time_read and seconds > 0:
                 budget.lock_seconds = float(seconds)
 
@@ -103,8 +110,8 @@ class LoginGuard:
         so a count higher than ours means it forgot some: its counter window passed, or it rebooted.
         Our tally is then set to agree with it, or it would refuse the device for good.
         """
-        with self._lock:
-            budget = self._budget(device)
+        budget = self._budget(device)
+        with budget.lock:
             if attempts_left is not None:
                 if attempts_left > self._remaining(budget):
                     budget.failures = max(0, (budget.threshold or LOWEST_THRESHOLD) - attempts_left)
@@ -114,8 +121,9 @@ class LoginGuard:
 
     def remaining(self, device: str) -> int:
         """Failed attempts the device can still absorb from us before it locks."""
-        with self._lock:
-            return self._remaining(self._budget(device))
+        budget = self._budget(device)
+        with budget.lock:
+            return self._remaining(budget)
 
     def _remaining(self, budget: _Budget) -> int:
         ours = _ours(budget)
@@ -123,8 +131,9 @@ class LoginGuard:
 
     def was_refused(self, device: str, user: str, password: Secret) -> bool:
         """Whether the device refused this credential earlier in the run (it is never sent again)."""
-        with self._lock:
-            return self.fingerprint(user, password) in self._budget(device).refused
+        budget = self._budget(device)
+        with budget.lock:
+            return self.fingerprint(user, password) in budget.refused
 
     def check(self, device: str, user: str, password: Secret, *, label: str = "") -> bytes:
         """Permit one attempt with this credential or raise :class:`Refused`; returns its fingerprint.
@@ -133,8 +142,8 @@ class LoginGuard:
         password changed behind our back and that failure counts like any other.
         """
         key = self.fingerprint(user, password)
-        with self._lock:
-            budget = self._budget(device)
+        budget = self._budget(device)
+        with budget.lock:
             now = self._clock()
             if 0.0 < budget.locked_until <= now:
                 # The lock ran out, and with it the device's count: what it reported during the lock
@@ -176,8 +185,8 @@ class LoginGuard:
 
     def record(self, device: str, key: bytes, verdict: Verdict, *, user: str = "", label: str = "") -> None:
         """Record the outcome of an attempt that :meth:`check` permitted."""
-        with self._lock:
-            budget = self._budget(device)
+        budget = self._budget(device)
+        with budget.lock:
             if verdict.ok:
                 budget.verified.add(key)
                 budget.refused.discard(key)
@@ -209,8 +218,8 @@ class LoginGuard:
     def password_changed(self, device: str, user: str, old: Secret | None, new: Secret) -> None:
         """We set ``user``'s password to ``new`` ourselves: the old one is no longer sure, and the new
         one is no longer a refused guess, even if the device refused it before the change."""
-        with self._lock:
-            budget = self._budget(device)
+        budget = self._budget(device)
+        with budget.lock:
             if old is not None:
                 budget.verified.discard(self.fingerprint(user, old))
             budget.refused.discard(self.fingerprint(user, new))

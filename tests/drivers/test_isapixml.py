@@ -206,3 +206,19 @@ def test_bodies_are_escaped() -> None:
     root = parse(body)
     assert root.findtext("password") == 'p&"<x>' and root.findtext("userName") == "a<b"
     assert root.findtext("on") == "true" and root.find("level") is None
+
+
+def test_a_reply_that_is_the_resource_is_not_parsed_for_a_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Judging a reply looks for a ResponseStatus; a resource (deviceInfo, users) is parsed once, by its
+    reader, not here as well: XML parsing was a tenth of a fleet's facts."""
+    from enforcer.drivers._wire.digest import Reply
+    from enforcer.drivers.isapi import _session
+
+    status = _session._status_of(Reply(200, (), b"<ResponseStatus><statusCode>4</statusCode></ResponseStatus>"))
+    assert status is not None and status.code == 4
+
+    def parse_not_expected(body: bytes) -> None:
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(_session, "parse", parse_not_expected)
+    assert _session._status_of(Reply(200, (), DEVICE_NVR.encode())) is None

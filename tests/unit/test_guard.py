@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 from hypothesis import given, settings
@@ -273,3 +274,22 @@ def test_a_forgetting_device_never_has_its_reserve_spent(
             left -= 1
             refused.add(candidate)
         guard.record("d", key, Verdict(ok, attempts_left=left if counted and not ok else None))
+
+
+def test_devices_are_counted_side_by_side_without_waiting_for_each_other() -> None:
+    """Each device's budget has its own lock: a thread busy with one device never holds up another
+    (one lock for all was taken twice per request by every thread of a fleet's facts)."""
+
+    guard = LoginGuard()
+    guard.set_threshold("a", 5)
+    done = threading.Event()
+
+    def other_device() -> None:
+        key = guard.check("b", "admin", Secret("pw", "t"))
+        guard.record("b", key, Verdict(True))
+        done.set()
+
+    with guard._budget("a").lock:  # device a's budget in use
+        threading.Thread(target=other_device, daemon=True).start()
+        assert done.wait(5)
+    assert guard.remaining("a") == 5

@@ -181,6 +181,8 @@ def _judge(attempt: Attempt, reply: Reply) -> None:
 
 
 def _status_of(reply: Reply) -> Status | None:
+    if b"ResponseStatus" not in reply.body:
+        return None  # the reply is the resource itself: no need to parse it here as well as in its reader
     try:
         return response_status(parse(reply.body))
     except XmlError:
