@@ -51,7 +51,7 @@ class Document:
         return Location(self.path, self.lines.get(probe, 1), keypath)
 
 
-class _Refused(Exception):
+class Refused(Exception):
     """A limit was reached at ``mark``; the message says which."""
 
     def __init__(self, mark: yaml.Mark, message: str, keypath: KeyPath | None = None) -> None:
@@ -64,6 +64,7 @@ class _BoundedComposer(Composer):
 
     depth = 0
     nodes = 0
+    counted = True  # bound the number of nodes too (else only the depth)
     alias_uses: dict[tuple[int, int], yaml.Mark]  # (parent node, index or key node) -> where the alias is
 
     def compose_document(self) -> yaml.Node | None:
@@ -80,10 +81,10 @@ class _BoundedComposer(Composer):
         if not events.check_event(yaml.AliasEvent):
             self.nodes += 1
             mark = events.peek_event().start_mark
-            if self.nodes > limits.MAX_YAML_VALUES:
-                raise _Refused(mark, _too_many())
+            if self.counted and self.nodes > limits.MAX_YAML_VALUES:
+                raise Refused(mark, _too_many())
             if self.depth >= limits.MAX_YAML_DEPTH:
-                raise _Refused(mark, f"nested more than {limits.MAX_YAML_DEPTH} levels deep")
+                raise Refused(mark, f"nested more than {limits.MAX_YAML_DEPTH} levels deep")
         self.depth += 1
         try:
             node = super().compose_node(parent, index)
@@ -97,12 +98,12 @@ try:
     from yaml._yaml import CParser
 except ImportError:  # PyYAML built without libyaml: the same events, slower
 
-    class _Loader(_BoundedComposer, yaml.SafeLoader):
+    class Loader(_BoundedComposer, yaml.SafeLoader):
         """SafeLoader whose node tree we walk ourselves, so marks survive construction."""
 
 else:
 
-    class _Loader(_BoundedComposer, CParser, SafeConstructor, Resolver):  # type: ignore[no-redef]
+    class Loader(_BoundedComposer, CParser, SafeConstructor, Resolver):  # type: ignore[no-redef]
         """libyaml's parser (six times faster, half the memory of PyYAML's own on a large
         inventory) under Python's composer, whose node tree we walk ourselves so that marks
         survive construction and the bounds above apply."""
@@ -162,7 +163,7 @@ def loads(text: str, path: Path, diagnostics: Diagnostics) -> Document | None:
         )
         return None
     doc = Document(path, None)
-    loader = _Loader(text)
+    loader = Loader(text)
     try:
         node = loader.get_single_node()
         if node is not None:
@@ -178,7 +179,7 @@ def loads(text: str, path: Path, diagnostics: Diagnostics) -> Document | None:
     except yaml.YAMLError as exc:
         diagnostics.error(Location(path, 1, ()), f"YAML error: {exc}")
         return None
-    except _Refused as exc:
+    except Refused as exc:
         keypath = exc.keypath if exc.keypath is not None else _keypath_at(text, exc.mark.index)
         diagnostics.error(Location(path, exc.mark.line + 1, keypath), str(exc))
         return None
@@ -196,7 +197,7 @@ class _Builder:
     """Builds values from the node tree, counting each one; aliases and merge keys make copies, so
     a value reached through one is counted again, and refused (at the alias) beyond the limit."""
 
-    loader: _Loader
+    loader: Loader
     doc: Document
     diagnostics: Diagnostics
     built: int = 0
@@ -232,7 +233,7 @@ class _Builder:
                 return None
             if id(node) in self._open:
                 recursive = "a YAML alias refers to a value that contains it (a recursive alias)"
-                raise _Refused(use or node.start_mark, recursive, keypath)
+                raise Refused(use or node.start_mark, recursive, keypath)
             self._open.add(id(node))
             try:
                 if isinstance(node, yaml.MappingNode):
@@ -255,7 +256,7 @@ class _Builder:
         self.built += weight
         if self.built > limits.MAX_YAML_VALUES:
             at, mark = self._entry or (keypath, mark)
-            raise _Refused(mark, _too_many(), at)
+            raise Refused(mark, _too_many(), at)
 
     def _build_mapping(self, node: yaml.MappingNode, keypath: KeyPath) -> dict[Any, Any]:
         doc, diagnostics = self.doc, self.diagnostics
@@ -304,7 +305,7 @@ class _Builder:
                     continue
                 merge = at or key_node.start_mark
                 if id(source) in seen:
-                    raise _Refused(merge, "a YAML merge key (<<) merges a mapping into itself", keypath)
+                    raise Refused(merge, "a YAML merge key (<<) merges a mapping into itself", keypath)
                 for k, v, _ in self._pairs(source, keypath, merge, seen):
                     self._count(merge, keypath)
                     if isinstance(k, yaml.ScalarNode) and k.value not in names:
@@ -326,7 +327,7 @@ def _keypath_at(text: str, index: int) -> KeyPath:
     """
     frames: list[list[Any]] = []  # [is_mapping, key or index, expecting a key]
     try:
-        for event in yaml.parse(text, Loader=_Loader):
+        for event in yaml.parse(text, Loader=Loader):
             if event.start_mark is not None and event.start_mark.index >= index:
                 break
             if isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from enforcer.config import _confine, _env, limits, vault
+from enforcer.config import _confine, _env, limits, plainyaml, vault
 from enforcer.credentials.secret import Secret
 from enforcer.errors import SecretError, VaultError, VaultPasswordError
 
@@ -99,7 +99,7 @@ class SecretResolver:
                 raise SecretError(f"{shown} is not an Ansible Vault file (encrypt it with ansible-vault)")
             try:
                 plain = self._decrypt(text, f"vault file {shown}").decode("utf-8")
-                self._vault_cache[path] = yaml.safe_load(plain)
+                self._vault_cache[path] = plainyaml.safe_load(plain)
             except (yaml.YAMLError, UnicodeDecodeError, RecursionError, ValueError):
                 # Its content is secret: say what is wrong, never quote it.
                 raise SecretError(f"vault file {shown} does not hold YAML text") from None

@@ -52,7 +52,7 @@ from typing import Any, BinaryIO, Final, Literal
 
 import yaml
 
-from enforcer.config import vault
+from enforcer.config import plainyaml, vault
 from enforcer.credentials.secret import Secret
 from enforcer.errors import CredentialStoreError, VaultError, VaultPasswordError
 from enforcer.facts import IPFilterFact
@@ -128,7 +128,7 @@ class CredentialStore:
         except VaultError as exc:
             raise CredentialStoreError(f"credential store {path}: {exc}") from None
         try:
-            data = yaml.safe_load(plain.decode("utf-8"))
+            data = plainyaml.safe_load(plain.decode("utf-8"))
         except (UnicodeDecodeError, yaml.YAMLError):
             # The parser's message quotes the offending text, which may be a password.
             raise CredentialStoreError(f"credential store {path} does not hold valid YAML") from None
@@ -275,7 +275,7 @@ class CredentialStore:
             document: dict[str, Any] = {"version": FORMAT_VERSION, "devices": devices}
             if isolations:
                 document["isolations"] = {d: _isolation_data(i) for d, i in sorted(isolations.items())}
-            text = yaml.safe_dump(document, sort_keys=True, allow_unicode=True)
+            text = plainyaml.safe_dump(document, sort_keys=True, allow_unicode=True)
             data = vault.encrypt(text.encode("utf-8"), self._password).encode("ascii")
             try:
                 _atomic_write(self.path, data)
