@@ -274,7 +274,7 @@ class SiteBuilder:
     def _inside(self, name: str, what: str, where: Location) -> Path | None:
         """``name`` resolved inside the inventory folder, or None after reporting why it is not."""
         try:
-            return _confine.inside(self.base, name, what)
+            return self.resolver.inside(name, what)
         except _confine.PathError as exc:
             self.diagnostics.error(where, str(exc))
             return None

@@ -52,7 +52,37 @@ def editor_schema() -> dict[str, Any]:
 
 @cache
 def _validator(name: str) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(schema(name))
+    return jsonschema.Draft202012Validator(inlined(schema(name)))
+
+
+def inlined(root: dict[str, Any]) -> dict[str, Any]:
+    """``root`` with each local ``$ref`` replaced by the schema it names, for validating only.
+
+    Why: jsonschema looks a reference up anew each time it meets one, and a 1,000-device inventory
+    meets 7,500: 40 % of validating it. A reference's sibling ``description`` is dropped (it
+    annotates, never validates: an error inside names the target's schema either way); a reference
+    met inside its own expansion stays one, resolved from ``$defs``, which are kept.
+    """
+
+    def expand(node: Any, expanding: frozenset[str]) -> Any:
+        if isinstance(node, list):
+            return [expand(item, expanding) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if (
+            isinstance(ref, str)
+            and ref.startswith("#/")
+            and ref not in expanding
+            and set(node) <= {"$ref", "description"}
+        ):
+            target: Any = root
+            for part in ref[2:].split("/"):
+                target = target[part.replace("~1", "/").replace("~0", "~")]
+            return expand(target, expanding | {ref})
+        return {key: expand(value, expanding) for key, value in node.items()}
+
+    return {**expand(root, frozenset()), "$defs": root.get("$defs", {})}
 
 
 def validate(doc: Document, name: str, diagnostics: Diagnostics) -> bool:

@@ -39,6 +39,7 @@ class SecretResolver:
     environ: dict[str, str] | os._Environ[str] = field(default_factory=lambda: os.environ)
     env_allowed: tuple[str, ...] = ()
     _vault_cache: dict[Path, Any] = field(default_factory=dict)
+    _inside: dict[tuple[str, str], Path] = field(default_factory=dict)
 
     def resolve(self, value: dict[str, str]) -> Secret:
         """Resolve a ``{"secret": ref}`` or ``{"vault": text}`` mapping; raises SecretError."""
@@ -75,9 +76,18 @@ class SecretResolver:
             return Secret(str(data[key]), ref)
         raise SecretError(f"unknown secret scheme {scheme!r}: use env:, file: or vault:")
 
+    def inside(self, relative: str, what: str) -> Path:
+        """``relative`` resolved inside ``base`` (:func:`_confine.inside`), once per load: a fleet's
+        devices name the same vault file and firmware images, and resolving each anew (a ``stat`` per
+        folder of the path, twice) was a fifth of building a 1,000-device inventory."""
+        path = self._inside.get((relative, what))
+        if path is None:
+            path = self._inside[(relative, what)] = _confine.inside(self.base, relative, what)
+        return path
+
     def _path(self, relative: str) -> Path:
         try:
-            return _confine.inside(self.base, relative, "file")
+            return self.inside(relative, "file")
         except _confine.PathError as exc:
             raise SecretError(str(exc)) from None
 

@@ -11,11 +11,11 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from enforcer.engine.gather import Gathered
 from enforcer.facts import DeviceFacts
 from enforcer.model import Device
+from enforcer.report.table import RowTable
 
 
 @dataclass(frozen=True)
@@ -120,9 +120,7 @@ def print_facts(console: Console, plays: Sequence[PlayFacts]) -> None:
         for device in play.devices:
             sites.setdefault(device.site, []).append(device)
         for site, devices in sites.items():
-            table = Table(title=f"{escape(play.name)} · {escape(site)}", title_justify="left", expand=False)
-            for column, width in _COLUMNS:
-                table.add_column(column, min_width=width, overflow="fold")
+            table = RowTable(f"{escape(play.name)} · {escape(site)}", _COLUMNS)
             for device in devices:
                 f = play.gathered.facts.get(device.id)
                 if f is None:
