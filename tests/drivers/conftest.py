@@ -17,7 +17,7 @@ from enforcer.credentials.guard import LoginGuard
 from enforcer.credentials.keyring import Keyring
 from enforcer.credentials.secret import Secret
 from enforcer.credentials.store import CredentialStore, Entry
-from enforcer.drivers.base import DriverOptions
+from enforcer.drivers.base import DeviceDriver, DriverOptions
 from enforcer.drivers.isapi._driver import IsapiDriver
 from enforcer.engine.gather import Gathered, devices_of, gather
 from enforcer.facts import Candidate
@@ -167,10 +167,13 @@ class Bench:
     fleet: Fleet
     guard: LoginGuard = field(default_factory=LoginGuard)
     credentials: DictCredentials = field(default_factory=DictCredentials)
+    drivers: list[DeviceDriver] = field(default_factory=list)  # closed when the test ends
 
     def driver(self, device: Device, **options: Any) -> IsapiDriver:
         opts = DriverOptions(**({"timeout": 5.0, "firmware_timeout": 30.0} | options))
-        return IsapiDriver(device, keyring=self.credentials.keyring(self.guard), options=opts)
+        made = IsapiDriver(device, keyring=self.credentials.keyring(self.guard), options=opts)
+        self.drivers.append(made)
+        return made
 
     def events(self, event: str, **match: Any) -> list[dict[str, Any]]:
         return [
@@ -181,14 +184,19 @@ class Bench:
 @pytest.fixture
 def bench(tmp_path: Path) -> Iterator[Callable[..., Bench]]:
     fleets: list[Fleet] = []
+    benches: list[Bench] = []
 
     def make(spec: LabSpec, **options: Any) -> Bench:
         fleet = Fleet(spec, time_scale=SCALE, directory=tmp_path / f"lab{len(fleets)}", **options)
         fleet.start()
         fleets.append(fleet)
-        return Bench(fleet)
+        benches.append(Bench(fleet))
+        return benches[-1]
 
     yield make
+    for made in benches:
+        for driver in made.drivers:
+            driver.close()
     for fleet in fleets:
         fleet.stop()
 

@@ -49,7 +49,9 @@ def dh_device(lab: LabDevice, password: str, **kw: Any) -> Device:
 
 def driver(bench: Bench, device: Device, **options: Any) -> DahuaDriver:
     opts = DriverOptions(**({"timeout": 5.0, "firmware_timeout": 30.0} | options))
-    return DahuaDriver(device, keyring=bench.credentials.keyring(bench.guard), options=opts)
+    made = DahuaDriver(device, keyring=bench.credentials.keyring(bench.guard), options=opts)
+    bench.drivers.append(made)
+    return made
 
 
 def ours(bench: Bench, event: str, **match: Any) -> list[dict[str, Any]]:
