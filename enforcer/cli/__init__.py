@@ -14,13 +14,14 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-
-from rich.console import Console
-from rich.logging import RichHandler
+from typing import TYPE_CHECKING
 
 from enforcer import __version__
 from enforcer.cli import apply, audit, completion, config, demo, facts, lab
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK, Parser
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: Command modules, in the order ``--help`` lists them.
 MODULES = (config, facts, apply, audit, lab, demo, completion)
@@ -52,6 +53,8 @@ def verbose(level: int, err: Console) -> logging.Handler | None:
     a request line are masked by the transport's log filter; no other log line carries one."""
     if level <= 0:
         return None
+    from rich.logging import RichHandler
+
     handler = RichHandler(console=err, show_path=False, markup=False, rich_tracebacks=False)
     handler.setLevel(logging.INFO if level == 1 else logging.DEBUG)
     root = logging.getLogger()
@@ -64,6 +67,8 @@ def verbose(level: int, err: Console) -> logging.Handler | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``enforce`` console script."""
     args = parser().parse_args(argv)
+    from rich.console import Console  # not before: --version and --help need none of rich
+
     # Off a terminal (a CI log, a pipe) nothing is cut to 80 columns.
     width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "0") or 0) or 200
     out = Console(highlight=False, soft_wrap=True, width=width)

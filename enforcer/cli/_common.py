@@ -1,4 +1,10 @@
-"""What every command shares: the parser class, playbook arguments, loading, JSON and problems."""
+"""What every command shares: the parser class, playbook arguments, loading, JSON and problems.
+
+The command modules are imported to build the parser, for every command and for ``--version``, so
+at their top they import the parser's needs only (argparse, this module's light half); what a command
+runs with (rich, the loader, the engine) is imported when it runs: ``enforce --version`` starts in a
+tenth of the time the whole library takes to import.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from rich.console import Console
-from rich.markup import escape
+if TYPE_CHECKING:
+    from rich.console import Console
 
-from enforcer.cli import _vaultpass
-from enforcer.config.diagnostics import Diagnostics, Location
-from enforcer.config.playbook import load_playbook
-from enforcer.model import Playbook
-from enforcer.report.console import print_diagnostics
+    from enforcer.config.diagnostics import Diagnostics
+    from enforcer.model import Playbook
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -63,6 +66,12 @@ def add_playbook_arguments(
 
 def load(args: argparse.Namespace, err: Console) -> tuple[Playbook | None, Diagnostics]:
     """Load the playbook the arguments name; None when anything is wrong (see the diagnostics)."""
+    from rich.markup import escape
+
+    from enforcer.cli import _vaultpass
+    from enforcer.config.diagnostics import Diagnostics, Location
+    from enforcer.config.playbook import load_playbook
+
     diagnostics = Diagnostics()
     vault_password = None
     source = _vaultpass.source_from(args.vault_id, args.vault_password_file)
@@ -87,6 +96,10 @@ def load(args: argparse.Namespace, err: Console) -> tuple[Playbook | None, Diagn
 
 def report_problems(args: argparse.Namespace, diagnostics: Diagnostics, err: Console) -> None:
     """Problems as JSON on stdout with --json, else one line each on stderr."""
+    from rich.markup import escape
+
+    from enforcer.report.console import print_diagnostics
+
     if args.json:
         if diagnostics.errors:
             print_json({"valid": False, "problems": problems_view(diagnostics)})

@@ -20,13 +20,15 @@ import shlex
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.markup import escape
-
-from enforcer.engine.sitelocks import FileSiteLocks, Held, Holder, holding, state_folder
 from enforcer.errors import SiteBusy, SiteLockError
-from enforcer.model import Play, Playbook
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from enforcer.engine.sitelocks import Held
+    from enforcer.model import Play, Playbook
 
 #: What ``--help`` says of the locks, for each command that takes them.
 HOLDS = (
@@ -69,6 +71,10 @@ def sites_held(
 
     Raises :class:`SiteBusy` (with ``--wait``, once the wait is over) or :class:`SiteLockError`.
     """
+    from rich.markup import escape
+
+    from enforcer.engine.sitelocks import FileSiteLocks, Holder, holding
+
     wanted: dict[Path, set[str]] = {}
     for play in playbook.plays:
         wanted.setdefault(_folder(play), set()).update(site.name for site in play.selected())
@@ -95,6 +101,8 @@ def lock_message(exc: SiteLockError, args: argparse.Namespace) -> str:
 
 def _folder(play: Play) -> Path:
     """The inventory's state folder, resolved: two plays naming one inventory differently share its locks."""
+    from enforcer.engine.sitelocks import state_folder
+
     return state_folder(Path(play.inventory.path)).resolve()
 
 

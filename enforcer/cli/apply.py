@@ -12,9 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING
 
 from enforcer.cli._common import (
     EXIT_CHANGES,
@@ -26,17 +24,16 @@ from enforcer.cli._common import (
     report_problems,
 )
 from enforcer.cli._locking import HOLDS, add_wait_argument, lock_message, sites_held
-from enforcer.drivers.base import DriverOptions
-from enforcer.engine.executor import RunOptions
-from enforcer.engine.journal import Journal
-from enforcer.engine.run import PlayRun, check_fresh
-from enforcer.engine.sitelocks import Held, state_folder
 from enforcer.errors import CredentialStoreError, JournalError, SiteLockError, StalePlan
-from enforcer.model import Play, Playbook
-from enforcer.plan.artifact import Plan, Step, load_plans, save_plans
-from enforcer.plan.steps import FirmwareKind, RebootUnlock
-from enforcer.report.apply import ApplyDisplay, apply_view, print_recap
-from enforcer.report.plan import plan_view, print_plan
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from enforcer.engine.journal import Journal
+    from enforcer.engine.run import PlayRun
+    from enforcer.engine.sitelocks import Held
+    from enforcer.model import Play, Playbook
+    from enforcer.plan.artifact import Plan, Step
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -109,10 +106,18 @@ def _plans(args: argparse.Namespace, playbook: Playbook) -> list[tuple[PlayRun, 
 
 
 def _play_run(args: argparse.Namespace, play: Play) -> PlayRun:
+    from enforcer.drivers.base import DriverOptions
+    from enforcer.engine.run import PlayRun
+
     return PlayRun(play, DriverOptions(source_address=args.source_address), play.concurrency, args.time_scale)
 
 
 def run_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from rich.markup import escape
+
+    from enforcer.plan.artifact import save_plans
+    from enforcer.report.plan import plan_view, print_plan
+
     playbook, diagnostics = load(args, err)
     if playbook is None:
         report_problems(args, diagnostics, err)
@@ -144,6 +149,10 @@ def run_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def run_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from rich.markup import escape
+
+    from enforcer.plan.artifact import load_plans
+
     saved: list[Plan] | None = None
     if args.playbook.suffix == ".json":
         try:
@@ -175,6 +184,14 @@ def _apply(
     err: Console,
 ) -> int:
     """Every play in turn, the sites' locks held (``held`` gives each play's)."""
+    from rich.markup import escape
+
+    from enforcer.engine.executor import RunOptions
+    from enforcer.engine.run import check_fresh
+    from enforcer.plan.steps import FirmwareKind, RebootUnlock
+    from enforcer.report.apply import ApplyDisplay, apply_view, print_recap
+    from enforcer.report.plan import print_plan
+
     failed_sites = 0
     all_results = []
     checklist: list[Step] = []
@@ -253,6 +270,9 @@ def _apply(
 
 
 def _journal(args: argparse.Namespace, play: Play) -> Journal:
+    from enforcer.engine.journal import Journal
+    from enforcer.engine.sitelocks import state_folder
+
     return Journal(args.journal or state_folder(Path(play.inventory.path)) / "journal.db")
 
 

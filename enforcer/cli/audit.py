@@ -19,11 +19,8 @@ import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.markup import escape
-
-from enforcer.audit import AuditReport, PlayAudit
 from enforcer.cli._common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -34,13 +31,13 @@ from enforcer.cli._common import (
     report_problems,
 )
 from enforcer.cli._locking import HOLDS, add_wait_argument, lock_message, sites_held
-from enforcer.drivers.base import DriverOptions
-from enforcer.engine.audit import DAY, audit_play
-from enforcer.engine.run import PlayRun
 from enforcer.errors import CredentialStoreError, SiteLockError
-from enforcer.model import Playbook
-from enforcer.report.audit import audit_document, audit_html, audit_junit, audit_markdown, print_audit
-from enforcer.report.console import print_diagnostics
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from enforcer.audit import AuditReport
+    from enforcer.model import Playbook
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -85,6 +82,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from rich.markup import escape
+
+    from enforcer.report.audit import audit_document, print_audit
+    from enforcer.report.console import print_diagnostics
+
     playbook, diagnostics = load(args, err)
     if playbook is None:
         report_problems(args, diagnostics, err)
@@ -117,6 +119,11 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _audit(args: argparse.Namespace, playbook: Playbook) -> AuditReport:
+    from enforcer.audit import AuditReport, PlayAudit
+    from enforcer.drivers.base import DriverOptions
+    from enforcer.engine.audit import DAY, audit_play
+    from enforcer.engine.run import PlayRun
+
     now = time.time()
     since = now - args.since * DAY
     options = DriverOptions(timeout=args.timeout, source_address=args.source_address)
@@ -132,6 +139,10 @@ def _audit(args: argparse.Namespace, playbook: Playbook) -> AuditReport:
 
 def _write(args: argparse.Namespace, report: AuditReport, command: str, err: Console) -> tuple[list[Path], bool]:
     """Write the report files asked for: the paths written, and whether any could not be (said on ``err``)."""
+    from rich.markup import escape
+
+    from enforcer.report.audit import audit_document, audit_html, audit_junit, audit_markdown
+
     wanted: list[tuple[Path | None, Callable[[], bytes]]] = [
         (args.html, lambda: audit_html(report, command=command).encode()),
         (args.junit, lambda: audit_junit(report)),

@@ -9,10 +9,12 @@ One source: the script lists what the parser defines, so a new option completes 
 from __future__ import annotations
 
 import argparse
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from enforcer.cli._common import EXIT_OK
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

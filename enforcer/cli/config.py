@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING
 
 from enforcer.cli._common import (
     EXIT_ERROR,
@@ -16,8 +14,9 @@ from enforcer.cli._common import (
     problems_view,
     report_problems,
 )
-from enforcer.report.console import print_diagnostics, print_inventory, summary
-from enforcer.report.desired import playbook_view
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -31,6 +30,10 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def validate(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from rich.markup import escape
+
+    from enforcer.report.console import summary
+
     playbook, diagnostics = load(args, err)
     if args.json:
         print_json({"valid": playbook is not None, "problems": problems_view(diagnostics)})
@@ -43,6 +46,9 @@ def validate(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def inventory(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from enforcer.report.console import print_diagnostics, print_inventory, summary
+    from enforcer.report.desired import playbook_view
+
     playbook, diagnostics = load(args, err)
     if playbook is None:
         report_problems(args, diagnostics, err)

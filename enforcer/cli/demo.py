@@ -13,13 +13,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.panel import Panel
-
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from enforcer.lab.spec import LabDevice
 
 SCALE = 0.01  # one device minute lasts 0.6 s
@@ -46,6 +44,8 @@ def run_demo(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _safely(root: Path, out: Console, err: Console) -> int:
     """The demo; a lab that cannot start is one line, not a traceback."""
+    from rich.markup import escape
+
     from enforcer.lab.fleet import LabError
 
     try:
@@ -56,6 +56,8 @@ def _safely(root: Path, out: Console, err: Console) -> int:
 
 
 def _demo(root: Path, out: Console, err: Console) -> int:
+    from rich.panel import Panel
+
     from enforcer.lab.fleet import Fleet
     from enforcer.lab.generate.generator import generate
 

@@ -9,21 +9,20 @@ that spends login attempts, it holds the selected sites' locks as apply does (se
 from __future__ import annotations
 
 import argparse
-
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING
 
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK, add_playbook_arguments, load, print_json, report_problems
 from enforcer.cli._locking import HOLDS, add_wait_argument, lock_message, sites_held
-from enforcer.drivers.base import DriverOptions
-from enforcer.engine.gather import Failure, Gathered, devices_of
-from enforcer.engine.run import PlayRun
 from enforcer.errors import CredentialStoreError, SiteLockError
-from enforcer.facts import DeviceFacts
-from enforcer.model import Device, Playbook
-from enforcer.report.console import print_diagnostics
-from enforcer.report.facts import PlayFacts, facts_view, print_facts, summary
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from enforcer.engine.gather import Gathered
+    from enforcer.engine.run import PlayRun
+    from enforcer.facts import DeviceFacts
+    from enforcer.model import Device, Playbook
+    from enforcer.report.facts import PlayFacts
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,6 +35,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from rich.markup import escape
+
+    from enforcer.report.console import print_diagnostics
+    from enforcer.report.facts import facts_view, print_facts, summary
+
     playbook, diagnostics = load(args, err)
     if playbook is None:
         report_problems(args, diagnostics, err)
@@ -60,6 +64,13 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _read(args: argparse.Namespace, playbook: Playbook, err: Console) -> list[PlayFacts] | None:
     """Every play's facts; None when a credential store cannot be opened (said on ``err``)."""
+    from rich.markup import escape
+
+    from enforcer.drivers.base import DriverOptions
+    from enforcer.engine.gather import devices_of
+    from enforcer.engine.run import PlayRun
+    from enforcer.report.facts import PlayFacts
+
     options = DriverOptions(timeout=args.timeout)
     results: list[PlayFacts] = []
     for play in playbook.plays:
@@ -79,6 +90,11 @@ def _read(args: argparse.Namespace, playbook: Playbook, err: Console) -> list[Pl
 def _gather(session: PlayRun, devices: tuple[Device, ...], args: argparse.Namespace, err: Console) -> Gathered:
     if args.json or not err.is_terminal:
         return session.gather(devices)
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from enforcer.engine.gather import Failure
+
     columns = (
         TextColumn("facts"),
         BarColumn(),

@@ -7,14 +7,13 @@ import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, TypeVar
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK, Parser
-from enforcer.lab.generate.generator import CLIENT_KINDS, VENDORS, generate, parse_clients, parse_problems, parse_share
-from enforcer.lab.spec import PROBLEMS
+from enforcer.lab.spec import CLIENT_KINDS, PROBLEMS, VENDORS
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 T = TypeVar("T")
 
@@ -41,14 +40,14 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     gen.add_argument("--seed", type=int, default=1, help="seed of every random choice (default 1)")
     gen.add_argument(
         "--problems",
-        type=_argument(parse_problems),
+        type=_argument(_generator("parse_problems")),
         default=(),
         metavar="LIST",
         help=f"comma list, or all: {', '.join(PROBLEMS)}",
     )
     gen.add_argument(
         "--problem-share",
-        type=_argument(parse_share),
+        type=_argument(_generator("parse_share")),
         default=1.0,
         metavar="SHARE",
         help="share of sites each problem goes to: 0.2, or locked=0.1,stale_viewer=0.5 (default 1)",
@@ -64,7 +63,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     gen.add_argument("--organisation", default="lab-msp", help="the MSP's name")
     gen.add_argument(
         "--clients",
-        type=_argument(parse_clients),
+        type=_argument(_generator("parse_clients")),
         default=(),
         metavar="LIST",
         help=f"clients to add to every site, holding its current credentials: comma list of {', '.join(CLIENT_KINDS)} "
@@ -111,6 +110,17 @@ def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:
     return convert
 
 
+def _generator(name: str) -> Callable[[str], Any]:
+    """The generator's parser of an option, imported when an option is given (the generator is heavy)."""
+
+    def parse(text: str) -> Any:
+        from enforcer.lab.generate import generator
+
+        return getattr(generator, name)(text)
+
+    return parse
+
+
 def _thresholds(text: str) -> list[int]:
     try:
         return [int(t) for t in text.split(",") if t.strip()]
@@ -119,6 +129,10 @@ def _thresholds(text: str) -> list[int]:
 
 
 def _generate(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from rich.markup import escape
+
+    from enforcer.lab.generate.generator import generate
+
     try:
         spec = generate(
             args.out,
@@ -149,6 +163,8 @@ def _generate(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _serve(args: argparse.Namespace, out: Console, err: Console) -> int:
     # Imported here: the simulators are only needed to serve, not to generate or for any other command.
+    from rich.markup import escape
+
     from enforcer.lab.fleet import LabError
     from enforcer.lab.serve import SPEC_FILE, serve
 
@@ -178,6 +194,8 @@ def _base(text: str) -> int | Literal["auto"]:
 
 
 def _announce(directory: Path, ready: threading.Event, out: Console) -> None:
+    from rich.markup import escape
+
     ready.wait()
     info = json.loads((directory / "lab.ready.json").read_text(encoding="utf-8"))
     out.print(

@@ -16,6 +16,7 @@ The vendor list (what an inventory may name) costs no import; a driver is import
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import metadata
 
@@ -62,6 +63,22 @@ def client_for(kind: str) -> ClientFactory:
     return factory
 
 
-def client_kinds() -> dict[str, bool]:
+def client_kinds() -> Mapping[str, bool]:
     """Every registered client kind, and whether its driver can update it (else: kept out, on the checklist)."""
-    return {kind: client_for(kind).updatable for kind in sorted(_entry_points(CLIENTS))}
+    return _ClientKinds()
+
+
+class _ClientKinds(Mapping[str, bool]):
+    """The registered client kinds; a kind's driver is imported when the kind is looked up, not before: the
+    ssh driver imports paramiko, 60 ms that a run whose sites have no ssh client never needs."""
+
+    def __getitem__(self, kind: str) -> bool:
+        if kind not in _entry_points(CLIENTS):
+            raise KeyError(kind)
+        return client_for(kind).updatable
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(_entry_points(CLIENTS)))
+
+    def __len__(self) -> int:
+        return len(_entry_points(CLIENTS))

@@ -62,7 +62,9 @@ from enforcer.lab.generate.models import CAMERAS, FAMILY, RECORDERS, VIEWERS, Fa
 from enforcer.lab.generate.profile import DAHUA_ATTEMPTS, default_lock, draw_lock, failure_window, profile, serial
 from enforcer.lab.generate.repo import GROUP_NAMES, HTTP_PORT, lock_text, write_repo
 from enforcer.lab.spec import (
+    CLIENT_KINDS,
     PROBLEMS,
+    VENDORS,
     LabAccount,
     LabChannel,
     LabClient,
@@ -86,7 +88,6 @@ __all__ = [
     "parse_share",
 ]
 
-VENDORS = ("hikvision", "annke", "dahua", "amcrest", "mixed")
 MIXED = ("hikvision", "dahua", "annke", "amcrest")  # the vendor of each site of a mixed fleet, in turn
 HTTPS_PORT = 10443
 SDK_PORTS = {"isapi": 8000, "dahua": 37777}  # each family's own protocol, as the drivers assume it
@@ -472,4 +473,4 @@ CLIENT_WRITERS: dict[str, Callable[[_Fleet, _Site, list[str]], None]] = {
     "ssh": _ssh,
     "viewer": _Fleet.desk,
 }
-CLIENT_KINDS = tuple(CLIENT_WRITERS)
+assert tuple(CLIENT_WRITERS) == CLIENT_KINDS, "a client kind the lab's spec names has no writer here, or one more"

@@ -1,0 +1,51 @@
+"""Start-up: ``enforce --version`` and ``--help`` import the parser's needs, not the library (0.43 s before).
+
+Checked by what gets imported, not by a clock: a shared CI machine makes a timed test flaky.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+#: What a command runs with, never what the command line is built from.
+HEAVY = ("rich", "yaml", "jinja2", "jsonschema", "cryptography", "paramiko", "sqlite3", "asyncio", "http.client")
+HEAVY_OURS = ("enforcer.engine", "enforcer.config", "enforcer.drivers", "enforcer.credentials", "enforcer.report")
+
+PROBE = """
+import json, sys
+from enforcer.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["facts", "--help"], ["lab", "generate", "--help"]])
+def test_the_command_line_is_built_without_the_library(argv: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, check=True)
+    modules = json.loads(done.stderr.strip().splitlines()[-1])
+    assert done.stdout.strip()
+    loaded = [m for m in modules if m.startswith(tuple(f"{h}." for h in HEAVY + HEAVY_OURS)) or m in HEAVY]
+    assert loaded == []
+
+
+CLIENT_KINDS = """
+import json, sys
+from enforcer.drivers.registry import client_kinds
+kinds = client_kinds()
+seen = [kinds.get("manual"), "paramiko" in sys.modules]
+seen += [kinds["ssh"], "paramiko" in sys.modules, sorted(kinds)]
+print(json.dumps(seen))
+"""
+
+
+def test_a_client_kinds_driver_is_imported_when_the_kind_is_looked_up() -> None:
+    """The ssh driver imports paramiko: a fleet whose sites have no ssh client never pays for it."""
+    done = subprocess.run([sys.executable, "-c", CLIENT_KINDS], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == [False, False, True, True, ["manual", "ssh"]]
