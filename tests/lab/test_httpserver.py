@@ -17,7 +17,7 @@ from enforcer.lab.net.httpserver import Endpoint, Request, Response
 pytestmark = pytest.mark.lab
 
 HOST, PORT = "127.0.132.1", 8080  # each test has its own address
-HOST2, HOST3 = "127.0.132.2", "127.0.132.3"
+HOST2, HOST3, HOST4 = "127.0.132.2", "127.0.132.3", "127.0.132.4"
 
 
 def _ok(_: Request) -> Response:
@@ -95,6 +95,20 @@ def test_an_endpoint_serves_again_after_a_restart(loop: asyncio.AbstractEventLoo
         while chunk := client.recv(1000):
             reply += chunk
     assert reply.startswith(b"HTTP/1.1 200 ") and reply.endswith(b"ok")
+    _on_loop(loop, endpoint.stop)
+
+
+def test_an_endpoint_counts_the_requests_it_serves(loop: asyncio.AbstractEventLoop) -> None:
+    """What a benchmark counts per device, whoever the client is (one kept-alive connection here)."""
+    endpoint = Endpoint(_ok, HOST4, PORT)
+    _on_loop(loop, endpoint.start)
+    with socket.create_connection((HOST4, PORT), timeout=2) as client:
+        client.sendall(
+            b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n" * 2 + b"GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        while client.recv(1000):
+            pass
+    assert endpoint.requests == 3
     _on_loop(loop, endpoint.stop)
 
 

@@ -169,6 +169,7 @@ class _Connection(asyncio.Protocol):
         body = bytes(self.buffer[end + 4 : end + 4 + length])
         del self.buffer[: end + 4 + length]
         req = Request(parts[0], parts[1], headers, body, self.source)
+        self.endpoint.requests += 1
         try:
             resp = self.endpoint.handler(req)
         except Exception:  # a device bug must not kill the fleet: answer 500 and carry on
@@ -208,6 +209,7 @@ class Endpoint:
         self.server_header = server_header
         self.connections: set[_Connection] = set()
         self.errors = 0
+        self.requests = 0  # served since start, of every kind: what a benchmark counts per device
         self.generation = 0
         self._listener: socket.socket | None = None
         self._accepting: set[asyncio.Task[tuple[asyncio.Transport, asyncio.Protocol]]] = set()

@@ -1,0 +1,402 @@
+"""Benchmark: enforce side by side with the asyncio floor (and Ansible) on the same reads, in one run.
+
+    .venv/bin/pip install -q -e '.[bench]'       # aiohttp, for the floor client (bench/floor.py)
+    unshare --net bash -c 'ip link set lo up; .venv/bin/python bench/perf_bench.py \\
+        --enforce baseline=/path/to/other/.venv/bin/enforce --runs 3 --large 10000 --ansible 100'
+
+It generates a converged Hikvision fleet (``--sites`` x (1 recorder + ``--cameras``)), serves it with
+the lab in a child process (which counts the requests each device serves, and its own CPU), and runs,
+each as a process of its own, measured by ``wait4`` (wall, CPU-s of the process and its children, peak
+RSS):
+
+- ``enforce facts``, ``enforce plan`` and a converged ``enforce apply --yes`` of the whole fleet, for
+  this checkout's enforce and every ``--enforce LABEL=PATH`` (another checkout's, for before/after);
+- the floor (``bench/floor.py``): aiohttp sending exactly the requests this checkout's enforce sent
+  for the same command (read from its ``-vv`` request log in a run not measured), with digest;
+
+``--runs`` times, the order rotated each run (the machine is shared: medians of alternating runs),
+then prints a table per workload: wall, CPU-s, RSS, requests per device, failed logins and locks (from
+the lab's events file), and wall against the floor. Also measured:
+
+- ``--large N``: ``enforce facts`` and the floor at N devices (``--large-runs`` times);
+- open files: ``enforce facts`` of the fleet under ``ulimit -n 1024``, the common default;
+- start-up: ``enforce --version``, median of ten;
+- ``--ansible N``: ansible-playbook (``uri`` with digest, ``connection: local``, forks 50,
+  ``changed_when: false``) reading on N devices what enforce facts reads, with enforce and the floor on
+  the same fleet; then where Ansible is unsafe: its requests in ``--check`` (none: check mode reads
+  nothing, so it cannot tell what would change), and the failed logins its ``uri`` sends one device
+  with a stale password (urllib's digest handler answers every 401 with another attempt).
+
+Targets (issue 16): facts, plan and the converged apply within 1.5x the floor at 1,000 devices;
+10,000 devices' facts under 20 s and 300 MB; start-up under 0.15 s; 100x Ansible's throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from floor import requests_from_log
+
+BENCH = Path(__file__).resolve().parent
+ENFORCE = str(Path(sys.executable).parent / "enforce")
+ANSIBLE = str(Path(sys.executable).parent / "ansible-playbook")
+#: Each workload's command after ``enforce``; the fleet is converged, so apply changes nothing.
+WORKLOADS = {"facts": ["facts"], "plan": ["plan"], "apply": ["apply", "--yes"]}
+FLOOR = "floor (aiohttp)"
+OPEN_FILES = 1024
+
+
+@dataclass
+class Figures:
+    """One process's run, and what the lab saw meanwhile."""
+
+    wall: float
+    cpu: float
+    rss_mb: float
+    code: int
+    requests: int
+    failed_logins: int
+    locks: int
+    lab_cpu: float
+
+
+def _serve(root: str, conn: Connection) -> None:
+    """The lab's process: serve the fleet; answer each "count" with (requests served, own CPU-s)."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    from enforcer.lab.fleet import Fleet
+    from enforcer.lab.spec import LabSpec
+
+    spec = LabSpec.load(Path(root) / "lab.spec.json")
+    with Fleet(spec, directory=Path(root)) as fleet:
+        conn.send("ready")
+        while conn.recv() != "stop":
+            served = fleet.call(lambda: sum(e.requests for e in fleet.endpoints.values()))
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            conn.send((served, usage.ru_utime + usage.ru_stime))
+
+
+class Lab:
+    """A generated, served fleet; counts what each measured process made it do."""
+
+    def __init__(self, root: Path, sites: int, cameras: int) -> None:
+        from enforcer.lab.generate.generator import generate
+
+        self.root = root
+        spec = generate(root, sites=sites, cameras=cameras, seed=1)
+        self.devices = len(spec.devices)
+        self.passwords = {d.name: next(a.password for a in d.accounts if a.name == "admin") for d in spec.devices}
+        self.playbook = str(root / "site.yml")
+        self.events = root / "lab.events.jsonl"
+
+    @contextmanager
+    def served(self) -> Iterator[Lab]:
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        process = ctx.Process(target=_serve, args=(str(self.root), child), daemon=True)
+        process.start()
+        if not self._conn.poll(900) or self._conn.recv() != "ready":
+            raise SystemExit("the lab did not come up")
+        try:
+            yield self
+        finally:
+            self._conn.send("stop")
+            process.join(60)
+
+    def counters(self) -> tuple[int, float]:
+        self._conn.send("count")
+        served, cpu = self._conn.recv()
+        return int(served), float(cpu)
+
+    def urls(self) -> dict[str, str]:
+        """Each device's URL as the lab serves it (its block may have moved), by name."""
+        ready = json.loads((self.root / "lab.ready.json").read_text(encoding="utf-8"))
+        return {d["url"]: d["name"] for d in ready["devices"]}
+
+    def measure(self, command: Sequence[str], *, open_files: int | None = None) -> Figures:
+        served, lab_cpu = self.counters()
+        offset = self.events.stat().st_size if self.events.exists() else 0
+        limit = None if open_files is None else (lambda: _open_files(open_files))
+        with tempfile.TemporaryFile() as err:
+            start = time.perf_counter()
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, preexec_fn=limit)
+            _, status, usage = os.wait4(process.pid, 0)
+            wall = time.perf_counter() - start
+            process.returncode = os.waitstatus_to_exitcode(status)
+            if process.returncode:
+                err.seek(0)
+                tail = err.read().decode(errors="replace").strip().splitlines()[-3:]
+                print(f"  ! {' '.join(command[:3])}… exit {process.returncode}: {' / '.join(tail)}", flush=True)
+        served_after, lab_after = self.counters()
+        failed, locks = self._events_since(offset)
+        return Figures(
+            wall=wall,
+            cpu=usage.ru_utime + usage.ru_stime,
+            rss_mb=usage.ru_maxrss / 1024,
+            code=process.returncode,
+            requests=served_after - served,
+            failed_logins=failed,
+            locks=locks,
+            lab_cpu=lab_after - lab_cpu,
+        )
+
+    def _events_since(self, offset: int) -> tuple[int, int]:
+        if not self.events.exists():
+            return 0, 0
+        with self.events.open("rb") as stream:
+            stream.seek(offset)
+            kinds = [json.loads(line).get("event") for line in stream if line.strip()]
+        return kinds.count("auth_failed"), kinds.count("locked")
+
+    def floor_requests(self, enforce: str, workload: str, folder: Path) -> Path:
+        """What ``enforce`` sends for ``workload`` (its ``-vv`` log, a run not measured), as the floor's input."""
+        log = folder / f"{workload}.log"
+        with log.open("w") as err:
+            subprocess.run(
+                [enforce, "-vv", *WORKLOADS[workload], self.playbook],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                env={**os.environ, "COLUMNS": "1000"},
+                check=False,
+            )
+        with log.open() as lines:
+            sent = requests_from_log(lines)
+        names = self.urls()
+        plan = {u: {"user": "admin", "password": self.passwords[names[u]], "requests": r} for u, r in sent.items()}
+        path = folder / f"{workload}.requests.json"
+        path.write_text(json.dumps(plan), encoding="utf-8")
+        return path
+
+
+def _open_files(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+
+def _floor(requests: Path) -> list[str]:
+    return [sys.executable, str(BENCH / "floor.py"), str(requests), "--concurrency", "20"]
+
+
+def _rotated(items: Sequence[Any], by: int) -> list[Any]:
+    return [*items[by % len(items) :], *items[: by % len(items)]]
+
+
+def _median(runs: list[Figures], field: str) -> float:
+    return statistics.median(getattr(r, field) for r in runs)
+
+
+def _table(title: str, rows: dict[str, list[Figures]], devices: int, reference: str | None) -> None:
+    print(f"\n{title}")
+    columns = ("wall s", 7), ("CPU-s", 7), ("RSS MB", 7), ("req/dev", 8), ("failed", 7), ("locks", 6), ("lab CPU", 8)
+    head = f"  {'':24} " + " ".join(f"{name:>{width}}" for name, width in columns)
+    print(head + ("  vs floor" if reference else ""))
+    floor = _median(rows[reference], "wall") if reference and rows.get(reference) else None
+    for label, runs in rows.items():
+        if not runs:
+            continue
+        wall = _median(runs, "wall")
+        bad = sum(1 for r in runs if r.code)
+        line = (
+            f"  {label:24} {wall:7.2f} {_median(runs, 'cpu'):7.2f} {_median(runs, 'rss_mb'):7.0f} "
+            f"{_median(runs, 'requests') / devices:8.2f} {max(r.failed_logins for r in runs):7d} "
+            f"{max(r.locks for r in runs):6d} {_median(runs, 'lab_cpu'):8.2f}"
+        )
+        if floor:
+            line += f"  {wall / floor:7.2f}x"
+        if bad:
+            line += f"  ({bad} of {len(runs)} runs failed)"
+        print(line, flush=True)
+
+
+def side_by_side(
+    lab: Lab, variants: dict[str, str], only: dict[str, set[str]], runs: int, folder: Path
+) -> dict[str, dict[str, list[Figures]]]:
+    """Every workload for every variant (those of ``only`` where it names some) and the floor, ``runs``
+    times in rotated order."""
+    inputs = {w: lab.floor_requests(ENFORCE, w, folder) for w in WORKLOADS}
+    commands: dict[str, Callable[[str], list[str]]] = {
+        label: (lambda w, path=path: [path, *WORKLOADS[w], lab.playbook]) for label, path in variants.items()
+    }
+    commands[FLOOR] = lambda w: _floor(inputs[w])
+    results: dict[str, dict[str, list[Figures]]] = {w: {label: [] for label in commands} for w in WORKLOADS}
+    for run in range(runs):
+        for label in _rotated(list(commands), run):
+            for workload in WORKLOADS:
+                if workload in only.get(label, WORKLOADS):
+                    results[workload][label].append(lab.measure(commands[label](workload)))
+        print(f"  run {run + 1} of {runs} done", flush=True)
+    return results
+
+
+def large(lab: Lab, variants: dict[str, str], runs: int, folder: Path) -> dict[str, list[Figures]]:
+    requests = lab.floor_requests(ENFORCE, "facts", folder)
+    commands = {label: [path, "facts", lab.playbook] for label, path in variants.items()}
+    commands[FLOOR] = _floor(requests)
+    results: dict[str, list[Figures]] = {label: [] for label in commands}
+    for run in range(runs):
+        for label in _rotated(list(commands), run):
+            results[label].append(lab.measure(commands[label]))
+    return results
+
+
+def startup(variants: dict[str, str], times: int = 10) -> dict[str, float]:
+    walls: dict[str, list[float]] = {label: [] for label in variants}
+    for _ in range(times):
+        for label, path in variants.items():
+            start = time.perf_counter()
+            subprocess.run([path, "--version"], stdout=subprocess.DEVNULL, check=True)
+            walls[label].append(time.perf_counter() - start)
+    return {label: statistics.median(w) for label, w in walls.items()}
+
+
+# -- Ansible ---------------------------------------------------------------------------------------------
+
+PLAY = """\
+- name: Read what enforce facts reads
+  hosts: devices
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: each resource, with digest
+      ansible.builtin.uri:
+        url: "{{ url }}{{ item }}"
+        url_username: admin
+        url_password: "{{ password }}"
+        return_content: true
+      loop: "{{ paths }}"
+      changed_when: false
+"""
+
+
+def ansible_files(
+    lab: Lab, requests: Path, folder: Path, *, only: str | None = None, password: str | None = None
+) -> Path:
+    """An inventory of the fleet's devices (each with the paths enforce facts read from it) and the play."""
+    plan = json.loads(requests.read_text(encoding="utf-8"))
+    names = lab.urls()
+    hosts = {}
+    for url, entry in plan.items():
+        name = names[url]
+        if only is not None and name != only:
+            continue
+        paths = list(dict.fromkeys(target for _, target in entry["requests"]))
+        hosts[name] = {"url": url, "password": password or entry["password"], "paths": paths}
+    inventory = folder / f"ansible-{only or 'all'}.json"
+    inventory.write_text(json.dumps({"devices": {"hosts": hosts}}), encoding="utf-8")
+    (folder / "read.yml").write_text(PLAY, encoding="utf-8")
+    return inventory
+
+
+def ansible(inventory: Path, folder: Path, *extra: str) -> list[str]:
+    return [ANSIBLE, "-i", str(inventory), str(folder / "read.yml"), "--forks", "50", *extra]
+
+
+def ansible_env(folder: Path) -> None:
+    home = folder / "ansible-home"
+    home.mkdir(exist_ok=True)
+    os.environ.update(
+        {
+            "ANSIBLE_HOME": str(home),
+            "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_HOST_KEY_CHECKING": "False",
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+        }
+    )
+
+
+def against_ansible(sites: int, cameras: int, variants: dict[str, str], runs: int, folder: Path) -> None:
+    ansible_env(folder)
+    lab = Lab(folder / "ansible-fleet", sites, cameras)
+    with lab.served():
+        requests = lab.floor_requests(ENFORCE, "facts", folder)
+        inventory = ansible_files(lab, requests, folder)
+        commands = {label: [path, "facts", lab.playbook] for label, path in variants.items()}
+        commands[FLOOR] = _floor(requests)
+        commands["ansible-playbook"] = ansible(inventory, folder)
+        rows: dict[str, list[Figures]] = {label: [] for label in commands}
+        for run in range(runs):
+            for label in _rotated(list(commands), run):
+                rows[label].append(lab.measure(commands[label]))
+        _table(f"facts' reads at {lab.devices} devices, against Ansible", rows, lab.devices, FLOOR)
+        ours, theirs = _median(rows["this checkout"], "wall"), _median(rows["ansible-playbook"], "wall")
+        print(f"  enforce reads {theirs / ours:.0f}x faster than Ansible here")
+        check = lab.measure(ansible(inventory, folder, "--check"))
+        print(f"  ansible-playbook --check: {check.requests} requests (check mode reads nothing, so says nothing)")
+        victim = next(name for name in lab.passwords if name.startswith("cam-"))
+        stale = ansible_files(lab, requests, folder, only=victim, password="a-stale-password")
+        once = lab.measure([*ansible(stale, folder), "-e", json.dumps({"paths": ["/ISAPI/System/deviceInfo"]})])
+        print(
+            f"  one uri call to {victim} with a stale password: {once.requests} requests, "
+            f"{once.failed_logins} failed logins, {once.locks} locks (enforce: one attempt per uncertain credential)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sites", type=int, default=100)
+    parser.add_argument("--cameras", type=int, default=9)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--enforce",
+        action="append",
+        default=[],
+        metavar="LABEL=PATH[:WORKLOAD,...]",
+        help="another enforce (another checkout's), for the named workloads only if any are named (an older "
+        "enforce may not call the fleet converged: its apply would change it, so give it facts only)",
+    )
+    parser.add_argument("--large", type=int, default=0, metavar="DEVICES", help="also facts at this size (10000)")
+    parser.add_argument("--large-runs", type=int, default=1)
+    parser.add_argument("--ansible", type=int, default=0, metavar="DEVICES", help="also Ansible at this size (100)")
+    args = parser.parse_args()
+    variants, only = {"this checkout": ENFORCE}, {}
+    for item in args.enforce:
+        label, _, path = item.partition("=")
+        path, _, workloads = path.partition(":")
+        variants[label] = path
+        if workloads:
+            only[label] = set(workloads.split(","))
+    folder = Path(tempfile.mkdtemp(prefix="perf-bench-"))
+    try:
+        lab = Lab(folder / "fleet", args.sites, args.cameras)
+        with lab.served():
+            results = side_by_side(lab, variants, only, args.runs, folder)
+            for workload, rows in results.items():
+                _table(f"{workload}, {lab.devices} devices (medians of {args.runs})", rows, lab.devices, FLOOR)
+            print(f"\nopen files: enforce facts of {lab.devices} devices under ulimit -n {OPEN_FILES}")
+            for label, path in variants.items():
+                done = lab.measure([path, "facts", lab.playbook], open_files=OPEN_FILES)
+                print(f"  {label:24} {'ok' if done.code == 0 else f'failed (exit {done.code})'}")
+        if args.large:
+            big = Lab(folder / "large", args.large // (args.cameras + 1), args.cameras)
+            with big.served():
+                rows = large(big, variants, args.large_runs, folder)
+            _table(f"facts, {big.devices} devices (medians of {args.large_runs})", rows, big.devices, FLOOR)
+        print("\nstart-up: enforce --version, median of 10")
+        for label, wall in startup(variants).items():
+            print(f"  {label:24} {wall:.3f} s")
+        if args.ansible:
+            against_ansible(max(1, args.ansible // (args.cameras + 1)), args.cameras, variants, 1, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
