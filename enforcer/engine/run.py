@@ -148,9 +148,11 @@ class PlayRun:
             tuple(failures[d.id] for d in devices if d.id in failures),
         )
 
-    def known(self) -> Known:
-        """The password known to be current per device account (what discovery proved, else the store's)."""
-        return self.keyring.known(devices_of(self.play))
+    def known(self, site: Site | None = None) -> Known:
+        """The password known to be current per device account (what discovery proved, else the store's): of
+        ``site``'s devices, or the play's. A site's plan needs its own devices' alone; the play's for each of
+        a thousand sites was a million look-ups, most of planning a large fleet."""
+        return self.keyring.known(site.devices if site is not None else devices_of(self.play))
 
     # -- plan -----------------------------------------------------------------------------------------
 
@@ -206,7 +208,7 @@ class PlayRun:
             found.facts,
             {f.id: f.reason for f in found.failures},
             self.play.enforce,
-            self.known(),
+            self.known(site),
             self.keyring.isolated(),
             restore_unknown=restore_unknown,
             kinds=client_kinds(),
@@ -278,8 +280,8 @@ class PlayRun:
             raise DeviceError(
                 site=site.name, device=found.failures[0].device, step="verify", detail=found.failures[0].reason
             )
-        kinds = client_kinds()
-        plan = plan_site(site, found.facts, {}, self.play.enforce, self.known(), self.keyring.isolated(), kinds=kinds)
+        known, isolated, kinds = self.known(site), self.keyring.isolated(), client_kinds()
+        plan = plan_site(site, found.facts, {}, self.play.enforce, known, isolated, kinds=kinds)
         if plan.error:
             raise DeviceError(site=site.name, device=site.name, step="verify", detail=f"not converged: {plan.error}")
         left = [
