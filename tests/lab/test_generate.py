@@ -609,3 +609,29 @@ def test_the_cli_writes_a_dahua_repo(tmp_path: Path, capsys: pytest.CaptureFixtu
         main([*args, "--vendor", "axis", "--out", str(tmp_path / "axis")])
     assert exit.value.code == 1 and "invalid choice: 'axis'" in capsys.readouterr().err
     assert not (tmp_path / "axis").exists()
+
+
+def test_a_large_fleet_is_split_into_files_under_the_size_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past DEVICES_PER_FILE devices the inventory and its vault come in parts, as a large MSP's would (one
+    file of 10,000 devices passes the loader's 1 MB limit): every device loads, with its own passwords."""
+    from enforcer.lab.generate import repo
+
+    monkeypatch.setattr(repo, "DEVICES_PER_FILE", 9)
+    spec = gen.generate(tmp_path / "f", sites=5, cameras=3, seed=3, clients=("viewer",))
+    inventory = tmp_path / "f" / "inventory"
+    assert sorted(p.name for p in inventory.glob("*.yml")) == ["fleet.yml", "lab.yml", "sites-002.yml", "sites-003.yml"]
+    assert sorted(p.name for p in (inventory / "secrets").iterdir()) == [
+        "fleet-002.vault",
+        "fleet-003.vault",
+        "fleet.vault",
+    ]
+    diagnostics = Diagnostics()
+    playbook = load_playbook(tmp_path / "f" / "site.yml", diagnostics)
+    assert playbook is not None, [str(d) for d in diagnostics]
+    devices = {d.name: d for site in playbook.plays[0].inventory.sites for d in site.devices}
+    assert sorted(devices) == sorted(d.name for d in spec.devices)
+    for lab in spec.devices:  # a converged fleet: desired == actual, from the part's own vault
+        for account in lab.accounts:
+            assert devices[lab.name].account(account.name).password.reveal() == account.password

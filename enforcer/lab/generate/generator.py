@@ -13,6 +13,11 @@
         secrets/fleet.vault    the desired passwords, one key per ``device/account``
         firmware/*.dav         lab firmware images, with their sha256 in fleet.yml
 
+A fleet of more than 4,000 devices is split as the README says a large inventory is, so that no
+file passes the loader's size limit: ``fleet.yml`` and ``secrets/fleet.vault`` hold the first 4,000
+devices' sites, ``sites-002.yml`` and ``secrets/fleet-002.vault`` the next, and so on (each site of
+a later part names its vault file in its ``vars``).
+
 Site ``i`` (from 0) is ``site-{i+1:03}``; its devices listen on ``127.(10 + i // 250).(i % 250).d``,
 recorder ``d=1``, cameras ``d=2…``; viewers have their own sources in ``127.200+.x.10``. Device names
 (``nvr-001``, ``cam-001-01``) are unique across the fleet, as the lab keys devices by name. Every
@@ -290,7 +295,7 @@ class _Fleet:
     desired: dict[str, str] = field(default_factory=dict)  # "device/account" -> password
     store: list[tuple[str, str, str, str | None]] = field(default_factory=list)  # id, account, current, previous
     models: dict[str, Model] = field(default_factory=dict)
-    sites_yaml: list[str] = field(default_factory=list)
+    sites_yaml: list[str] = field(default_factory=list)  # each site's block of the inventory
     families: set[Family] = field(default_factory=set)  # of the sites built so far
 
     @property
@@ -341,7 +346,7 @@ class _Fleet:
             self.viewer(site, vendor, tag, i, recorder, lines)
         for kind in self.clients:
             CLIENT_WRITERS[kind](self, _Site(site, vendor, tag, i, net, recorder, cameras), lines)
-        self.sites_yaml += lines
+        self.sites_yaml.append("\n".join(lines))
 
     def device(
         self,

@@ -46,7 +46,7 @@ class Built(Protocol):
     desired: dict[str, str]  # "device/account" -> password
     store: list[tuple[str, str, str, str | None]]  # device id, account, current, previous
     models: dict[str, Model]
-    sites_yaml: list[str]
+    sites_yaml: list[str]  # each site's block of the inventory, in order
 
 
 def lock_text(lock: Mapping[str, int | bool]) -> str:
@@ -123,6 +123,43 @@ def _groups(family: Family, grouped: Sequence[Family]) -> str:
     return "\ngroups:\n" + "\n".join(text) + "\n" if text else ""
 
 
+#: Devices per inventory file (and vault file): 4,000 devices' sites and passwords stay well under the
+#: loader's size limit for one file (:data:`enforcer.config.limits.MAX_FILE_BYTES`).
+DEVICES_PER_FILE = 4000
+
+
+def _parts(built: Built) -> list[tuple[list[str], set[str]]]:
+    """The sites' blocks in parts of at most :data:`DEVICES_PER_FILE` devices (a site is never split),
+    each with the names of its devices."""
+    by_site: dict[str, set[str]] = {}
+    for device in built.spec.devices:
+        by_site.setdefault(device.site, set()).add(device.name)
+    parts: list[tuple[list[str], set[str]]] = [([], set())]
+    for block in built.sites_yaml:
+        names = by_site.get(_site_of(block), set())
+        if parts[-1][0] and len(parts[-1][1]) + len(names) > DEVICES_PER_FILE:
+            parts.append(([], set()))
+        parts[-1][0].append(block)
+        parts[-1][1].update(names)
+    return parts
+
+
+def _site_of(block: str) -> str:
+    """The site a block defines: its first line indented by two (``  site-001:``)."""
+    return next(line.strip().rstrip(":") for line in block.splitlines() if line.startswith("  ") and line[2] != " ")
+
+
+def _with_vars(block: str, variable: str) -> str:
+    """The site block with ``vars: {variable}`` as its first key."""
+    lines = block.split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith("  ") and line[2] != " ") + 1
+    return "\n".join([*lines[:at], f"    vars: {{{variable}}}", *lines[at:]])
+
+
+def _vault_file(number: int) -> str:
+    return "secrets/fleet.vault" if number == 1 else f"secrets/fleet-{number:03}.vault"
+
+
 def _version(text: str) -> str:
     """A firmware version as YAML: bare when it reads back as the same string, quoted otherwise."""
     return text if yaml.safe_load(text) == text else json.dumps(text)
@@ -158,16 +195,24 @@ def write_repo(
         (inventory / image).write_bytes(data)
         digest = hashlib.sha256(data).hexdigest()
         text.append(f'  {model.name}: {{version: {_version(model.version)}, image: {image}, sha256: "{digest}"}}\n')
+    parts = _parts(built)
     text.append("\nsites:")
-    text.append("\n".join(built.sites_yaml) + "\n")
+    text.append("\n".join(parts[0][0]) + "\n")
     (inventory / "fleet.yml").write_text("".join(text), encoding="utf-8")
+    for number, (blocks, _) in enumerate(parts[1:], 2):
+        head = f"# Sites of {organisation}, part {number} (written by the lab generator: see fleet.yml)\nsites:"
+        named = [_with_vars(block, f"vault: {_vault_file(number)}") for block in blocks]
+        (inventory / f"sites-{number:03}.yml").write_text(head + "\n".join(named) + "\n", encoding="utf-8")
     if built.spec.vars_file:
         (out / built.spec.vars_file).write_text(vars_text(built.spec), encoding="utf-8")
     (out / "site.yml").write_text(string.Template(_PLAYBOOK).substitute(values), encoding="utf-8")
 
     key = password.encode("utf-8")
-    plain = yaml.safe_dump(built.desired, sort_keys=True, allow_unicode=True).encode("utf-8")
-    (inventory / "secrets" / "fleet.vault").write_text(vault.encrypt(plain, key), encoding="ascii")
+    for number, (_, names) in enumerate(parts, 1):
+        # a key that is no device's (the fleet's SSH key) is in every part's vault
+        desired = {k: v for k, v in built.desired.items() if "/" not in k or k.partition("/")[0] in names}
+        plain = yaml.safe_dump(desired, sort_keys=True, allow_unicode=True).encode("utf-8")
+        (inventory / _vault_file(number)).write_text(vault.encrypt(plain, key), encoding="ascii")
     store = CredentialStore(inventory / "credentials.vault", key)
     for device_id, account, current, previous in built.store:
         if previous is not None:  # a rotation recorded, never applied: previous is what the device has
