@@ -76,26 +76,44 @@ class Figures:
     lab_cpu: float
 
 
-def _serve(root: str, conn: Connection) -> None:
-    """The lab's process: serve the fleet; answer each "count" with (requests served, own CPU-s)."""
+def _serve(root: str, part: int, parts: int, conn: Connection) -> None:
+    """A lab process: serve its part of the fleet (every ``parts``-th site, from the ``part``-th), at the
+    addresses the inventory was written for; answer each "count" with (requests served, own CPU-s)."""
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    from dataclasses import replace
+
     from enforcer.lab.fleet import Fleet
     from enforcer.lab.spec import LabSpec
 
     spec = LabSpec.load(Path(root) / "lab.spec.json")
-    with Fleet(spec, directory=Path(root)) as fleet:
+    sites = sorted({d.site for d in spec.devices})[part::parts]
+    mine = replace(
+        spec,
+        devices=[d for d in spec.devices if d.site in sites],
+        clients=[c for c in spec.clients if c.site in sites],
+        hosts=[h for h in spec.hosts if h.site in sites],
+    )
+    folder = Path(root) if parts == 1 else Path(root) / f"lab-part-{part}"
+    with Fleet(mine, directory=folder, base=None if parts > 1 else "auto") as fleet:
+        ours = {d.address for d in spec.devices}  # recorders polling their cameras: not the client's requests
         conn.send("ready")
         while conn.recv() != "stop":
-            served = fleet.call(lambda: sum(e.requests for e in fleet.endpoints.values()))
+            served = fleet.call(
+                lambda: sum(n for e in fleet.endpoints.values() for a, n in e.requests.items() if a not in ours)
+            )
             usage = resource.getrusage(resource.RUSAGE_SELF)
             conn.send((served, usage.ru_utime + usage.ru_stime))
 
 
 class Lab:
-    """A generated, served fleet; counts what each measured process made it do."""
+    """A generated fleet, served by ``processes`` lab processes; counts what each measured process made it do.
 
-    def __init__(self, root: Path, sites: int, cameras: int) -> None:
+    One lab process serves a thousand devices; ten thousand need several (a recorder keeps a connection
+    to each of its cameras, and one process would pass its open-files limit), each serving whole sites.
+    """
+
+    def __init__(self, root: Path, sites: int, cameras: int, processes: int = 1) -> None:
         from enforcer.lab.generate.generator import generate
 
         self.root = root
@@ -103,35 +121,48 @@ class Lab:
         self.devices = len(spec.devices)
         self.passwords = {d.name: next(a.password for a in d.accounts if a.name == "admin") for d in spec.devices}
         self.playbook = str(root / "site.yml")
-        self.events = root / "lab.events.jsonl"
+        self.folders = [root] if processes == 1 else [root / f"lab-part-{k}" for k in range(processes)]
 
     @contextmanager
     def served(self) -> Iterator[Lab]:
         ctx = mp.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        process = ctx.Process(target=_serve, args=(str(self.root), child), daemon=True)
-        process.start()
-        if not self._conn.poll(900) or self._conn.recv() != "ready":
-            raise SystemExit("the lab did not come up")
+        self._conns: list[Connection] = []
+        processes = []
+        for part in range(len(self.folders)):
+            conn, child = ctx.Pipe()
+            process = ctx.Process(target=_serve, args=(str(self.root), part, len(self.folders), child), daemon=True)
+            process.start()
+            self._conns.append(conn)
+            processes.append(process)
+        for conn in self._conns:
+            if not conn.poll(900) or conn.recv() != "ready":
+                raise SystemExit("the lab did not come up")
         try:
             yield self
         finally:
-            self._conn.send("stop")
-            process.join(60)
+            for conn in self._conns:
+                conn.send("stop")
+            for process in processes:
+                process.join(60)
 
     def counters(self) -> tuple[int, float]:
-        self._conn.send("count")
-        served, cpu = self._conn.recv()
-        return int(served), float(cpu)
+        """Requests served and the lab's CPU-s so far, every lab process together."""
+        for conn in self._conns:
+            conn.send("count")
+        answers = [conn.recv() for conn in self._conns]
+        return sum(int(a[0]) for a in answers), sum(float(a[1]) for a in answers)
 
     def urls(self) -> dict[str, str]:
         """Each device's URL as the lab serves it (its block may have moved), by name."""
-        ready = json.loads((self.root / "lab.ready.json").read_text(encoding="utf-8"))
-        return {d["url"]: d["name"] for d in ready["devices"]}
+        found = {}
+        for folder in self.folders:
+            ready = json.loads((folder / "lab.ready.json").read_text(encoding="utf-8"))
+            found.update({d["url"]: d["name"] for d in ready["devices"]})
+        return found
 
     def measure(self, command: Sequence[str], *, open_files: int | None = None) -> Figures:
         served, lab_cpu = self.counters()
-        offset = self.events.stat().st_size if self.events.exists() else 0
+        offsets = self._offsets()
         limit = None if open_files is None else (lambda: _open_files(open_files))
         with tempfile.TemporaryFile() as err:
             start = time.perf_counter()
@@ -144,7 +175,7 @@ class Lab:
                 tail = err.read().decode(errors="replace").strip().splitlines()[-3:]
                 print(f"  ! {' '.join(command[:3])}… exit {process.returncode}: {' / '.join(tail)}", flush=True)
         served_after, lab_after = self.counters()
-        failed, locks = self._events_since(offset)
+        failed, locks = self._events_since(offsets)
         return Figures(
             wall=wall,
             cpu=usage.ru_utime + usage.ru_stime,
@@ -156,12 +187,18 @@ class Lab:
             lab_cpu=lab_after - lab_cpu,
         )
 
-    def _events_since(self, offset: int) -> tuple[int, int]:
-        if not self.events.exists():
-            return 0, 0
-        with self.events.open("rb") as stream:
-            stream.seek(offset)
-            kinds = [json.loads(line).get("event") for line in stream if line.strip()]
+    def _offsets(self) -> list[int]:
+        return [e.stat().st_size if e.exists() else 0 for e in (f / "lab.events.jsonl" for f in self.folders)]
+
+    def _events_since(self, offsets: list[int]) -> tuple[int, int]:
+        """Failed logins and locks in the lab's events files since ``offsets``."""
+        kinds: list[str] = []
+        for folder, offset in zip(self.folders, offsets, strict=True):
+            events = folder / "lab.events.jsonl"
+            if events.exists():
+                with events.open("rb") as stream:
+                    stream.seek(offset)
+                    kinds += [json.loads(line).get("event") for line in stream if line.strip()]
         return kinds.count("auth_failed"), kinds.count("locked")
 
     def floor_requests(self, enforce: str, workload: str, folder: Path) -> Path:
@@ -364,6 +401,7 @@ def main() -> None:
     )
     parser.add_argument("--large", type=int, default=0, metavar="DEVICES", help="also facts at this size (10000)")
     parser.add_argument("--large-runs", type=int, default=1)
+    parser.add_argument("--lab-processes", type=int, default=3, help="lab processes serving the --large fleet")
     parser.add_argument("--ansible", type=int, default=0, metavar="DEVICES", help="also Ansible at this size (100)")
     args = parser.parse_args()
     variants, only = {"this checkout": ENFORCE}, {}
@@ -385,7 +423,7 @@ def main() -> None:
                 done = lab.measure([path, "facts", lab.playbook], open_files=OPEN_FILES)
                 print(f"  {label:24} {'ok' if done.code == 0 else f'failed (exit {done.code})'}")
         if args.large:
-            big = Lab(folder / "large", args.large // (args.cameras + 1), args.cameras)
+            big = Lab(folder / "large", args.large // (args.cameras + 1), args.cameras, args.lab_processes)
             with big.served():
                 rows = large(big, variants, args.large_runs, folder)
             _table(f"facts, {big.devices} devices (medians of {args.large_runs})", rows, big.devices, FLOOR)

@@ -99,7 +99,7 @@ def test_an_endpoint_serves_again_after_a_restart(loop: asyncio.AbstractEventLoo
 
 
 def test_an_endpoint_counts_the_requests_it_serves(loop: asyncio.AbstractEventLoop) -> None:
-    """What a benchmark counts per device, whoever the client is (one kept-alive connection here)."""
+    """What a benchmark counts per device, by the client's address (one kept-alive connection here)."""
     endpoint = Endpoint(_ok, HOST4, PORT)
     _on_loop(loop, endpoint.start)
     with socket.create_connection((HOST4, PORT), timeout=2) as client:
@@ -108,7 +108,7 @@ def test_an_endpoint_counts_the_requests_it_serves(loop: asyncio.AbstractEventLo
         )
         while client.recv(1000):
             pass
-    assert endpoint.requests == 3
+    assert endpoint.requests == {"127.0.0.1": 3}
     _on_loop(loop, endpoint.stop)
 
 

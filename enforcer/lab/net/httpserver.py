@@ -15,6 +15,7 @@ import logging
 import socket
 import ssl
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -169,7 +170,7 @@ class _Connection(asyncio.Protocol):
         body = bytes(self.buffer[end + 4 : end + 4 + length])
         del self.buffer[: end + 4 + length]
         req = Request(parts[0], parts[1], headers, body, self.source)
-        self.endpoint.requests += 1
+        self.endpoint.requests[self.source] += 1
         try:
             resp = self.endpoint.handler(req)
         except Exception:  # a device bug must not kill the fleet: answer 500 and carry on
@@ -209,7 +210,7 @@ class Endpoint:
         self.server_header = server_header
         self.connections: set[_Connection] = set()
         self.errors = 0
-        self.requests = 0  # served since start, of every kind: what a benchmark counts per device
+        self.requests: Counter[str] = Counter()  # served since start, by source address: what a benchmark counts
         self.generation = 0
         self._listener: socket.socket | None = None
         self._accepting: set[asyncio.Task[tuple[asyncio.Transport, asyncio.Protocol]]] = set()
