@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from enforcer.cli._backend import add_backend_arguments, executor
 from enforcer.cli._common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -31,7 +32,7 @@ from enforcer.engine.executor import RunOptions
 from enforcer.engine.journal import Journal
 from enforcer.engine.run import PlayRun, check_fresh
 from enforcer.engine.sitelocks import Held, state_folder
-from enforcer.errors import CredentialStoreError, JournalError, SiteLockError, StalePlan
+from enforcer.errors import BackendError, CredentialStoreError, JournalError, SiteLockError, StalePlan
 from enforcer.model import Play, Playbook
 from enforcer.plan.artifact import Plan, Step, load_plans, save_plans
 from enforcer.plan.steps import FirmwareKind, RebootUnlock
@@ -74,6 +75,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         ".enforcer/locks/ there)",
     )
     _run_arguments(apply)
+    add_backend_arguments(apply)
     apply.set_defaults(run=run_apply)
 
 
@@ -232,6 +234,7 @@ def _apply(
                     held=held(play),
                     source_address=args.source_address,
                     replan=replan,
+                    executor=executor(args, play, found, saved[index] if saved else None, playbook.path),
                 )
             all_results += results
             checklist += run.checklist
@@ -243,6 +246,9 @@ def _apply(
             return EXIT_ERROR
         except CredentialStoreError as exc:
             err.print(f"[bold red]error:[/] credential store: {escape(str(exc))}")
+            return EXIT_ERROR
+        except BackendError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}")
             return EXIT_ERROR
         finally:
             run.close()
