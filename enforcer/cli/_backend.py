@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from enforcer.cli._locking import _command
 from enforcer.engine.gather import Gathered
-from enforcer.engine.sitelocks import Holder
-from enforcer.model import Play
+from enforcer.engine.sitelocks import Holder, SiteLocks
+from enforcer.model import Play, Playbook
 from enforcer.plan.artifact import Plan
 
 if TYPE_CHECKING:
     from enforcer.engine.executor import Executor
-    from enforcer.engine.temporal.client import Connection
+    from enforcer.engine.temporal.connection import Connection
 
 
 def add_connection_arguments(sub: argparse.ArgumentParser) -> None:
@@ -53,9 +54,21 @@ def add_backend_arguments(sub: argparse.ArgumentParser) -> None:
 
 
 def connection(args: argparse.Namespace) -> Connection:
-    from enforcer.engine.temporal.client import Connection
+    from enforcer.engine.temporal.connection import Connection
 
     return Connection(args.address, args.namespace, args.tls_cert, args.tls_key, args.tls_ca)
+
+
+def shared_locks(args: argparse.Namespace, playbook: Playbook) -> list[tuple[SiteLocks, Collection[str]]]:
+    """With ``--backend temporal``: a site whose workflow runs (another machine's run) is held."""
+    if args.backend != "temporal":
+        return []
+    from enforcer.engine.temporal.sitelocks import TemporalSiteLocks
+
+    sites: dict[str, set[str]] = {}
+    for play in playbook.plays:
+        sites.setdefault(play.inventory.organisation, set()).update(s.name for s in play.selected())
+    return [(TemporalSiteLocks(connection(args), organisation), names) for organisation, names in sites.items()]
 
 
 def executor(

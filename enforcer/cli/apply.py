@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from enforcer.cli._backend import add_backend_arguments, executor
+from enforcer.cli._backend import add_backend_arguments, executor, shared_locks
 from enforcer.cli._common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -161,7 +161,7 @@ def run_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
         report_problems(args, diagnostics, err)
         return EXIT_ERROR
     try:
-        with sites_held(args, playbook, err, "applied") as held:
+        with sites_held(args, playbook, err, "applied", shared_locks(args, playbook)) as held:
             return _apply(args, playbook, saved, held, out, err)
     except SiteLockError as exc:
         err.print(f"[bold red]error:[/] {escape(lock_message(exc, args))}")

@@ -19,13 +19,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client, TLSConfig, WorkflowFailureError, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -39,6 +38,8 @@ from enforcer.engine.executor import (
     run_batches,
 )
 from enforcer.engine.sitelocks import Holder
+from enforcer.engine.temporal.connection import Connection
+from enforcer.engine.temporal.sitelocks import running
 from enforcer.engine.temporal.wire import event_from_dict, result_from_dict
 from enforcer.engine.temporal.workflow import WORKFLOW
 from enforcer.errors import BackendError
@@ -57,36 +58,6 @@ def task_queue(region: str | None) -> str:
 def workflow_id(play: Play, site: str) -> str:
     """One id per site of an organisation: Temporal refuses a second workflow with it while one runs."""
     return f"{play.inventory.organisation}/{site}"
-
-
-@dataclass(frozen=True)
-class Connection:
-    """Where the Temporal service is, and how to prove who we are (mTLS for a cluster or Temporal Cloud)."""
-
-    address: str
-    namespace: str = "default"
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    tls_ca: Path | None = None
-
-    async def connect(self) -> Client:
-        tls: bool | TLSConfig = False
-        try:
-            if self.tls_cert or self.tls_ca:
-                tls = TLSConfig(
-                    client_cert=self.tls_cert.read_bytes() if self.tls_cert else None,
-                    client_private_key=self.tls_key.read_bytes() if self.tls_key else None,
-                    server_root_ca_cert=self.tls_ca.read_bytes() if self.tls_ca else None,
-                )
-        except OSError as exc:
-            raise BackendError(f"cannot read the TLS file {exc.filename}: {exc.strerror}") from None
-        try:
-            return await Client.connect(self.address, namespace=self.namespace, tls=tls)
-        except RuntimeError as exc:  # the SDK's core says why in its message
-            raise BackendError(
-                f"cannot reach Temporal at {self.address} (namespace {self.namespace}): {exc}; check --address, "
-                "that the service runs there, and the TLS options"
-            ) from None
 
 
 @dataclass(frozen=True)
@@ -183,7 +154,9 @@ class TemporalExecutor:
                 static_summary=f"enforce {self.submission.play.name}: site {plan.site}",
             )
         except WorkflowAlreadyStartedError:
-            detail = f"site {plan.site} is {await _holder(client, wid)} (Temporal workflow {wid}); wait for it"
+            holder = (await running(client, wid))[1]
+            said = holder.describe() if holder else "being applied by another run"
+            detail = f"site {plan.site} is {said} (Temporal workflow {wid}); wait for it"
             on_event(SiteFinished(plan.site, "failed", detail))
             return SiteResult(plan.site, "failed", detail)
         except RPCError as exc:
@@ -225,16 +198,6 @@ async def _events(handle: WorkflowHandle[Any, Any], since: int) -> list[dict[str
     except (WorkflowQueryFailedError, RPCError):
         return []
     return events
-
-
-async def _holder(client: Client, wid: str) -> str:
-    """Who runs the workflow ``wid``, described as the site locks describe a holder."""
-    try:
-        memo = await (await client.get_workflow_handle(wid).describe()).memo()
-        holder = Holder.from_json(str(memo.get("holder", "")))
-    except RPCError:
-        holder = None
-    return holder.describe() if holder is not None else "being applied by another run"
 
 
 class _Follower:

@@ -17,7 +17,8 @@ from typing import Any
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from enforcer.engine.temporal.client import Connection, task_queue
+from enforcer.engine.temporal.client import task_queue
+from enforcer.engine.temporal.connection import Connection
 from enforcer.engine.temporal.workflow import SiteWorkflow
 
 
@@ -29,6 +30,12 @@ class Limits:
     per_worker: float | None = None  # activities started a second by this worker
     per_queue: float | None = None  # activities started a second on the queue, all workers together
     workflows: int = 1000  # site workflows kept in memory between their tasks (replayed if evicted)
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox, with enforcer's modules imported once rather than per workflow: the workflow calls
+    only their pure parts (a replay of a history must use the same)."""
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("enforcer"))
 
 
 async def serve(
@@ -51,10 +58,7 @@ async def serve(
         client,
         task_queue=task_queue(region),
         workflows=[SiteWorkflow],
-        # enforcer's modules are imported once, not per workflow: the workflow calls only their pure parts.
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules("enforcer")
-        ),
+        workflow_runner=workflow_runner(),
         activities=list(activities),
         identity=identity,
         max_concurrent_activities=limits.concurrency,
