@@ -25,6 +25,7 @@ from enforcer.errors import BackendError
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     text = "Run a Temporal worker for one region: the sites apply --backend temporal submits there."
     sub = commands.add_parser("worker", help=text, description=f"{text} {__doc__.split(chr(10) * 2)[1]}")
+    sub.set_defaults(run=run)
     add_playbook_arguments(sub)
     sub.add_argument("--queue", default="default", metavar="REGION", help="the region to serve (default: default)")
     add_connection_arguments(sub)
@@ -47,18 +48,18 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         metavar="F",
         help="for rehearsals on a lab served with --time-scale F: its guard's clock follows the lab's",
     )
-    sub.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from enforcer.engine.temporal.activities import SiteActivities, WorkerOptions
-    from enforcer.engine.temporal.client import DEFAULT_REGION
-    from enforcer.engine.temporal.worker import Limits, serve
-
+    """Serve the region until stopped; the SDK is imported here, by this command alone."""
     playbook, diagnostics = load(args, err)
     if playbook is None:
         report_problems(args, diagnostics, err)
         return EXIT_ERROR
+    from enforcer.engine.temporal.activities import SiteActivities, WorkerOptions
+    from enforcer.engine.temporal.client import DEFAULT_REGION
+    from enforcer.engine.temporal.worker import Limits, serve
+
     region = args.queue
     served = [s for p in playbook.plays for s in p.selected() if (s.region or DEFAULT_REGION) == region]
     if not served:

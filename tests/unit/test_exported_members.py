@@ -6,7 +6,13 @@ import importlib
 
 import pytest
 
-PACKAGES = ["enforcer.credentials", "enforcer.plan", "enforcer.drivers.isapi", "enforcer.drivers.dahua"]
+PACKAGES = [
+    "enforcer.credentials",
+    "enforcer.plan",
+    "enforcer.drivers.isapi",
+    "enforcer.drivers.dahua",
+    "enforcer.engine.temporal",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

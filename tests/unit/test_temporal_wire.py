@@ -8,17 +8,7 @@ from typing import Any
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from enforcer.engine.executor import (
-    Event,
-    SiteFinished,
-    SitePlanned,
-    SiteResult,
-    SiteWaiting,
-    StepFinished,
-    StepResult,
-    StepStarted,
-    Waiting,
-)
+from enforcer.engine import executor as ex
 from enforcer.engine.temporal.activities import failure
 from enforcer.engine.temporal.client import _Follower, task_queue
 from enforcer.engine.temporal.wire import event_from_dict, event_to_dict, result_from_dict, result_to_dict
@@ -36,23 +26,23 @@ STEP = Step(
     (Change("s/nvr", "credentials", "account", "accounts.operator.password", "update", sensitive=True),),
 )
 WAIT = Step("s", "wait", "s/cam", WaitUnlock(30.0))
-EVENTS: list[Event] = [
-    StepStarted(STEP),
-    StepFinished(STEP, "failed", "s/nvr: account: refused", False),
-    Waiting(WAIT, 30.0, 30.0),
-    SiteWaiting("s", ("s/cam",), 12.0, 12.0),
-    SitePlanned(SitePlan("s", steps=(STEP,), locked_out=())),
-    SiteFinished("s", "converged", "converged"),
+EVENTS: list[ex.Event] = [
+    ex.StepStarted(STEP),
+    ex.StepFinished(STEP, "failed", "s/nvr: account: refused", False),
+    ex.Waiting(WAIT, 30.0, 30.0),
+    ex.SiteWaiting("s", ("s/cam",), 12.0, 12.0),
+    ex.SitePlanned(SitePlan("s", steps=(STEP,), locked_out=())),
+    ex.SiteFinished("s", "converged", "converged"),
 ]
 
 
 @pytest.mark.parametrize("event", EVENTS, ids=lambda e: type(e).__name__)
-def test_every_event_crosses_json_unchanged(event: Event) -> None:
+def test_every_event_crosses_json_unchanged(event: ex.Event) -> None:
     assert event_from_dict(event_to_dict(event)) == event
 
 
 def test_a_result_crosses_json_unchanged() -> None:
-    result = SiteResult("s", "failed", "why", [StepResult(STEP, "succeeded", "set", True)], unreachable=1)
+    result = ex.SiteResult("s", "failed", "why", [ex.StepResult(STEP, "succeeded", "set", True)], unreachable=1)
     assert result_from_dict(result_to_dict(result)) == result
 
 
@@ -94,12 +84,12 @@ def test_the_retry_policy_names_every_authentication_failure() -> None:
 
 
 def test_a_wait_is_counted_down_by_the_follower_until_it_ends() -> None:
-    heard: list[Event] = []
+    heard: list[ex.Event] = []
     follower = _Follower(heard.append)
-    follower.take([event_to_dict(Waiting(WAIT, 30.0, 30.0), at=1000.0)])
+    follower.take([event_to_dict(ex.Waiting(WAIT, 30.0, 30.0), at=1000.0)])
     follower.tick(now=lambda: 1010.0)
-    assert heard[-1] == Waiting(WAIT, 30.0, 20.0)
-    follower.take([event_to_dict(StepFinished(WAIT, "succeeded", "unlocked after 30.0 s"))])
+    assert heard[-1] == ex.Waiting(WAIT, 30.0, 20.0)
+    follower.take([event_to_dict(ex.StepFinished(WAIT, "succeeded", "unlocked after 30.0 s"))])
     count = len(heard)
     follower.tick(now=lambda: 1020.0)
     assert len(heard) == count and follower.seen == 2

@@ -6,10 +6,12 @@ order per site, so the recap, the JSON and the exit codes do not change. Rolling
 as the local executor keeps them: a batch's workflows are started together, and the next batch waits
 for them.
 
-Following a site asks its workflow for the events it has not seen (a query, answered by a worker) and,
-at the end, takes the rest from the result; a wait arrives as one event, dated, and is counted down
-here once a second. With many sites running the queries are spaced out (progress then arrives in
-bursts), never the results.
+Following a site asks its workflow for the events it has not seen (a query, answered by a worker) and
+whether it has ended (a describe, answered by the service alone), then takes the rest from its result;
+a wait arrives as one event, dated, and is counted down here once a second. No call waits on the
+service (a long poll per site would exceed a namespace's poller limit with thousands of sites), at
+most :data:`CALLS` are in flight at once, and with many sites running each is asked less often, so
+progress then arrives in bursts and a site's end is noticed a little later.
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ from typing import Any
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -45,6 +53,9 @@ from enforcer.engine.temporal.workflow import WORKFLOW
 from enforcer.errors import BackendError
 from enforcer.model import Play, Site
 from enforcer.plan.artifact import Plan, SitePlan
+
+#: Calls to the service in flight at once from one apply (starts, queries, describes, results).
+CALLS = 100
 
 #: The region of a site that names none, and so the one task queue of a fleet without regions.
 DEFAULT_REGION = "default"
@@ -102,6 +113,7 @@ class TemporalExecutor:
         self.connection, self.submission = connection, submission
         self.sites: dict[str, Site] = {s.name: s for s in submission.play.selected()}
         self._running = 0
+        self._calls = asyncio.Semaphore(CALLS)
 
     def run(self, plans: Sequence[SitePlan], work: Work, options: RunOptions, on_event: Subscriber) -> list[SiteResult]:
         return asyncio.run(self._run(plans, work, options, on_event))
@@ -143,16 +155,17 @@ class TemporalExecutor:
         site = self.sites[plan.site]
         wid = workflow_id(self.submission.play, plan.site)
         try:
-            handle: WorkflowHandle[Any, dict[str, Any]] = await client.start_workflow(
-                WORKFLOW,
-                self.submission.order(plan, work, options),
-                id=wid,
-                task_queue=task_queue(site.region),
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                memo={"holder": self.submission.holder.to_json()},
-                static_summary=f"enforce {self.submission.play.name}: site {plan.site}",
-            )
+            async with self._calls:
+                handle: WorkflowHandle[Any, dict[str, Any]] = await client.start_workflow(
+                    WORKFLOW,
+                    self.submission.order(plan, work, options),
+                    id=wid,
+                    task_queue=task_queue(site.region),
+                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                    memo={"holder": self.submission.holder.to_json()},
+                    static_summary=f"enforce {self.submission.play.name}: site {plan.site}",
+                )
         except WorkflowAlreadyStartedError:
             holder = (await running(client, wid))[1]
             said = holder.describe() if holder else "being applied by another run"
@@ -171,24 +184,35 @@ class TemporalExecutor:
         self, handle: WorkflowHandle[Any, dict[str, Any]], plan: SitePlan, on_event: Subscriber
     ) -> SiteResult:
         follower = _Follower(on_event)
-        result = asyncio.ensure_future(handle.result())
         asked = time.monotonic()
-        while not result.done():
-            await asyncio.wait({result}, timeout=1.0)
-            if result.done():
-                break
-            if time.monotonic() - asked >= max(0.5, self._running / 100):
-                asked = time.monotonic()
-                follower.take(await _events(handle, follower.seen))
+        while True:
+            await asyncio.sleep(0.5)
             follower.tick()
+            if time.monotonic() - asked < max(0.5, self._running / 50):
+                continue
+            asked = time.monotonic()
+            async with self._calls:
+                if await _ended(handle):
+                    break
+                follower.take(await _events(handle, follower.seen))
         try:
-            outcome = result.result()
+            async with self._calls:
+                outcome = await handle.result()
         except WorkflowFailureError as exc:  # terminated or timed out by an operator
             detail = f"its Temporal workflow {handle.id} ended: {exc.cause or exc}"
             on_event(SiteFinished(plan.site, "failed", detail))
             return SiteResult(plan.site, "failed", detail)
         follower.take(outcome["events"][follower.seen :])
         return result_from_dict(outcome["result"])
+
+
+async def _ended(handle: WorkflowHandle[Any, Any]) -> bool:
+    """Whether the workflow has ended (the service answers alone: no worker is needed)."""
+    try:
+        described = await handle.describe(rpc_timeout=timedelta(seconds=10))
+    except RPCError:
+        return False
+    return described.status != WorkflowExecutionStatus.RUNNING
 
 
 async def _events(handle: WorkflowHandle[Any, Any], since: int) -> list[dict[str, Any]]:

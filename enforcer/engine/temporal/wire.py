@@ -7,7 +7,7 @@ the passwords where they run, from the inventory and the credential store of the
     >>> from enforcer.plan.artifact import Step
     >>> from enforcer.plan.steps import Verify
     >>> step = Step("s", "verify", "s", Verify())
-    >>> event = StepFinished(step, "succeeded", "converged")
+    >>> event = ex.StepFinished(step, "succeeded", "converged")
     >>> event_from_dict(event_to_dict(event)) == event
     True
 """
@@ -16,26 +16,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from enforcer.engine.executor import (
-    Event,
-    SiteFinished,
-    SitePlanned,
-    SiteResult,
-    SiteWaiting,
-    StepFinished,
-    StepResult,
-    StepStarted,
-    Waiting,
-)
+from enforcer.engine import executor as ex
 from enforcer.facts import LockState
 from enforcer.plan.artifact import SitePlan, Step
 
 
-def event_to_dict(event: Event, at: float = 0.0) -> dict[str, Any]:
+def event_to_dict(event: ex.Event, at: float = 0.0) -> dict[str, Any]:
     """``event`` as JSON-ready data; ``at`` (seconds since the epoch) dates a wait's start."""
-    if isinstance(event, StepStarted):
+    if isinstance(event, ex.StepStarted):
         return {"type": "step_started", "step": event.step.to_dict()}
-    if isinstance(event, StepFinished):
+    if isinstance(event, ex.StepFinished):
         return {
             "type": "step_finished",
             "step": event.step.to_dict(),
@@ -43,9 +33,9 @@ def event_to_dict(event: Event, at: float = 0.0) -> dict[str, Any]:
             "detail": event.detail,
             "changed": event.changed,
         }
-    if isinstance(event, Waiting):
+    if isinstance(event, ex.Waiting):
         return {"type": "waiting", "step": event.step.to_dict(), "seconds": event.seconds, "left": event.left, "at": at}
-    if isinstance(event, SiteWaiting):
+    if isinstance(event, ex.SiteWaiting):
         return {
             "type": "site_waiting",
             "site": event.site,
@@ -54,30 +44,30 @@ def event_to_dict(event: Event, at: float = 0.0) -> dict[str, Any]:
             "left": event.left,
             "at": at,
         }
-    if isinstance(event, SitePlanned):
+    if isinstance(event, ex.SitePlanned):
         return {"type": "site_planned", "plan": event.plan.to_dict()}
     return {"type": "site_finished", "site": event.site, "status": event.status, "detail": event.detail}
 
 
-def event_from_dict(raw: dict[str, Any]) -> Event:
+def event_from_dict(raw: dict[str, Any]) -> ex.Event:
     """The event :func:`event_to_dict` wrote; ValueError for a type this version does not know."""
     kind = raw["type"]
     if kind == "step_started":
-        return StepStarted(Step.from_dict(raw["step"]))
+        return ex.StepStarted(Step.from_dict(raw["step"]))
     if kind == "step_finished":
-        return StepFinished(Step.from_dict(raw["step"]), raw["status"], raw["detail"], raw["changed"])
+        return ex.StepFinished(Step.from_dict(raw["step"]), raw["status"], raw["detail"], raw["changed"])
     if kind == "waiting":
-        return Waiting(Step.from_dict(raw["step"]), raw["seconds"], raw["left"])
+        return ex.Waiting(Step.from_dict(raw["step"]), raw["seconds"], raw["left"])
     if kind == "site_waiting":
-        return SiteWaiting(raw["site"], tuple(raw["devices"]), raw["seconds"], raw["left"])
+        return ex.SiteWaiting(raw["site"], tuple(raw["devices"]), raw["seconds"], raw["left"])
     if kind == "site_planned":
-        return SitePlanned(SitePlan.from_dict(raw["plan"]))
+        return ex.SitePlanned(SitePlan.from_dict(raw["plan"]))
     if kind == "site_finished":
-        return SiteFinished(raw["site"], raw["status"], raw["detail"])
+        return ex.SiteFinished(raw["site"], raw["status"], raw["detail"])
     raise ValueError(f"unknown event type {kind!r}: the workers run another version of enforce")
 
 
-def result_to_dict(result: SiteResult) -> dict[str, Any]:
+def result_to_dict(result: ex.SiteResult) -> dict[str, Any]:
     return {
         "site": result.site,
         "status": result.status,
@@ -90,9 +80,9 @@ def result_to_dict(result: SiteResult) -> dict[str, Any]:
     }
 
 
-def result_from_dict(raw: dict[str, Any]) -> SiteResult:
-    steps = [StepResult(Step.from_dict(s["step"]), s["status"], s["detail"], s["changed"]) for s in raw["steps"]]
-    return SiteResult(raw["site"], raw["status"], raw["detail"], steps, raw["unreachable"])
+def result_from_dict(raw: dict[str, Any]) -> ex.SiteResult:
+    steps = [ex.StepResult(Step.from_dict(s["step"]), s["status"], s["detail"], s["changed"]) for s in raw["steps"]]
+    return ex.SiteResult(raw["site"], raw["status"], raw["detail"], steps, raw["unreachable"])
 
 
 def lock_state_to_dict(state: LockState) -> dict[str, Any]:
