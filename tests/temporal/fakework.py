@@ -4,7 +4,9 @@ and the same functions as activities for a Temporal worker. Shows the two execut
 
 - ``python -m tests.temporal.fakework worker ADDRESS IDENTITY``: a worker of region default (each step
   sleeps ``$FAKE_STEP_SECONDS``);
-- ``python -m tests.temporal.fakework compare ADDRESS``: :func:`plans` through both executors, as JSON.
+- ``python -m tests.temporal.fakework compare ADDRESS``: :func:`plans` through both executors, as JSON;
+- ``python -m tests.temporal.fakework submit ADDRESS SECONDS``: site ``a``, waiting SECONDS to be read
+  first; says ``heard`` at its first event, then prints the result as JSON.
 
 Each in a process of its own (see ``probe.py``).
 """
@@ -128,7 +130,7 @@ def play(sites: list[str]) -> Play:
 
 
 def temporal(address: str, site_plans: list[SitePlan], options: RunOptions, on_event: Any) -> list[SiteResult]:
-    submission = Submission("fake.yml", play([p.site for p in site_plans]), Holder.this_process("fakework"))
+    submission = Submission("fake.yml", play([p.site for p in site_plans]), Holder.this_process("fakework", "applied"))
     return TemporalExecutor(Connection(address), submission).run(site_plans, work(), options, on_event)
 
 
@@ -160,6 +162,15 @@ if __name__ == "__main__":
         activities = FakeActivities(identity)
         calls = [activities.step, activities.lock_state, activities.verify, activities.replan]
         asyncio.run(serve(Connection(sys.argv[2]), "default", calls, Limits(200), identity=identity, ready=ready))
+    elif sys.argv[1] == "submit":
+
+        def heard(event: Event) -> None:
+            sys.stdout.write("heard\n")
+            sys.stdout.flush()
+
+        waiting = SitePlan("a", locked_out=("a/cam",), wait=float(sys.argv[3]))
+        [result] = temporal(sys.argv[2], [waiting], RunOptions(), heard)
+        sys.stdout.write(json.dumps(result_to_dict(result)) + "\n")
     else:
         sys.stdout.write(json.dumps(_compare(sys.argv[2])) + "\n")
     sys.stdout.flush()

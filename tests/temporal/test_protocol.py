@@ -42,3 +42,19 @@ def test_the_temporal_executor_runs_sites_as_the_local_one_does(temporal: Tempor
         mine = [e for e in local["events"] if _site(e) == site]
         theirs = [e for e in remote["events"] if _site(e) == site]
         assert mine and theirs == mine, site
+
+
+def test_a_second_run_cannot_start_a_site_whose_workflow_runs(temporal: Temporal) -> None:
+    """The workflow id is the site's: Temporal refuses a second start while the first runs, and the site
+    fails alone naming the run that holds it (the check before facts is the CLI's; this is the backstop)."""
+    fake = [sys.executable, "-m", "tests.temporal.fakework"]
+    temporal.start([*fake, "worker", temporal.address, "fake-a"], "fake-a.log", "worker fake-a serving")
+    first = temporal.start([*fake, "submit", temporal.address, "60"], "first.log", "heard")
+    second = subprocess.run(
+        [*fake, "submit", temporal.address, "1"], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert second.returncode == 0, second.stderr
+    result = json.loads(second.stdout.splitlines()[-1])
+    assert result["status"] == "failed", result
+    assert f"site a is being applied by pid {first.pid}" in result["detail"], result
+    assert "Temporal workflow fake-msp/a" in result["detail"], result

@@ -119,3 +119,15 @@ def test_a_worker_killed_in_a_lock_wait_hands_the_site_to_the_other_with_nothing
         data = path.read_bytes()
         for secret in secrets:
             assert secret.encode() not in data and json.dumps(secret)[1:-1].encode() not in data, path.name
+
+
+def test_no_worker_for_the_region_stops_the_apply_before_any_write(lab: Any, temporal: Temporal) -> None:
+    fleet: Lab = lab(problems=("lock_disabled",))
+    code, output = fleet.run("worker", fleet.playbook, "--queue", "nowhere", "--address", temporal.address)
+    assert code == 1 and "no site of" in output and "region nowhere" in output, output
+    before = len(fleet.events())
+    apply = _apply(temporal, fleet.playbook, Path(temporal.folder) / "apply.log")
+    assert apply.wait(timeout=60) == 1
+    said = " ".join((Path(temporal.folder) / "apply.log").read_text().split())
+    assert "no worker polls task queue enforce-default" in said and "enforce worker PLAYBOOK --queue default" in said
+    assert not [e for e in fleet.events()[before:] if e["event"] in WRITES], "a site was written"
