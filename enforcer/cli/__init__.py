@@ -20,11 +20,11 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from enforcer import __version__
-from enforcer.cli import apply, completion, config, demo, facts, lab, worker
+from enforcer.cli import apply, audit, completion, config, demo, facts, lab, worker
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK, Parser
 
 #: Command modules, in the order ``--help`` lists them.
-MODULES = (config, facts, apply, worker, lab, demo, completion)
+MODULES = (config, facts, apply, worker, audit, lab, demo, completion)
 
 
 def parser() -> Parser:

@@ -12,6 +12,8 @@ PACKAGES = [
     "enforcer.drivers.isapi",
     "enforcer.drivers.dahua",
     "enforcer.engine.temporal",
+    "enforcer.audit",
+    "enforcer.report.audit",
 ]
 
 
