@@ -13,6 +13,14 @@ tenth site waits out a one-second lock first (a durable timer and a lock-state r
 
     .venv/bin/python bench/temporal_bench.py                 # 10,000 sites, 2 workers
     .venv/bin/python bench/temporal_bench.py --sites 1000 --workers 1
+
+Figures (2 cores shared with other sessions' test suites, load average about 10; run inside
+``unshare --net``): 10,000 sites submitted and all 10,000 converged in 751 s, 13 sites/s and 56
+activities/s (41,000 steps and 1,000 lock waits, each a durable timer and a lock-state read). CPU: the dev
+server 561 s (peak RSS 1.2 GiB), each worker 129 s (135 MiB), the submitter 87 s (150 MiB). The dev server
+(SQLite, one process) is the bottleneck, not the workers nor the follower; a cluster spreads that work
+across its services. Half the sites were seen finished only after 707 s: with 10,000 sites running,
+each is asked about every 200 s (see ``client.py``), so ends arrive in bursts.
 """
 
 from __future__ import annotations

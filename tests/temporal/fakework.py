@@ -2,11 +2,12 @@
 and the same functions as activities for a Temporal worker. Shows the two executors are one protocol
 (``test_protocol.py``) and gives ``bench/temporal_bench.py`` a site workload light enough for 10,000 sites.
 
-- ``python -m tests.temporal.fakework worker ADDRESS IDENTITY``: a worker of region default (each step
-  sleeps ``$FAKE_STEP_SECONDS``);
+- ``python -m tests.temporal.fakework worker ADDRESS IDENTITY [PER_QUEUE]``: a worker of region default (each
+  step sleeps ``$FAKE_STEP_SECONDS``; PER_QUEUE caps the activities the queue starts a second);
 - ``python -m tests.temporal.fakework compare ADDRESS``: :func:`plans` through both executors, as JSON;
 - ``python -m tests.temporal.fakework submit ADDRESS SECONDS``: site ``a``, waiting SECONDS to be read
-  first; says ``heard`` at its first event, then prints the result as JSON.
+  first; says ``heard`` at its first event, then prints the result as JSON;
+- ``python -m tests.temporal.fakework many ADDRESS N``: N isolated sites at once, their statuses as JSON.
 
 Each in a process of its own (see ``probe.py``).
 """
@@ -30,7 +31,7 @@ from enforcer.engine.temporal.connection import Connection
 from enforcer.engine.temporal.wire import event_to_dict, lock_state_to_dict, result_to_dict
 from enforcer.engine.temporal.worker import Limits, serve
 from enforcer.engine.temporal.workflow import LOCK_STATE, REPLAN, STEP, VERIFY
-from enforcer.errors import DeviceError
+from enforcer.errors import LoginFailed, TransportFailed
 from enforcer.facts import LockState
 from enforcer.model import Inventory, Play, Site
 from enforcer.plan.artifact import SitePlan, Step
@@ -41,10 +42,11 @@ STEP_SECONDS = float(os.environ.get("FAKE_STEP_SECONDS", "0"))
 
 
 def run_step(step: Step) -> Done:
-    """A step whose target is named ``…fail`` fails as a device would; any other succeeds."""
+    """A step whose target is named ``…fail`` fails as a device refusing our password would; any other
+    succeeds."""
     time.sleep(STEP_SECONDS)
     if step.target.endswith("fail"):
-        raise DeviceError(site=step.site, device=step.target, step=step.action, detail="refused (fake)")
+        raise LoginFailed(site=step.site, device=step.target, step=step.action, detail="refused (fake)")
     return Done(f"{step.action} done")
 
 
@@ -72,7 +74,14 @@ class FakeActivities:
 
     @activity.defn(name=STEP)
     async def step(self, order: dict[str, Any]) -> dict[str, Any]:
-        done = await asyncio.to_thread(run_step, Step.from_dict(order["step"]))
+        """As :func:`run_step`, raising what it raises as it is (the workflow's retry policy alone decides);
+        a target named ``…flaky`` loses its first reply, as a timeout would."""
+        step = Step.from_dict(order["step"])
+        if step.target.endswith("flaky") and activity.info().attempt == 1:
+            raise TransportFailed(
+                site=step.site, device=step.target, step=step.action, detail="timed out", kind="timeout"
+            )
+        done = await asyncio.to_thread(run_step, step)
         return {"worker": self.identity, "detail": done.detail, "changed": done.changed}
 
     @activity.defn(name=LOCK_STATE)
@@ -115,7 +124,7 @@ def plans() -> list[SitePlan]:
             "c",
             steps=(
                 Step("c", "wait", "c/cam", WaitUnlock(1.0)),
-                Step("c", "cameras", "c/cam", AccountKind("admin")),
+                Step("c", "cameras", "c/flaky", AccountKind("admin")),
                 _verify("c"),
             ),
         ),
@@ -161,7 +170,8 @@ if __name__ == "__main__":
 
         activities = FakeActivities(identity)
         calls = [activities.step, activities.lock_state, activities.verify, activities.replan]
-        asyncio.run(serve(Connection(sys.argv[2]), "default", calls, Limits(200), identity=identity, ready=ready))
+        limits = Limits(200, per_queue=float(sys.argv[4]) if len(sys.argv) > 4 else None)
+        asyncio.run(serve(Connection(sys.argv[2]), "default", calls, limits, identity=identity, ready=ready))
     elif sys.argv[1] == "submit":
 
         def heard(event: Event) -> None:
@@ -171,6 +181,10 @@ if __name__ == "__main__":
         waiting = SitePlan("a", locked_out=("a/cam",), wait=float(sys.argv[3]))
         [result] = temporal(sys.argv[2], [waiting], RunOptions(), heard)
         sys.stdout.write(json.dumps(result_to_dict(result)) + "\n")
+    elif sys.argv[1] == "many":
+        names = [f"s{n}" for n in range(int(sys.argv[3]))]
+        results = temporal(sys.argv[2], [_isolated(s) for s in names], RunOptions(), lambda event: None)
+        sys.stdout.write(json.dumps([r.status for r in results]) + "\n")
     else:
         sys.stdout.write(json.dumps(_compare(sys.argv[2])) + "\n")
     sys.stdout.flush()

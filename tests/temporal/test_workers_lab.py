@@ -92,6 +92,8 @@ def test_a_worker_killed_in_a_lock_wait_hands_the_site_to_the_other_with_nothing
 
     histories, raw = temporal.histories("after")
     [run] = histories[wid]
+    fired = [e["time"] for e in run["events"] if e["type"] == "TIMER_FIRED"]
+    assert fired and min(fired) > killed, "the worker was not killed during the wait"
     after = [e for e in run["events"] if e["time"] > killed and e.get("identity")]
     assert after and {e["identity"] for e in after} == {survivor}, "the site did not resume on the other worker"
     for workflow in histories.values():
