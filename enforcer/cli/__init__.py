@@ -14,17 +14,17 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from enforcer import __version__
-from enforcer.cli import apply, audit, completion, config, demo, facts, lab
+from enforcer.cli import apply, audit, completion, config, demo, facts, lab, worker
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK, Parser
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 #: Command modules, in the order ``--help`` lists them.
-MODULES = (config, facts, apply, audit, lab, demo, completion)
+MODULES = (config, facts, apply, worker, audit, lab, demo, completion)
 
 
 def parser() -> Parser:
@@ -86,3 +86,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is not None:
             logging.getLogger().removeHandler(handler)
     return code
+
+
+def entry() -> NoReturn:
+    """The console script: :func:`main`, then exit.
+
+    After the Temporal SDK has run (``apply --backend temporal``, ``worker``), the process ends without
+    the interpreter's teardown, once the output is flushed: the SDK's native threads can outlive it and
+    crash the exit of a run that succeeded.
+    """
+    code = main()
+    if "temporalio.bridge.temporal_sdk_bridge" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

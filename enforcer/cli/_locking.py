@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import math
 import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +27,7 @@ from enforcer.errors import SiteBusy, SiteLockError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from enforcer.engine.sitelocks import Held
+    from enforcer.engine.sitelocks import Held, SiteLocks
     from enforcer.model import Play, Playbook
 
 #: What ``--help`` says of the locks, for each command that takes them.
@@ -63,11 +63,16 @@ def _seconds(text: str) -> float:
 
 @contextmanager
 def sites_held(
-    args: argparse.Namespace, playbook: Playbook, err: Console, doing: str
+    args: argparse.Namespace,
+    playbook: Playbook,
+    err: Console,
+    doing: str,
+    shared: Sequence[tuple[SiteLocks, Collection[str]]] = (),
 ) -> Iterator[Callable[[Play], Held]]:
     """Hold the locks of every site the playbook selects for the block; yields each play's locks.
 
     ``doing`` says what the run does to a site, for whoever finds it held: "applied", "planned", "read".
+    ``shared``: the locks a shared backend keeps between machines, taken with this machine's, all or none.
 
     Raises :class:`SiteBusy` (with ``--wait``, once the wait is over) or :class:`SiteLockError`.
     """
@@ -78,7 +83,7 @@ def sites_held(
     wanted: dict[Path, set[str]] = {}
     for play in playbook.plays:
         wanted.setdefault(_folder(play), set()).update(site.name for site in play.selected())
-    claims = [(FileSiteLocks(folder / "locks"), sites) for folder, sites in wanted.items()]
+    claims = [(FileSiteLocks(folder / "locks"), sites) for folder, sites in wanted.items()] + list(shared)
     holder = Holder.this_process(_command(args), doing)
 
     def waiting(busy: SiteBusy, waited: float) -> None:
@@ -86,7 +91,7 @@ def sites_held(
         err.print(f"waiting: {escape(str(busy))} (waited {waited:.0f} s{up_to})")
 
     with holding(claims, holder, wait=args.wait, on_wait=waiting) as held:
-        mine = dict(zip(wanted, held, strict=True))
+        mine = dict(zip(wanted, held[: len(wanted)], strict=True))
         yield lambda play: mine[_folder(play)]
 
 

@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from enforcer.cli._backend import add_backend_arguments, executor, shared_locks
 from enforcer.cli._common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -24,7 +25,7 @@ from enforcer.cli._common import (
     report_problems,
 )
 from enforcer.cli._locking import HOLDS, add_wait_argument, lock_message, sites_held
-from enforcer.errors import CredentialStoreError, JournalError, SiteLockError, StalePlan
+from enforcer.errors import BackendError, CredentialStoreError, JournalError, SiteLockError, StalePlan
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -71,6 +72,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         ".enforcer/locks/ there)",
     )
     _run_arguments(apply)
+    add_backend_arguments(apply)
     apply.set_defaults(run=run_apply)
 
 
@@ -168,7 +170,7 @@ def run_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
         report_problems(args, diagnostics, err)
         return EXIT_ERROR
     try:
-        with sites_held(args, playbook, err, "applied") as held:
+        with sites_held(args, playbook, err, "applied", shared_locks(args, playbook)) as held:
             return _apply(args, playbook, saved, held, out, err)
     except SiteLockError as exc:
         err.print(f"[bold red]error:[/] {escape(lock_message(exc, args))}")
@@ -249,6 +251,7 @@ def _apply(
                     held=held(play),
                     source_address=args.source_address,
                     replan=replan,
+                    executor=executor(args, play, found, saved[index] if saved else None, playbook.path),
                 )
             all_results += results
             checklist += run.checklist
@@ -260,6 +263,9 @@ def _apply(
             return EXIT_ERROR
         except CredentialStoreError as exc:
             err.print(f"[bold red]error:[/] credential store: {escape(str(exc))}")
+            return EXIT_ERROR
+        except BackendError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}")
             return EXIT_ERROR
         finally:
             run.close()
