@@ -1,10 +1,8 @@
-"""Plain YAML in and out, on libyaml when PyYAML was built with it: for the files enforcer decrypts or
-writes itself (the credential store, vault files), which need no line numbers.
+"""Plain YAML in, on libyaml when PyYAML was built with it: for the files enforcer decrypts (vault files,
+a credential store edited by hand), which need no line numbers.
 
-Why: PyYAML's own parser took 0.28 s to read the credential store of a 1,000-device fleet, and its
-emitter 0.14 s to write it; libyaml's events under the inventory loader's depth-bounded composer read
-it in 0.08 s, and libyaml's emitter writes it in 0.04 s (the same values; quoting may differ, and
-U+0085 in a password survives, which PyYAML's emitter turned into a space). Not libyaml's own
+Why: PyYAML's own parser took 0.28 s to read the credential store of a 1,000-device fleet; libyaml's
+events under the inventory loader's depth-bounded composer read it in 0.08 s. Not libyaml's own
 composer: it recurses in C, and a deeply nested file would crash the process instead of raising.
 """
 
@@ -16,9 +14,7 @@ import yaml
 
 from enforcer.config import _yaml
 
-__all__ = ["safe_dump", "safe_load"]
-
-_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+__all__ = ["safe_load"]
 
 
 class _Loader(_yaml.Loader):
@@ -37,9 +33,3 @@ def safe_load(text: str) -> Any:
         raise yaml.YAMLError(str(exc)) from None
     finally:
         loader.dispose()
-
-
-def safe_dump(data: Any, **options: Any) -> str:
-    """As :func:`yaml.safe_dump` to a string."""
-    text: str = yaml.dump(data, Dumper=_Dumper, **options)
-    return text

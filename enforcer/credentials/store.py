@@ -19,7 +19,10 @@ The file is an Ansible Vault (1.1) document encrypted with the inventory's vault
     isolations:                     # only while a device is isolated
       "site/device": {original: {enabled: false, mode: deny, addresses: []}, keep_blocked: [10.0.0.55]}
 
-so that ``ansible-vault view`` works on it. A rotation runs ``set_pending`` → ``save`` → change the
+so that ``ansible-vault view`` works on it. enforcer writes it as JSON (``{"devices": …, "version": 1}``),
+which is YAML too, so ``ansible-vault view`` and ``edit`` and any YAML reader still read it; it reads
+JSON with the JSON parser and anything else (a store edited by hand) as YAML. Why: a 10,000-device
+store took 0.7 s to read as YAML and 7 ms as JSON. A rotation runs ``set_pending`` → ``save`` → change the
 device → verify → ``commit`` → ``save``. :meth:`CredentialStore.save` is atomic and durable: a crash
 leaves either the old or the new file, never a torn one. Runs on different sites of one inventory may
 save the same file at once: each save reads the file again, under a lock, and writes only the accounts
@@ -42,7 +45,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import json
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -128,7 +133,7 @@ class CredentialStore:
         except VaultError as exc:
             raise CredentialStoreError(f"credential store {path}: {exc}") from None
         try:
-            data = plainyaml.safe_load(plain.decode("utf-8"))
+            data = _document(plain.decode("utf-8"))
         except (UnicodeDecodeError, yaml.YAMLError):
             # The parser's message quotes the offending text, which may be a password.
             raise CredentialStoreError(f"credential store {path} does not hold valid YAML") from None
@@ -275,7 +280,7 @@ class CredentialStore:
             document: dict[str, Any] = {"version": FORMAT_VERSION, "devices": devices}
             if isolations:
                 document["isolations"] = {d: _isolation_data(i) for d, i in sorted(isolations.items())}
-            text = plainyaml.safe_dump(document, sort_keys=True, allow_unicode=True)
+            text = _as_yaml_text(json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False)) + "\n"
             data = vault.encrypt(text.encode("utf-8"), self._password).encode("ascii")
             try:
                 _atomic_write(self.path, data)
@@ -284,6 +289,25 @@ class CredentialStore:
             self._entries, self._isolations = merged, isolations
             self._changed.clear()
             self._isolations_changed.clear()
+
+
+#: What a YAML reader does not read as written in a quoted string: characters YAML refuses, and U+0085,
+#: U+2028 and U+2029, which it takes for line breaks (and folds into a space).
+_NOT_YAML_TEXT = re.compile("[^\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _as_yaml_text(text: str) -> str:
+    """JSON that every YAML reader reads as written: the characters above escaped (``\\u0085``), every other
+    one as it is (escaping astral ones would give a YAML reader two halves of a surrogate pair)."""
+    return _NOT_YAML_TEXT.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _document(text: str) -> Any:
+    """The store's document: JSON as enforcer writes it, or YAML as a person may have edited it."""
+    if text.lstrip().startswith("{"):
+        with contextlib.suppress(ValueError, RecursionError):  # not JSON: a YAML flow mapping, say
+            return json.loads(text)
+    return plainyaml.safe_load(text)
 
 
 def _key(device_id: str, account: str) -> tuple[str, str]:
