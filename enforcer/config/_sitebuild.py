@@ -8,7 +8,6 @@ folder (see ``_confine``).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import ipaddress
 import re
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from enforcer.config import _confine
-from enforcer.config._layers import SETTINGS, Layered, is_secret
+from enforcer.config._layers import SETTINGS, Layered, is_secret, plain_copy
 from enforcer.config._sshbuild import check_files, ssh_settings
 from enforcer.config._yaml import Document, KeyPath
 from enforcer.config.diagnostics import Diagnostics, Location
@@ -87,7 +86,7 @@ class SiteBuilder:
     ) -> Device | None:
         at: KeyPath = ("sites", self.name, f"{role}s", dname)
         self._claim(dname, self.doc.where(at))
-        layered = Layered(copy.deepcopy(inherited.value), dict(inherited.origins))
+        layered = Layered(plain_copy(inherited.value), dict(inherited.origins))
         layered.overlay({k: v for k, v in data.items() if k in SETTINGS}, self.doc, at)
         context = {
             **variables,

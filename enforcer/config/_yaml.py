@@ -189,6 +189,7 @@ def loads(text: str, path: Path, diagnostics: Diagnostics) -> Document | None:
 
 
 _MAP, _SEQ, _MERGE = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:merge"
+_STR = "tag:yaml.org,2002:str"
 Pair = tuple[yaml.Node, yaml.Node, "yaml.Mark | None"]
 
 
@@ -242,6 +243,8 @@ class _Builder:
                 return [self.build(item, (*keypath, i), uses.get((id(node), i))) for i, item in enumerate(node.value)]
             finally:
                 self._open.discard(id(node))
+        if node.tag == _STR:
+            return node.value  # what the constructor gives a string, without its bookkeeping (most values are)
         try:
             return self.loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
