@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -23,7 +24,7 @@ class Canned:
     """Serves one connection at a time on 127.0.0.1; each request gets the next canned reply (``None``:
     close the connection instead), and what was sent is kept."""
 
-    def __init__(self, replies: list[bytes | None], *, hang_up: bool = False) -> None:
+    def __init__(self, replies: list[bytes | tuple[float, bytes] | None], *, hang_up: bool = False) -> None:
         self.replies = replies
         self.hang_up = hang_up  # after each reply, as a device that fails mid-reply does
         self.heads: list[bytes] = []
@@ -65,6 +66,9 @@ class Canned:
                     reply = self.replies.pop(0)
                     if reply is None:
                         break
+                    if isinstance(reply, tuple):  # (seconds, reply): a device slow to answer
+                        time.sleep(reply[0])
+                        reply = reply[1]
                     conn.sendall(reply)
                     if self.hang_up or b"Connection: close" in reply or reply.startswith(b"HTTP/1.0"):
                         break
@@ -83,7 +87,7 @@ def canned() -> Iterator[list[tuple[Transport, Canned]]]:
 
 
 def _transport(
-    canned: list[tuple[Transport, Canned]], *replies: bytes | None, hang_up: bool = False
+    canned: list[tuple[Transport, Canned]], *replies: bytes | tuple[float, bytes] | None, hang_up: bool = False
 ) -> tuple[Transport, Canned]:
     server = Canned(list(replies), hang_up=hang_up)
     transport = Transport(f"http://127.0.0.1:{server.port}", trust=Trust(True), source_address=None, timeout=2.0)
@@ -165,3 +169,16 @@ def test_a_target_or_header_that_would_split_the_request_is_refused_before_sendi
     with pytest.raises(ValueError, match="line break"):
         transport.send("GET", "/", headers={"X": "a\r\nInjected: 1"})
     assert server.heads == []
+
+
+def test_each_request_has_its_own_time_limit(canned: list[tuple[Transport, Canned]]) -> None:
+    """A slow reply past the transport's limit is a timeout; a request given a longer limit (a firmware
+    upload) waits for it, on the same kind of connection."""
+    transport, _ = _transport(canned, (0.6, OK), (0.6, OK), OK)
+    transport.timeout = 0.2
+    started = time.monotonic()
+    with pytest.raises(TransportError) as caught:
+        transport.send("GET", "/slow")
+    assert caught.value.kind == "timeout" and time.monotonic() - started < 0.55
+    assert transport.send("GET", "/slow", timeout=2.0).body == b"ok"
+    assert transport.send("GET", "/fast").body == b"ok"  # back to the transport's own limit

@@ -31,9 +31,10 @@ import re
 import select
 import socket
 import ssl
+import struct
+import sys
 import threading
 from dataclasses import dataclass
-from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from enforcer.drivers._wire.digest import Reply
@@ -154,15 +155,90 @@ _UNSAFE_TEXT = re.compile(r"[\x00-\x20\x7f]")  # never in a request target
 _UNSAFE_VALUE = re.compile(r"\r|\n")  # never in a header value: it would start another header
 
 
-class _Connection:
-    """One kept-alive connection: the socket and the buffered reader its replies are read from."""
+#: Plain sockets block in the kernel with its own timeouts (SO_RCVTIMEO, SO_SNDTIMEO), where a Python
+#: socket timeout polls before every send and receive: each system call lets the interpreter lock go, and
+#: with 20 threads reading a fleet every time it goes is a thread switch (the kernel's timeval is two longs
+#: on Linux; elsewhere, and for TLS, Python's timeouts).
+_KERNEL_TIMEOUTS = sys.platform == "linux"
+_TIMEVAL = struct.Struct("@ll")
 
-    def __init__(self, sock: socket.socket) -> None:
+
+class _Connection:
+    """One kept-alive connection: its socket, with its timeout, and what has been read of the next reply.
+
+    Replies are read with ``recv`` alone, a line or a length at a time from one buffer: a file object
+    over the socket would poll before every read.
+    """
+
+    def __init__(self, sock: socket.socket, *, kernel_timeouts: bool) -> None:
         self.sock = sock
-        self.reader = sock.makefile("rb")
+        self.kernel_timeouts = kernel_timeouts
+        self.timeout: float | None = None
+        self.buffer = bytearray()
+        if kernel_timeouts:
+            sock.settimeout(None)
+
+    def set_timeout(self, seconds: float) -> None:
+        """Each request's limit; a system call only when it changes."""
+        if seconds == self.timeout:
+            return
+        if self.kernel_timeouts:
+            whole, fraction = divmod(seconds, 1.0)
+            micro = int(fraction * 1_000_000) or (0 if whole else 1)  # a zero timeval would mean no timeout
+            value = _TIMEVAL.pack(int(whole), micro)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+        else:
+            self.sock.settimeout(seconds)
+        self.timeout = seconds
+
+    def sendall(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except BlockingIOError:  # the kernel's send timeout
+            raise TimeoutError("timed out") from None
+
+    def _fill(self) -> bool:
+        """Read what the device has sent next into the buffer; False at the end of the connection."""
+        try:
+            data = self.sock.recv(65536)
+        except BlockingIOError:  # the kernel's receive timeout
+            raise TimeoutError("timed out") from None
+        self.buffer += data
+        return bool(data)
+
+    def readline(self, limit: int) -> bytes:
+        """A line with its end, at most ``limit`` bytes of one (so that a longer line shows), or what is left
+        at the end of the connection."""
+        buffer = self.buffer
+        scanned = 0
+        while True:
+            end = buffer.find(b"\n", scanned, limit)
+            if end >= 0:
+                size = end + 1
+                break
+            if len(buffer) >= limit:
+                size = limit
+                break
+            scanned = len(buffer)
+            if not self._fill():
+                size = len(buffer)
+                break
+        line = bytes(buffer[:size])
+        del buffer[:size]
+        return line
+
+    def read(self, size: int = -1) -> bytes:
+        """``size`` bytes, fewer only at the end of the connection; every byte to the end with ``size`` < 0."""
+        buffer = self.buffer
+        while (size < 0 or len(buffer) < size) and self._fill():
+            pass
+        size = len(buffer) if size < 0 else min(size, len(buffer))
+        data = bytes(buffer[:size])
+        del buffer[:size]
+        return data
 
     def close(self) -> None:
-        self.reader.close()
         self.sock.close()
 
 
@@ -203,7 +279,7 @@ class Transport:
         except BaseException:
             sock.close()
             raise
-        return _Connection(sock)
+        return _Connection(sock, kernel_timeouts=_KERNEL_TIMEOUTS and not self._https)
 
     def send(
         self,
@@ -224,9 +300,9 @@ class Transport:
         try:
             if conn is None:
                 conn = self._conn = self._connect(limit)
-            conn.sock.settimeout(limit)
-            conn.sock.sendall(request)
-            status, authenticate, content, keep = _read_reply(conn.reader, method)
+            conn.set_timeout(limit)
+            conn.sendall(request)
+            status, authenticate, content, keep = _read_reply(conn, method)
         except TransportError:
             self.close()
             raise
@@ -266,7 +342,7 @@ def _request(method: str, target: str, host: str, headers: dict[str, str], body:
     return head + body if body else head
 
 
-def _read_reply(reader: BinaryIO, method: str) -> tuple[int, tuple[str, ...], bytes, bool]:
+def _read_reply(reader: _Connection, method: str) -> tuple[int, tuple[str, ...], bytes, bool]:
     """Status, every ``WWW-Authenticate`` value, the body, and whether the connection may be kept.
 
     HTTP/1.1 as devices speak it: a body framed by ``Content-Length``, chunked, or by the connection's
@@ -307,7 +383,7 @@ def _read_reply(reader: BinaryIO, method: str) -> tuple[int, tuple[str, ...], by
     return status, authenticate, content, keep
 
 
-def _read_headers(reader: BinaryIO) -> list[tuple[str, str]]:
+def _read_headers(reader: _Connection) -> list[tuple[str, str]]:
     """The header lines up to the blank one, as (lower-case name, value); a folded line continues the last."""
     headers: list[tuple[str, str]] = []
     while True:
@@ -330,7 +406,7 @@ def _read_headers(reader: BinaryIO) -> list[tuple[str, str]]:
             headers.append((name.strip().lower(), value.strip()))
 
 
-def _read_chunked(reader: BinaryIO) -> bytes:
+def _read_chunked(reader: _Connection) -> bytes:
     parts = []
     while True:
         line = reader.readline(_MAX_LINE + 1)
@@ -350,8 +426,22 @@ def _read_chunked(reader: BinaryIO) -> bytes:
     return b"".join(parts)
 
 
+_TCP_INFO = getattr(socket, "TCP_INFO", None)  # Linux
+_ESTABLISHED = 1  # tcpi_state, the first byte of struct tcp_info
+
+
 def _dropped(sock: socket.socket) -> bool:
-    """Whether an idle kept-alive socket was closed by the peer (it reads as ready: EOF or stray bytes)."""
+    """Whether an idle kept-alive socket was closed by the peer.
+
+    On Linux, from the connection's TCP state (a peer's FIN leaves it in CLOSE_WAIT, a reset in CLOSE):
+    ``getsockopt`` keeps the interpreter lock, where ``poll`` lets it go, and with 20 threads reading a
+    fleet every lock given up is a thread switch. Elsewhere, ``poll``: the socket reads as ready (EOF).
+    """
+    if _TCP_INFO is not None:
+        try:
+            return sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 1)[0] != _ESTABLISHED
+        except OSError:
+            return True
     poller = select.poll()  # not select(): it fails on descriptors above 1,023
     poller.register(sock, select.POLLIN)
     try:
