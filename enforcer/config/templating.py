@@ -12,11 +12,14 @@ import re
 from collections.abc import Mapping
 from functools import cache, lru_cache
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
+from enforcer.config._budget import LimitExceeded, bounded, shared_totals
 
-from enforcer.config._sandbox import BoundedEnvironment, LimitExceeded, bounded, shared_totals
+if TYPE_CHECKING:
+    import jinja2
+
+    from enforcer.config._sandbox import BoundedEnvironment
 
 __all__ = ["TemplateError", "is_template", "render", "render_file", "shared_totals", "substitute"]
 
@@ -25,6 +28,9 @@ from enforcer.errors import TemplateError
 
 @cache
 def _environment() -> BoundedEnvironment:
+    """The sandbox, imported with jinja2 when a string first needs more than a substitution."""
+    from enforcer.config._sandbox import BoundedEnvironment
+
     return BoundedEnvironment()
 
 
@@ -90,6 +96,8 @@ def substitute(text: str, context: Mapping[str, Any]) -> str | None:
 
 def render_file(source: str, context: Mapping[str, Any]) -> str:
     """Render a whole template (an inventory string, or an SSH client's config file)."""
+    import jinja2
+
     multiline = "\n" in source.rstrip("\n")
     try:
         with bounded():

@@ -69,3 +69,20 @@ def test_each_path_is_resolved_once_per_load(tmp_path: Path, monkeypatch: pytest
     inventory = load_inventory(tmp_path / "inventory", Diagnostics())
     assert inventory is not None and sum(len(s.devices) for s in inventory.sites) == 24
     assert sorted(resolved) == sorted(set(resolved))
+
+
+def test_a_fleet_of_substitutions_never_imports_jinja2(tmp_path: Path) -> None:
+    """The generated fleet's strings are all ``{{ name }}`` substitutions: jinja2 (13 ms to import) is not
+    needed, and the sandbox is imported only when a string needs it."""
+    import subprocess
+    import sys
+
+    generate(tmp_path / "fleet", sites=2, cameras=2, seed=1)
+    probe = (
+        "import sys; from pathlib import Path; from enforcer.config.diagnostics import Diagnostics; "
+        "from enforcer.config.playbook import load_playbook; "
+        f"assert load_playbook(Path({str(tmp_path / 'fleet' / 'site.yml')!r}), Diagnostics()) is not None; "
+        "print('jinja2' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
