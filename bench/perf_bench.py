@@ -164,23 +164,25 @@ class Lab:
         served, lab_cpu = self.counters()
         offsets = self._offsets()
         limit = None if open_files is None else (lambda: _open_files(open_files))
-        with tempfile.TemporaryFile() as err:
-            start = time.perf_counter()
-            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, preexec_fn=limit)
-            _, status, usage = os.wait4(process.pid, 0)
-            wall = time.perf_counter() - start
-            process.returncode = os.waitstatus_to_exitcode(status)
-            if process.returncode:
+        with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as report:
+            shim = [sys.executable, "-S", "-c", SHIM, str(report.fileno()), *command]
+            process = subprocess.Popen(
+                shim, stdout=subprocess.DEVNULL, stderr=err, preexec_fn=limit, pass_fds=(report.fileno(),)
+            )
+            process.wait()
+            report.seek(0)
+            code, wall, cpu, peak_kb = json.loads(report.read())
+            if code:
                 err.seek(0)
                 tail = err.read().decode(errors="replace").strip().splitlines()[-3:]
-                print(f"  ! {' '.join(command[:3])}… exit {process.returncode}: {' / '.join(tail)}", flush=True)
+                print(f"  ! {' '.join(command[:3])}… exit {code}: {' / '.join(tail)}", flush=True)
         served_after, lab_after = self.counters()
         failed, locks = self._events_since(offsets)
         return Figures(
             wall=wall,
-            cpu=usage.ru_utime + usage.ru_stime,
-            rss_mb=usage.ru_maxrss / 1024,
-            code=process.returncode,
+            cpu=cpu,
+            rss_mb=peak_kb / 1024,
+            code=code,
             requests=served_after - served,
             failed_logins=failed,
             locks=locks,
@@ -219,6 +221,22 @@ class Lab:
         path = folder / f"{workload}.requests.json"
         path.write_text(json.dumps(plan), encoding="utf-8")
         return path
+
+
+#: Runs the measured command and reports its exit code, wall, CPU-s (its children's too) and peak RSS to the
+#: file descriptor in argv[1]. A small process of its own forks it: on Linux a process's peak RSS counts the
+#: memory of the process it was forked from, and this benchmark's own grows with the fleets it generates.
+SHIM = """
+import json, os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+report = [os.waitstatus_to_exitcode(status), wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss]
+os.write(int(sys.argv[1]), json.dumps(report).encode())
+"""
 
 
 def _open_files(limit: int) -> None:
