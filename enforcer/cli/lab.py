@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK, Parser
+from enforcer.lab.generate.clients import CLIENT_KINDS, parse_clients
 from enforcer.lab.generate.generator import VENDORS, generate, parse_problems, parse_share
 from enforcer.lab.spec import PROBLEMS
 
@@ -62,6 +63,13 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     gen.add_argument("--https-share", type=float, default=0.0, metavar="SHARE", help="share of recorders on HTTPS")
     gen.add_argument("--organisation", default="lab-msp", help="the MSP's name")
+    gen.add_argument(
+        "--clients",
+        type=_argument(parse_clients),
+        default=(),
+        metavar="LIST",
+        help=f"client kinds every site gets, holding its current credentials: comma list of {', '.join(CLIENT_KINDS)}",
+    )
     gen.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write (missing or empty)")
     gen.set_defaults(run=_generate)
 
@@ -123,13 +131,15 @@ def _generate(args: argparse.Namespace, out: Console, err: Console) -> int:
             problem_share=args.problem_share,
             https_share=args.https_share,
             organisation=args.organisation,
+            clients=args.clients,
         )
     except (ValueError, FileExistsError) as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}")
         return EXIT_ERROR
     problems = sum(len(d.problems) for d in spec.devices) + sum(len(c.problems) for c in spec.clients)
+    clients = len(spec.clients) + len(spec.milestone)
     out.print(
-        f"[bold green]✓[/] wrote {escape(str(args.out))}: {len(spec.devices)} devices, {len(spec.clients)} clients, "
+        f"[bold green]✓[/] wrote {escape(str(args.out))}: {len(spec.devices)} devices, {clients} clients, "
         f"{problems} seeded problems"
     )
     out.print(f"  serve it:    enforce lab serve {escape(str(args.out))}")
@@ -171,6 +181,7 @@ def _announce(directory: Path, ready: threading.Event, out: Console) -> None:
     ready.wait()
     info = json.loads((directory / "lab.ready.json").read_text(encoding="utf-8"))
     out.print(
-        f"[bold green]lab ready:[/] {len(info['devices'])} devices, {len(info['clients'])} clients "
+        f"[bold green]lab ready:[/] {len(info['devices'])} devices, "
+        f"{len(info['clients']) + len(info.get('milestone', []))} clients "
         f"(details in {escape(str(directory / 'lab.ready.json'))}; Ctrl-C to stop)"
     )

@@ -1,7 +1,8 @@
 """A running simulated fleet: every device of a :class:`LabSpec` on its own loopback address.
 
-One asyncio event loop, in a background thread, serves all devices, runs every recorder's channel
-loop and every simulated client. The lab writes three files under ``directory``:
+One asyncio event loop, in a background thread, serves all devices and every Milestone management
+server, runs every recorder's channel loop, every recording server's and every simulated client. The
+lab writes three files under ``directory``:
 
 - ``lab.ready.json`` once everything listens (atomically): devices, clients, file paths;
 - ``lab.state.json``, the same document, rewritten atomically whenever an account, a firmware,
@@ -38,11 +39,12 @@ from enforcer.lab.dahua.device import DahuaDevice
 from enforcer.lab.device import SimDevice
 from enforcer.lab.events import EventLog
 from enforcer.lab.isapi.device import HikDevice
+from enforcer.lab.milestone import MilestoneServer
 from enforcer.lab.net.httpserver import Endpoint
 from enforcer.lab.net.tls import server_context, write_certificate
 from enforcer.lab.network import NoFreeBlock, choose, relocate, vars_text
 from enforcer.lab.recorder import ChannelPoller
-from enforcer.lab.spec import FAMILY, Family, LabDevice, LabSpec
+from enforcer.lab.spec import FAMILY, Family, LabDevice, LabMilestone, LabSpec
 
 T = TypeVar("T")
 FLUSH_SECONDS = 0.05
@@ -95,9 +97,9 @@ class Fleet:
         self.cert_path: Path | None = None
         self.events = EventLog(self.events_path)
         self.idle_seconds = idle_seconds
-        names = [d.name for d in spec.devices]
+        names = [d.name for d in spec.devices] + [m.name for m in spec.milestone]
         if len(set(names)) != len(names):
-            raise LabError("device names must be unique")
+            raise LabError("device and Milestone server names must be unique")
         self.devices: dict[str, SimDevice] = {
             d.name: make_device(d, self, nonce_seconds=nonce_seconds) for d in spec.devices
         }
@@ -105,6 +107,7 @@ class Fleet:
         self.endpoints: dict[str, Endpoint] = {}
         self.pollers: dict[str, ChannelPoller] = {}
         self.clients: dict[str, SimulatedClient] = {c.name: make_client(c, self) for c in spec.clients}
+        self.milestones: dict[str, MilestoneServer] = {m.name: MilestoneServer(m, self) for m in spec.milestone}
         self._dirty = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -117,6 +120,10 @@ class Fleet:
 
     def state_changed(self) -> None:
         self._dirty = True
+
+    def spawn(self, coro: Any) -> None:
+        """Run ``coro`` on the loop, cancelled when the lab stops (a Milestone task, a poll)."""
+        self._spawn(coro)
 
     def call_later(self, device_seconds: float, callback: Callable[[], None]) -> None:
         assert self._loop is not None
@@ -218,6 +225,37 @@ class Fleet:
             ],
         }
 
+    def _milestone_doc(self, server: MilestoneServer) -> dict[str, Any]:
+        m: LabMilestone = server.spec
+        return {
+            "name": m.name,
+            "site": m.site,
+            "address": m.address,
+            "port": m.port,
+            "scheme": m.scheme,
+            "url": f"{m.scheme}://{m.address}:{m.port}",
+            "username": m.username,
+            "password": m.password,
+            "up": self.is_up(m.name),
+            "problems": list(m.problems),
+            "hardware": [
+                {
+                    "id": h.id,
+                    "device": h.device,
+                    "name": h.name,
+                    "address": h.address,
+                    "port": h.port,
+                    "user": h.user,
+                    "password": h.password,
+                    "driver": h.driver,
+                    "enabled": h.enabled,
+                    "password_last_modified": h.password_last_modified,
+                    **server.recording.status(h),
+                }
+                for h in m.hardware
+            ],
+        }
+
     def document(self) -> dict[str, Any]:
         """The ready/state document (call on the loop thread, or use :meth:`state`)."""
         return {
@@ -243,6 +281,7 @@ class Fleet:
                 }
                 for c in self.clients.values()
             ],
+            "milestone": [self._milestone_doc(m) for m in self.milestones.values()],
         }
 
     def _write_state(self) -> None:
@@ -295,6 +334,8 @@ class Fleet:
                 self._spawn(poller.run())
         for client in self.clients.values():
             self._spawn(client.run())
+        for server in self.milestones.values():
+            server.started()
         self._spawn(self._housekeeping())
         self._write_state()
         write_atomic(self.ready_path, json.dumps({**self.document(), "ready": True}, indent=1))
@@ -317,6 +358,7 @@ class Fleet:
 
     async def _start_endpoints(self) -> None:
         https = [d.address for d in self.spec.devices if d.scheme == "https"]
+        https += [m.address for m in self.spec.milestone if m.scheme == "https"]
         tls = None
         if https:
             self.cert_path, key_path = write_certificate(self.directory, https)
@@ -334,6 +376,20 @@ class Fleet:
                 await endpoint.start()
             except OSError as exc:
                 raise LabError(f"{dev.name}: cannot listen on {dev.spec.address}:{dev.spec.port}: {exc}") from exc
+        for server in self.milestones.values():
+            m = server.spec
+            endpoint = Endpoint(
+                server.handle,
+                m.address,
+                m.port,
+                ssl_context=tls if m.scheme == "https" else None,
+                server_header=server.server_header,
+            )
+            self.endpoints[m.name] = endpoint
+            try:
+                await endpoint.start()
+            except OSError as exc:
+                raise LabError(f"{m.name}: cannot listen on {m.address}:{m.port}: {exc}") from exc
 
     def _endpoints(self) -> dict[tuple[str, int], str]:
         """Each device by the (address, port) a client reaches it on: its web port, and its SDK port."""
@@ -458,6 +514,14 @@ class Fleet:
 
     def client_status(self, client: str) -> dict[str, object]:
         return self.call(lambda: self.clients[client].status())
+
+    def milestone(self, name: str) -> dict[str, Any]:
+        """The current state of one Milestone server (stored passwords included)."""
+        return self.call(lambda: self._milestone_doc(self.milestones[name]))
+
+    def expire_milestone_tokens(self, name: str) -> None:
+        """Every bearer token of a Milestone server dies now (as after a server restart)."""
+        self.call(self.milestones[name].tokens.revoke_all)
 
     def flush(self) -> None:
         """Write pending events and, if anything changed, the state file."""

@@ -14,7 +14,8 @@
         firmware/*.dav         lab firmware images, with their sha256 in fleet.yml
 
 Site ``i`` (from 0) is ``site-{i+1:03}``; its devices listen on ``127.(10 + i // 250).(i % 250).d``,
-recorder ``d=1``, cameras ``d=2…``; viewers have their own sources in ``127.200+.x.10``. Device names
+recorder ``d=1``, cameras ``d=2…``, a Milestone server (``--clients milestone``) ``d=254``; viewers have
+their own sources in ``127.200+.x.10``. Device names
 (``nvr-001``, ``cam-001-01``) are unique across the fleet, as the lab keys devices by name. Every
 random choice comes from ``random.Random(seed)``: a seed reproduces the fleet (the vault files'
 salts are fresh, so those differ byte for byte but decrypt to the same content).
@@ -40,6 +41,10 @@ viewer) and means exactly:
 
 The four admin-password problems go to different devices of a site; the others to any device.
 
+``clients`` adds clients of those kinds to every site, holding the site's current credentials (stale once
+enforcer changes them): :mod:`enforcer.lab.generate.clients` has one writer per kind. With a Milestone
+server, every password drawn is letters and digits only, as Milestone stores no other.
+
 ``vendor`` is ``hikvision``, ``annke``, ``dahua``, ``amcrest`` or ``mixed``: site ``i`` of a mixed
 fleet is all of vendor ``MIXED[i % 4]`` (a recorder records its own vendor's cameras), and the sites
 whose lock defaults differ from the first site's join a group that holds them. Models and firmware are
@@ -49,7 +54,6 @@ files in :mod:`enforcer.lab.generate.repo`.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import string
@@ -57,14 +61,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from enforcer.lab.generate.models import CAMERAS, FAMILY, RECORDERS, VIEWERS, Family, Model
-from enforcer.lab.generate.profile import DAHUA_ATTEMPTS, default_lock, draw_lock, failure_window, profile, serial
+from enforcer.lab.generate.clients import MILESTONE_HOST, VIEWER_INTERVAL, WRITERS, SiteBuild, check_clients, viewer
+from enforcer.lab.generate.models import CAMERAS, FAMILY, RECORDERS, Family, Model
+from enforcer.lab.generate.profile import (
+    DAHUA_ATTEMPTS,
+    default_lock,
+    draw_lock,
+    failure_window,
+    illegal_basic_logon,
+    profile,
+    serial,
+)
 from enforcer.lab.generate.repo import GROUP_NAMES, HTTP_PORT, lock_text, write_repo
 from enforcer.lab.spec import (
     PROBLEMS,
     LabAccount,
     LabChannel,
-    LabClient,
     LabDevice,
     LabLockPolicy,
     LabSpec,
@@ -77,6 +89,7 @@ __all__ = [
     "HTTP_PORT",
     "MIXED",
     "VENDORS",
+    "VIEWER_INTERVAL",
     "format_share",
     "generate",
     "parse_problems",
@@ -93,7 +106,6 @@ ENFORCER_SOURCE = "127.0.0.1"
 BASE = 10
 VARS_FILE = "inventory/lab.yml"
 MAX_SITES = 250 * 55  # second octets 10..199 for devices, 200..254 for viewers
-VIEWER_INTERVAL = 5.0
 WEAK_PASSWORDS = ("12345678", "11111111", "88888888", "password", "qwertyui", "abcdefgh", "666666", "admin")
 CREDENTIAL_PROBLEMS = ("stale_channel", "default_password", "weak_password", "unknown_password")
 # No ' " ; : & (Dahua refuses them, dahua-cgi.md §4), and nothing a URL query or YAML would mangle.
@@ -144,6 +156,7 @@ def generate(
     problem_share: float | Mapping[str, float] = 1.0,
     https_share: float = 0.0,
     organisation: str = "lab-msp",
+    clients: Sequence[str] = (),
 ) -> LabSpec:
     """Write a simulated fleet's repository into ``out`` (missing or empty) and return its lab spec.
 
@@ -160,13 +173,21 @@ def generate(
         https_share: the share of recorders served over HTTPS (the inventory trusts
             ``../lab.cert.pem``, the certificate ``enforce lab serve`` writes beside ``lab.spec.json``).
         organisation: the MSP's name.
+        clients: client kinds to add to every site (``milestone``, ``viewer``: see
+            :mod:`enforcer.lab.generate.clients`).
     """
     chosen = _check_problems(problems)
+    kinds = check_clients(clients)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 _.-]*", organisation):
         raise ValueError("organisation must be a name: letters, digits, spaces, '_', '.', '-'")
     _check_options(sites, cameras, vendor, chosen, thresholds, problem_share, https_share)
+    if "milestone" in kinds and cameras >= MILESTONE_HOST - 1:
+        raise ValueError(
+            f"a site's Milestone server listens on .{MILESTONE_HOST}: use at most {MILESTONE_HOST - 2} cameras"
+        )
     rng = random.Random(seed)
     fleet = _Fleet(rng, vendor, cameras, tuple(thresholds) if thresholds else None, https_share)
+    fleet.kinds, fleet.alphanumeric = kinds, "milestone" in kinds
     for i, site_problems in enumerate(_assign(rng, sites, cameras, chosen, problem_share)):
         fleet.add_site(i, sites, site_problems)
     command = f"--sites {sites} --cameras {cameras} --vendor {vendor} --seed {seed}"
@@ -176,6 +197,7 @@ def generate(
     command += f" --thresholds {','.join(map(str, thresholds))}" if thresholds else ""
     command += f" --https-share {https_share:g}" if https_share else ""
     command += f" --organisation {organisation}" if organisation != "lab-msp" else ""
+    command += f" --clients {','.join(kinds)}" if kinds else ""
     grouped = sorted({f for f in fleet.families if f != fleet.family})
     write_repo(out, fleet, organisation=organisation, command=command, family=fleet.family, grouped=grouped)
     return fleet.spec
@@ -268,6 +290,8 @@ class _Fleet:
     models: dict[str, Model] = field(default_factory=dict)
     sites_yaml: list[str] = field(default_factory=list)
     families: set[Family] = field(default_factory=set)  # of the sites built so far
+    kinds: tuple[str, ...] = ()  # the client kinds every site gets
+    alphanumeric: bool = False  # letters and digits only (a Milestone server stores no other)
 
     @property
     def family(self) -> Family:
@@ -275,8 +299,14 @@ class _Fleet:
         return FAMILY[site_vendor(self.vendor, 0)]
 
     def password(self) -> str:
-        """16 characters (the most Hikvision accepts) from every character class: valid for every vendor."""
+        """16 characters (the most Hikvision accepts) from every character class: valid for every vendor
+        (and, ``alphanumeric``, for Milestone: an upper-case and a lower-case letter and a digit, nothing else)."""
         rng = self.rng
+        if self.alphanumeric:
+            chars = [rng.choice(c) for c in (string.ascii_lowercase, string.ascii_uppercase, string.digits)]
+            chars += rng.choices(string.ascii_letters + string.digits, k=13)
+            rng.shuffle(chars)
+            return "".join(chars)
         chars = [rng.choice(c) for c in (string.ascii_lowercase, string.ascii_uppercase, string.digits, _SYMBOLS)]
         chars += rng.choices(_ALPHABET, k=12)
         rng.shuffle(chars)
@@ -301,6 +331,7 @@ class _Fleet:
             lines.append("    cameras:")
         camera_models, weights = zip(*CAMERAS[vendor], strict=True)
         cam_width = max(2, len(str(self.cameras)))
+        cameras: list[LabDevice] = []
         for k in range(1, self.cameras + 1):
             model = self.rng.choices(camera_models, weights)[0]
             name = f"cam-{tag}-{k:0{cam_width}}"
@@ -311,8 +342,14 @@ class _Fleet:
             # real ones do; the Dahua lab stores the camera's HTTP port (RemoteDevice.HttpPort)
             port = camera.sdk_port if FAMILY[vendor] == "isapi" else camera.port
             recorder.channels.append(LabChannel(k, camera.name, camera.address, port, "admin", admin))
+            cameras.append(camera)
+        build = SiteBuild(self, site, tag, i, vendor, net, self.net, recorder, cameras, [])
         if "stale_viewer" in problems:
-            self.viewer(site, vendor, tag, i, recorder, lines)
+            viewer(build, ["stale_viewer"])
+        for kind in self.kinds:
+            WRITERS[kind](build)
+        if build.lines:
+            lines += ["    clients:", *build.lines]
         self.sites_yaml += lines
 
     def device(
@@ -362,6 +399,7 @@ class _Fleet:
             sdk_port=SDK_PORTS[family],
         )
         device.profile.failure_window_seconds = failure_window(device.serial)
+        device.profile.illegal_basic_logon = illegal_basic_logon(family, role, device.firmware_version, device.serial)
         self.spec.devices.append(device)
         extra = [f'address: "{self.net}.{address.rsplit(".", 1)[1]}"']
         if recorder:
@@ -392,15 +430,3 @@ class _Fleet:
         self.desired[f"{name}/admin"] = strong
         self.store.append((device_id, "admin", current, previous))
         return actual
-
-    def viewer(self, site: str, vendor: str, tag: str, i: int, recorder: LabDevice, lines: list[str]) -> None:
-        """The app on a PC or phone that holds the recorder's ``operator`` password (``stale_viewer``)."""
-        name, source = f"viewer-{tag}", f"127.{200 + i // 250}.{i % 250}.10"
-        operator = recorder.accounts[1]
-        client = LabClient(name, site, "viewer", source, recorder.name, operator.name, operator.password)
-        client.interval_seconds, client.problems = VIEWER_INTERVAL, ["stale_viewer"]
-        self.spec.clients.append(client)
-        what = self.rng.choice(VIEWERS[vendor])
-        lines += ["    clients:", f"      {name}:", "        kind: manual", f"        what: {json.dumps(what)}"]
-        lines += [f"        address: {source}", '        contact: "site manager"']
-        lines += [f"        holds: [{{device: {recorder.name}, user: {operator.name}}}]"]
