@@ -24,6 +24,7 @@
     │   └── Refusal                      it answered a request with an error of its own
     └── WireError                        a reply drivers cannot use, before it is put in a device's terms
         ├── TransportError               no whole reply (drivers raise it on as TransportFailed)
+    ├── UpgradeRefused               a WebSocket upgrade answered with a plain HTTP status
         ├── DigestError                  a digest challenge or exchange that cannot go on
         │   ├── BasicOnly                the device offers only Basic authentication
         │   └── Blocked                  the device refuses our source before authentication
@@ -192,6 +193,14 @@ class TransportError(WireError):
     def __init__(self, kind: str, detail: str) -> None:
         self.kind, self.detail = kind, detail
         super().__init__(detail)
+
+
+class UpgradeRefused(WireError):
+    """A WebSocket upgrade answered with a plain HTTP ``status`` (and ``body``), not ``101``."""
+
+    def __init__(self, status: int, body: bytes = b"") -> None:
+        self.status, self.body = status, body
+        super().__init__(f"HTTP {status} to the WebSocket upgrade")
 
 
 class DigestError(WireError):

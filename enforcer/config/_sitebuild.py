@@ -26,7 +26,7 @@ from enforcer.config.diagnostics import Diagnostics, Location
 from enforcer.config.secrets import SecretResolver
 from enforcer.config.templating import is_template, render
 from enforcer.credentials.secret import Secret
-from enforcer.drivers.registry import driver_for
+from enforcer.drivers.registry import client_for, driver_for
 from enforcer.errors import SecretError, TemplateError
 from enforcer.model import (
     TLS,
@@ -251,6 +251,8 @@ class SiteBuilder:
                     self.doc.where((*at, "holds", i)),
                     f"{device} declares no account {user!r}: this credential path is not managed",
                 )
+            else:
+                self._check_held(cname, kind, target, user, self.doc.where((*at, "holds", i)))
             holds.append(Hold(device, user))
         secret = {k: self._secret(v, self.doc.where((*at, k))) for k, v in values.items() if is_secret(v)}
         files = tuple(
@@ -276,6 +278,23 @@ class SiteBuilder:
         for i, f in enumerate(values.get("files", [])):
             self._check_template(client, f["template"], by_name, self.doc.where((*at, "files", i, "template")))
         return client
+
+    def _check_held(self, cname: str, kind: str, device: Device, user: str, where: Location) -> None:
+        """A declared password the client would refuse to store is an error here, so that no change starts that
+        the client phase would stop halfway (the devices changed, the client left with the old password)."""
+        try:
+            rules = getattr(client_for(kind), "password_rules", None)
+        except LookupError:
+            return  # no driver for the kind: the plan blocks what it holds
+        account = device.account(user)
+        password = account.password if account is not None and account.present else None
+        problem = rules.problem(password.reveal()) if rules is not None and password is not None else None
+        if problem is not None:
+            self.diagnostics.error(
+                where,
+                f"{cname} ({kind}) would refuse {device.name}'s {user} password: {problem}",
+                f"choose a password for {device.name}'s {user} that both accept (the secret itself is never shown)",
+            )
 
     def _check_template(self, client: Client, name: str, devices: dict[str, Device], where: Location) -> None:
         """Render the template with masked passwords now, so a bad template fails validation, not apply."""

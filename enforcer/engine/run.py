@@ -16,7 +16,7 @@ from enforcer.credentials.guard import LoginGuard
 from enforcer.credentials.keyring import Keyring, Known
 from enforcer.credentials.store import CredentialStore
 from enforcer.drivers.base import DeviceDriver, DriverOptions
-from enforcer.drivers.client import ClientDriver
+from enforcer.drivers.client import ClientDriver, ClientFacts
 from enforcer.drivers.registry import client_for, client_kinds, driver_for
 from enforcer.engine.executor import (
     Event,
@@ -52,9 +52,12 @@ class PlayRun:
     keyring: Keyring = field(init=False)
     drivers: dict[str, DeviceDriver] = field(default_factory=dict)
     clients: dict[str, ClientDriver] = field(default_factory=dict)
+    client_facts: dict[str, ClientFacts] = field(default_factory=dict)
     checklist: list[Step] = field(default_factory=list)  # manual clients to update, after apply
 
     def __post_init__(self) -> None:
+        if self.options.time_scale != self.time_scale:  # client drivers scale the waits they choose
+            self.options = replace(self.options, time_scale=self.time_scale)
         inventory = self.play.inventory
         path = inventory.credential_store or Path(inventory.path) / "credentials.vault"
         if path.exists() and inventory.vault_password is None:
@@ -78,14 +81,17 @@ class PlayRun:
         return self.clients[client.id]
 
     def gather_clients(self) -> dict[str, str]:
-        """Read every client with an API once (preflight): by client id, why one cannot be reached. A client
-        kind with no driver is not read here; the plan blocks the changes it would hold stale."""
+        """Read every client with an API once (preflight), with the credential paths the inventory says it
+        holds: by client id, why one cannot be read or does not hold them as declared (its facts are kept in
+        ``client_facts``). A client kind with no driver is not read here; the plan blocks the changes it
+        would hold stale."""
         kinds = client_kinds()
-        clients = [c for s in self.play.selected() for c in s.clients if kinds.get(c.kind)]
+        clients = [(s, c) for s in self.play.selected() for c in s.clients if kinds.get(c.kind)]
 
-        def read(client: Client) -> tuple[str, str | None]:
+        def read(pair: tuple[Site, Client]) -> tuple[str, str | None]:
+            site, client = pair
             try:
-                self.open_client(client).facts()
+                self.client_facts[client.id] = self.open_client(client).facts(held_of(site, client.holds))
             except EnforcerError as exc:
                 return client.id, str(exc)
             return client.id, None

@@ -74,8 +74,11 @@ def plan_site(
     off, keeping out the site's manual clients that hold it.
 
     A change whose stale holders cannot all be handled fails the site before any device is touched: a
-    client kind with no driver (``kinds``), one that could not be reached (``client_failures``), or one
-    with no API and no address to keep it out by.
+    client kind with no driver (``kinds``), one that could not be read or does not hold the paths the
+    inventory says (``client_failures``), or one with no API and no address to keep it out by.
+
+    An API client left isolated, or holding a device left isolated, by an earlier run is updated before
+    the release (that run may have changed the device and died before the client phase).
     """
     failed = [f"{d.name}: {failures[d.id]}{_refused_there(site, facts, d)}" for d in site.devices if d.id in failures]
     if failed:
@@ -107,7 +110,9 @@ def plan_site(
             error=f"no working credential for {', '.join(lost)}: no stored password was accepted",
         )
     stale = _stale_paths(site, pending)
+    owed = _owed(site, isolated, recorded, kinds)
     stuck = _unhandled(stale, kinds, client_failures or {}) + _unfilterable(facts, stale, kinds)
+    stuck += _unread(site, owed, client_failures or {})
     if stuck:
         return SitePlan(
             site.name,
@@ -127,7 +132,7 @@ def plan_site(
     for change in pending:
         if change.kind == "channel":
             steps.append(_channel_step(site, facts, change))
-    _clients(site, stale, steps, kinds)
+    _clients(site, stale, steps, kinds, owed)
     _release(site, stale, steps)
     for device in site.devices:
         if device.id in isolated and not any(s.target == device.id and s.phase == "release" for s in steps):
@@ -193,7 +198,7 @@ def _unhandled(stale: list[StalePath], kinds: ClientKinds, failures: Mapping[str
             holds = f"{client.name} holds {path.device.name}'s {path.user} password"
             why = f"{holds} and no driver handles {client.kind} clients"
         elif client.id in failures:
-            why = f"{client.name} holds {path.device.name}'s {path.user} password and cannot be reached: "
+            why = f"{client.name} holds {path.device.name}'s {path.user} password and could not be read: "
             why += failures[client.id]
         elif not kinds[client.kind] and not client.address and path.device.isolation != "none":
             why = (
@@ -332,9 +337,44 @@ def _channel_step(site: Site, facts: Mapping[str, DeviceFacts], change: Change) 
     return Step(site.name, "channels", recorder.id, kind, (change,), change.reason)
 
 
-def _clients(site: Site, stale: list[StalePath], steps: list[Step], kinds: ClientKinds) -> None:
+def _owed(
+    site: Site, isolated: frozenset[str], recorded: frozenset[str], kinds: ClientKinds
+) -> dict[str, list[HoldRef]]:
+    """The credential paths of API clients that an interrupted run may have left stale: every path of a client
+    it left isolated, and each path to a device it left isolated. That run may have changed the device and
+    died before the client phase; an update with the declared password costs nothing if it did not, and
+    releasing without one would let the client lock the device."""
+    owed: dict[str, list[HoldRef]] = {}
     for client in site.clients:
-        holds = tuple(HoldRef(p.device.name, p.user) for p in stale if p.client == client)
+        if not kinds.get(client.kind):
+            continue
+        for hold in client.holds:
+            device = site.device(hold.device)
+            if client.id in recorded or (device is not None and device.id in isolated):
+                owed.setdefault(client.id, []).append(HoldRef(hold.device, hold.user))
+    return owed
+
+
+def _unread(site: Site, owed: dict[str, list[HoldRef]], failures: Mapping[str, str]) -> list[str]:
+    """Clients that may hold a stale password since an interrupted run, and cannot be read to update them."""
+    out = []
+    for client in site.clients:
+        if client.id in owed and client.id in failures:
+            devices = ", ".join(dict.fromkeys(h.device for h in owed[client.id]))
+            out.append(
+                f"{client.name} may hold an old password of {devices} (an earlier run was interrupted while they "
+                f"were isolated) and could not be read: {failures[client.id]}"
+            )
+    return out
+
+
+def _clients(
+    site: Site, stale: list[StalePath], steps: list[Step], kinds: ClientKinds, owed: Mapping[str, list[HoldRef]]
+) -> None:
+    for client in site.clients:
+        holds = tuple(dict.fromkeys([HoldRef(p.device.name, p.user) for p in stale if p.client == client]))
+        if kinds.get(client.kind):
+            holds = tuple(dict.fromkeys([*holds, *owed.get(client.id, [])]))
         if not holds:
             continue
         if kinds.get(client.kind):

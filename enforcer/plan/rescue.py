@@ -7,7 +7,8 @@ video is lost as well. So, after a failure, each isolation of the plan is releas
 - a password on the device may have changed (an account step on it ran, or the isolation was left by
   an earlier run, whose changes are unknown), and
 - a holder of the old password is still not updated: the recorder whose channel was not rewritten, a
-  client with an API that was not updated, a manual client that is not kept out by address.
+  client with an API that was not updated (one holding a device left isolated by an earlier run, too),
+  a manual client that is not kept out by address.
 
 Releases run in plan order; what stays isolated is said, with why, in the site's result.
 
@@ -67,9 +68,12 @@ def _unsafe(plan: SitePlan, target: str, isolate: Step | None, outcomes: Mapping
     )
     if not changed:
         return ""
-    if isolate is None:  # left by an earlier run: its channel, if planned, must have gone first
+    if isolate is None:  # left by an earlier run: its channel and client updates, if planned, must have gone first
         pending = [s for s in plan.steps if _channel_of(s, target) and s.id not in done]
-        return f"its recorder's channel for it was not rewritten ({_name(pending[0].target)})" if pending else ""
+        if pending:
+            return f"its recorder's channel for it was not rewritten ({_name(pending[0].target)})"
+        owed = [s for s in plan.steps if _update_of(s, target) and s.id not in done]
+        return f"{_name(owed[0].target)} was not updated with its password" if owed else ""
     assert isinstance(isolate.kind, IsolateFilter)
     stale = [h for h in isolate.kind.holders if not _updated(plan, h, target, isolate.kind.keep_blocked, done)]
     if not stale:
@@ -87,6 +91,12 @@ def _updated(plan: SitePlan, holder: str, target: str, keep_blocked: tuple[str, 
         if step.target == holder and isinstance(step.kind, Checklist):
             return step.kind.address is not None and step.kind.address in keep_blocked
     return False
+
+
+def _update_of(step: Step, device: str) -> bool:
+    """Whether ``step`` updates a client's credentials for ``device`` (an id)."""
+    name = _name(device)
+    return isinstance(step.kind, UpdateClient) and any(h.device == name for h in step.kind.holds)
 
 
 def _channel_of(step: Step, camera: str) -> bool:

@@ -36,7 +36,7 @@ from enforcer.model import (
 )
 from enforcer.plan.artifact import PHASES, Plan, SitePlan
 from enforcer.plan.planner import plan_site
-from enforcer.plan.steps import ReleaseFilter
+from enforcer.plan.steps import HoldRef, ReleaseFilter, UpdateClient
 
 ALL = frozenset({"credentials", "lock_policy", "firmware"})
 OLD, NEW, CAM = Secret("Old-Pass-1234", "store"), Secret("New-Pass-5678", "vault"), Secret("Cam-Pass-9012", "vault")
@@ -484,7 +484,7 @@ def test_a_change_whose_holder_cannot_be_handled_is_blocked_before_any_device() 
     desk = Client("s", "desk", "manual", (Hold("nvr", "admin"),), ManualSettings("iVMS"), None)
     for clients, options, words in (
         ((vms,), {"kinds": {"manual": False}}, "no driver handles milestone clients"),
-        ((vms,), {"client_failures": {"s/vms": "HTTP 401 from the token endpoint"}}, "cannot be reached: HTTP 401"),
+        ((vms,), {"client_failures": {"s/vms": "HTTP 401 from the token endpoint"}}, "could not be read: HTTP 401"),
         ((desk,), {}, "no API and no address to keep it out by"),
     ):
         site = site_of(nvr, clients=clients)
@@ -498,11 +498,38 @@ def test_a_change_whose_holder_cannot_be_handled_is_blocked_before_any_device() 
     assert plan_site(site, fs, {}, ALL, known).error is None
 
 
-def test_a_client_left_isolated_by_an_earlier_run_is_released() -> None:
+def test_a_client_left_isolated_by_an_earlier_run_is_updated_then_released() -> None:
+    """The run that isolated it may have changed the device and died before the client phase: the client gets
+    the declared password before it is put back (harmless if the device never changed)."""
     nvr = device("nvr", "recorder")
     vms = Client("s", "vms", "milestone", (Hold("nvr", "admin"),), MilestoneSettings("https://vms"), "10.0.0.66")
     site = site_of(nvr, clients=(vms,))
     fs, known = converged(site)
     plan = plan_site(site, fs, {}, ALL, known, recorded=frozenset({vms.id}))
-    assert actions(plan) == [("release", "release_client", "vms"), ("verify", "verify", "s")]
+    assert actions(plan) == [
+        ("clients", "update_client", "vms"),
+        ("release", "release_client", "vms"),
+        ("verify", "verify", "s"),
+    ]
     assert [(c.device, c.kind) for c in plan.pending] == [(vms.id, "isolation")]
+    failed = plan_site(site, fs, {}, ALL, known, recorded=frozenset({vms.id}), client_failures={vms.id: "HTTP 503"})
+    assert failed.steps == () and failed.error is not None and "may hold an old password of nvr" in failed.error
+
+
+def test_a_device_left_isolated_is_released_only_after_its_api_clients_are_updated() -> None:
+    """A killed run isolated the recorder by IP filter, changed its password and died: the rerun sees no password
+    change, but the VMS still holds the old one. It is updated before the filter opens; the manual viewer is not
+    (it is kept out by address)."""
+    nvr = device("nvr", "recorder")
+    vms = Client("s", "vms", "milestone", (Hold("nvr", "admin"),), MilestoneSettings("https://vms"))
+    desk = Client("s", "desk", "manual", (Hold("nvr", "admin"),), ManualSettings("iVMS"), "10.0.0.55")
+    site = site_of(nvr, clients=(vms, desk))
+    fs, known = converged(site)
+    plan = plan_site(site, fs, {}, ALL, known, recorded=frozenset({nvr.id}))
+    assert actions(plan) == [
+        ("clients", "update_client", "vms"),
+        ("release", "release_ip_filter", "nvr"),
+        ("verify", "verify", "s"),
+    ]
+    update = next(s for s in plan.steps if s.action == "update_client")
+    assert update.kind == UpdateClient((HoldRef("nvr", "admin"),))

@@ -107,3 +107,17 @@ def test_no_release_lets_a_stale_holder_back_in(scenario: tuple, cut: int, faile
                 assert any(s.kind.address in isolate.kind.keep_blocked for s in manual), (holder, target)  # type: ignore[attr-defined]
             else:
                 assert update and all(s.id in done for s in update), (holder, target)
+
+
+def test_a_device_left_isolated_stays_so_until_its_api_clients_are_updated() -> None:
+    """The rerun of a killed run: the recorder's filter is recorded, its password already changed. A failure
+    before the VMS is updated must not open the filter to the VMS's old password."""
+    nvr = device("nvr", "recorder")
+    vms = Client("s", "vms", "milestone", (Hold("nvr", "admin"),), MilestoneSettings("https://vms"), "10.0.0.66")
+    site = site_of(nvr, clients=(vms,))
+    fs, known = converged(site)
+    plan = plan_site(site, fs, {}, ALL, known, recorded=frozenset({nvr.id}))
+    update = next(s for s in plan.steps if isinstance(s.kind, UpdateClient))
+    found = rescue(plan, {update.id: "failed"})
+    assert found.steps == () and found.kept == ((nvr.id, "vms was not updated with its password"),)
+    assert [s.target for s in rescue(plan, {update.id: "succeeded", "x": "failed"}).steps] == [nvr.id]
