@@ -53,6 +53,8 @@ class Lab:
         """Every password the lab or the repo knows: none may appear in any output."""
         values = {a.password for d in self.spec.devices for a in d.accounts}
         values |= {c.password for c in self.spec.clients}
+        for server in self.fleet.state()["milestone"]:
+            values |= {server["password"], *(h["password"] for h in server["hardware"])}
         store = self.store()
         for _, _, entry in store.entries():
             values |= {s.reveal() for s in (entry.current, entry.pending, entry.previous) if s is not None}
