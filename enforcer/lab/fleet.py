@@ -44,7 +44,7 @@ from enforcer.lab.net.httpserver import Endpoint
 from enforcer.lab.net.tls import server_context, write_certificate
 from enforcer.lab.network import NoFreeBlock, choose, relocate, vars_text
 from enforcer.lab.recorder import ChannelPoller
-from enforcer.lab.spec import FAMILY, Family, LabDevice, LabMilestone, LabSpec
+from enforcer.lab.spec import FAMILY, Family, LabDevice, LabSpec
 
 T = TypeVar("T")
 FLUSH_SECONDS = 0.05
@@ -225,37 +225,6 @@ class Fleet:
             ],
         }
 
-    def _milestone_doc(self, server: MilestoneServer) -> dict[str, Any]:
-        m: LabMilestone = server.spec
-        return {
-            "name": m.name,
-            "site": m.site,
-            "address": m.address,
-            "port": m.port,
-            "scheme": m.scheme,
-            "url": f"{m.scheme}://{m.address}:{m.port}",
-            "username": m.username,
-            "password": m.password,
-            "up": self.is_up(m.name),
-            "problems": list(m.problems),
-            "hardware": [
-                {
-                    "id": h.id,
-                    "device": h.device,
-                    "name": h.name,
-                    "address": h.address,
-                    "port": h.port,
-                    "user": h.user,
-                    "password": h.password,
-                    "driver": h.driver,
-                    "enabled": h.enabled,
-                    "password_last_modified": h.password_last_modified,
-                    **server.recording.status(h),
-                }
-                for h in m.hardware
-            ],
-        }
-
     def document(self) -> dict[str, Any]:
         """The ready/state document (call on the loop thread, or use :meth:`state`)."""
         return {
@@ -281,7 +250,7 @@ class Fleet:
                 }
                 for c in self.clients.values()
             ],
-            "milestone": [self._milestone_doc(m) for m in self.milestones.values()],
+            "milestone": [m.document() for m in self.milestones.values()],
         }
 
     def _write_state(self) -> None:
@@ -517,7 +486,7 @@ class Fleet:
 
     def milestone(self, name: str) -> dict[str, Any]:
         """The current state of one Milestone server (stored passwords included)."""
-        return self.call(lambda: self._milestone_doc(self.milestones[name]))
+        return self.call(self.milestones[name].document)
 
     def expire_milestone_tokens(self, name: str) -> None:
         """Every bearer token of a Milestone server dies now (as after a server restart)."""

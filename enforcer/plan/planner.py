@@ -9,18 +9,27 @@ account we log in with changes last, so every other write still uses a credentia
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from enforcer.credentials.keyring import Known
 from enforcer.facts import DeviceFacts, IPFilterFact
-from enforcer.model import Aspect, Client, Device, ManualSettings, Site
+from enforcer.model import Aspect, Device, Site
 from enforcer.plan.artifact import Phase, SitePlan, Step
 from enforcer.plan.diff import Change, channel_port, diff_channels, diff_device, isolation_change
+from enforcer.plan.holders import (
+    BUILTIN_KINDS,
+    ClientKinds,
+    StalePath,
+    client_steps,
+    manual_addresses,
+    owed_updates,
+    stale_paths,
+    unhandled,
+    unread,
+)
 from enforcer.plan.steps import (
     ENFORCER,
     AccountKind,
     ChannelKind,
-    Checklist,
     FirmwareKind,
     HoldRef,
     IsolateClient,
@@ -29,29 +38,9 @@ from enforcer.plan.steps import (
     RebootUnlock,
     ReleaseClient,
     ReleaseFilter,
-    UpdateClient,
     Verify,
     WaitUnlock,
 )
-
-#: Client kinds a driver is registered for, and whether it can update them through an API (else the client
-#: is kept out at the device and put on the checklist). The engine passes the registry's; this default,
-#: for callers that plan without drivers (tests, a plan made elsewhere), takes every built-in kind as handled.
-ClientKinds = Mapping[str, bool]
-BUILTIN_KINDS: ClientKinds = {"manual": False, "milestone": True, "ssh": True}
-
-
-@dataclass(frozen=True)
-class StalePath:
-    """A credential path that goes stale: ``holder`` logs into ``device`` as ``user``."""
-
-    device: Device
-    user: str
-    client: Client | None  # None: the camera's recorder, through its channel
-
-    @property
-    def holder(self) -> str:
-        return self.client.id if self.client else f"{self.device.site}/{self.device.recorder}"
 
 
 def plan_site(
@@ -109,10 +98,10 @@ def plan_site(
             changes=tuple(changes),
             error=f"no working credential for {', '.join(lost)}: no stored password was accepted",
         )
-    stale = _stale_paths(site, pending)
-    owed = _owed(site, isolated, recorded, kinds)
-    stuck = _unhandled(stale, kinds, client_failures or {}) + _unfilterable(facts, stale, kinds)
-    stuck += _unread(site, owed, client_failures or {})
+    stale = stale_paths(site, pending)
+    owed = owed_updates(site, isolated, recorded, kinds)
+    stuck = unhandled(stale, kinds, client_failures or {}) + _unfilterable(facts, stale, kinds)
+    stuck += unread(site, owed, client_failures or {})
     if stuck:
         return SitePlan(
             site.name,
@@ -132,13 +121,13 @@ def plan_site(
     for change in pending:
         if change.kind == "channel":
             steps.append(_channel_step(site, facts, change))
-    _clients(site, stale, steps, kinds, owed)
+    client_steps(site, stale, steps, kinds, owed)
     _release(site, stale, steps)
     for device in site.devices:
         if device.id in isolated and not any(s.target == device.id and s.phase == "release" for s in steps):
             release = ReleaseFilter()
             if device.id in unknown:  # the operator chose: off, with the manual clients that hold it kept out
-                release = ReleaseFilter(IPFilterFact(False, "deny", ()), _manual_addresses(site, device, kinds))
+                release = ReleaseFilter(IPFilterFact(False, "deny", ()), manual_addresses(site, device, kinds))
             steps.append(Step(site.name, "release", device.id, release, reason="left isolated by an earlier run"))
     for client in site.clients:
         if client.id in recorded and not any(s.target == client.id and s.phase == "release" for s in steps):
@@ -150,12 +139,6 @@ def plan_site(
             Step(site.name, "verify", site.name, Verify(), reason="re-read facts: converged, unlocked, online")
         )
     return SitePlan(site.name, tuple(steps), tuple(changes), tuple(warnings))
-
-
-def _manual_addresses(site: Site, device: Device, kinds: ClientKinds) -> tuple[str, ...]:
-    """Addresses of the site's clients without an API that hold ``device``: they may hold an old password."""
-    holders = {c.address for c in site.clients for h in c.holds if h.device == device.name and not kinds.get(c.kind)}
-    return tuple(sorted(a for a in holders if a))
 
 
 def _unfilterable(facts: Mapping[str, DeviceFacts], stale: list[StalePath], kinds: ClientKinds) -> list[str]:
@@ -185,46 +168,6 @@ def _unfilterable(facts: Mapping[str, DeviceFacts], stale: list[StalePath], kind
         if why not in out:
             out.append(why)
     return out
-
-
-def _unhandled(stale: list[StalePath], kinds: ClientKinds, failures: Mapping[str, str]) -> list[str]:
-    """Why some stale holder has no way forward: no driver for its kind, unreachable, or no API and no address."""
-    out: list[str] = []
-    for path in stale:
-        client = path.client
-        if client is None:
-            continue
-        if client.kind not in kinds:
-            holds = f"{client.name} holds {path.device.name}'s {path.user} password"
-            why = f"{holds} and no driver handles {client.kind} clients"
-        elif client.id in failures:
-            why = f"{client.name} holds {path.device.name}'s {path.user} password and could not be read: "
-            why += failures[client.id]
-        elif not kinds[client.kind] and not client.address and path.device.isolation != "none":
-            why = (
-                f"{client.name} holds {path.device.name}'s {path.user} password, has no API and no address to keep it "
-                f"out by: give it its address, or set isolation: none on {path.device.name} to accept that it may "
-                "lock the device until updated by hand"
-            )
-        else:
-            continue
-        if why not in out:
-            out.append(why)
-    return out
-
-
-def _stale_paths(site: Site, pending: list[Change]) -> list[StalePath]:
-    rotating = {(c.device, c.key.split(".")[1]) for c in pending if c.kind == "account" and c.key.endswith(".password")}
-    paths = []
-    for client in site.clients:
-        for hold in client.holds:
-            device = site.device(hold.device)
-            if device and (device.id, hold.user) in rotating:
-                paths.append(StalePath(device, hold.user, client))
-    for camera in site.cameras:
-        if camera.recorder and (camera.id, camera.channel_user) in rotating:
-            paths.append(StalePath(camera, camera.channel_user, None))
-    return paths
 
 
 def _refused_there(site: Site, facts: Mapping[str, DeviceFacts], device: Device) -> str:
@@ -335,55 +278,6 @@ def _channel_step(site: Site, facts: Mapping[str, DeviceFacts], change: Change) 
     port = channel_port(camera, facts[recorder.id].channel(channel))
     kind = ChannelKind(channel, camera.id, camera.address, port, camera.channel_user)
     return Step(site.name, "channels", recorder.id, kind, (change,), change.reason)
-
-
-def _owed(
-    site: Site, isolated: frozenset[str], recorded: frozenset[str], kinds: ClientKinds
-) -> dict[str, list[HoldRef]]:
-    """The credential paths of API clients that an interrupted run may have left stale: every path of a client
-    it left isolated, and each path to a device it left isolated. That run may have changed the device and
-    died before the client phase; an update with the declared password costs nothing if it did not, and
-    releasing without one would let the client lock the device."""
-    owed: dict[str, list[HoldRef]] = {}
-    for client in site.clients:
-        if not kinds.get(client.kind):
-            continue
-        for hold in client.holds:
-            device = site.device(hold.device)
-            if client.id in recorded or (device is not None and device.id in isolated):
-                owed.setdefault(client.id, []).append(HoldRef(hold.device, hold.user))
-    return owed
-
-
-def _unread(site: Site, owed: dict[str, list[HoldRef]], failures: Mapping[str, str]) -> list[str]:
-    """Clients that may hold a stale password since an interrupted run, and cannot be read to update them."""
-    out = []
-    for client in site.clients:
-        if client.id in owed and client.id in failures:
-            devices = ", ".join(dict.fromkeys(h.device for h in owed[client.id]))
-            out.append(
-                f"{client.name} may hold an old password of {devices} (an earlier run was interrupted while they "
-                f"were isolated) and could not be read: {failures[client.id]}"
-            )
-    return out
-
-
-def _clients(
-    site: Site, stale: list[StalePath], steps: list[Step], kinds: ClientKinds, owed: Mapping[str, list[HoldRef]]
-) -> None:
-    for client in site.clients:
-        holds = tuple(dict.fromkeys([HoldRef(p.device.name, p.user) for p in stale if p.client == client]))
-        if kinds.get(client.kind):
-            holds = tuple(dict.fromkeys([*holds, *owed.get(client.id, [])]))
-        if not holds:
-            continue
-        if kinds.get(client.kind):
-            steps.append(Step(site.name, "clients", client.id, UpdateClient(holds)))
-        else:
-            manual = client.settings if isinstance(client.settings, ManualSettings) else ManualSettings()
-            checklist = Checklist(holds, manual.what, manual.contact, client.address)
-            reason = "no API: update it by hand; it stays blocked until then"
-            steps.append(Step(site.name, "clients", client.id, checklist, reason=reason))
 
 
 def _release(site: Site, stale: list[StalePath], steps: list[Step]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 
+from enforcer.cli import main
 from tests.engine.conftest import ENFORCER, SCALE, VENDORS, Lab, locks
 
 pytestmark = pytest.mark.lab
@@ -195,3 +196,25 @@ def test_killed_then_rerun_every_item_is_as_it_was_and_nothing_locks(
     assert not locks(fleet.events()), locks(fleet.events())
     assert not vms_failures(fleet), vms_failures(fleet)
     assert fleet.run("plan", fleet.playbook)[0] == 0
+
+
+def test_facts_show_what_xprotect_stores_and_a_mismatch_blocks_the_site_before_any_device(lab: Any) -> None:
+    """The inventory says XProtect logs into the recorder as operator; it logs in as admin. Updating it would
+    store the operator's password where admin's belongs, so the plan fails the site with nothing touched."""
+    fleet = clients_lab(lab, "hikvision")
+    wait_for(lambda: holds_what_devices_have(fleet))
+    code = main(["facts", fleet.playbook])  # facts waits for nothing: it takes no --time-scale
+    captured = fleet.capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+    said = " ".join(captured.out.split())
+    assert "site-001/xprotect-001: 3 hardware items, 3 enabled" in said
+    assert said.count(": enabled, connected") == 3
+    inventory = fleet.root / "inventory" / "fleet.yml"
+    text = inventory.read_text()
+    inventory.write_text(text.replace("holds: [nvr-001,", "holds: [{device: nvr-001, user: operator},"))
+    before = len(fleet.events())
+    code, output = fleet.run("apply", fleet.playbook, "--yes")
+    assert code == 1, output
+    said = " ".join(output.split())
+    assert "XProtect logs into nvr-001 as 'admin'" in said and "no device of this site is changed" in said, said
+    assert not [e for e in fleet.events()[before:] if e["event"] in ("account_changed", "ip_filter_changed")]

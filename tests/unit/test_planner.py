@@ -484,7 +484,7 @@ def test_a_change_whose_holder_cannot_be_handled_is_blocked_before_any_device() 
     desk = Client("s", "desk", "manual", (Hold("nvr", "admin"),), ManualSettings("iVMS"), None)
     for clients, options, words in (
         ((vms,), {"kinds": {"manual": False}}, "no driver handles milestone clients"),
-        ((vms,), {"client_failures": {"s/vms": "HTTP 401 from the token endpoint"}}, "could not be read: HTTP 401"),
+        ((vms,), {"client_failures": {"s/vms": "HTTP 401 from the token endpoint"}}, "cannot be updated: HTTP 401"),
         ((desk,), {}, "no API and no address to keep it out by"),
     ):
         site = site_of(nvr, clients=clients)

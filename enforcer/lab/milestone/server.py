@@ -92,6 +92,38 @@ class MilestoneServer:
         scheme, _, token = req.headers.get("authorization", "").partition(" ")
         return self.tokens.user(token.strip()) if scheme.lower() == "bearer" else None
 
+    def document(self) -> dict[str, Any]:
+        """What ``lab.ready.json`` and ``lab.state.json`` show of this server (stored passwords included)."""
+        m = self.spec
+        return {
+            "name": m.name,
+            "site": m.site,
+            "address": m.address,
+            "port": m.port,
+            "scheme": m.scheme,
+            "url": f"{m.scheme}://{m.address}:{m.port}",
+            "username": m.username,
+            "password": m.password,
+            "up": self.host.is_up(m.name),
+            "problems": list(m.problems),
+            "hardware": [
+                {
+                    "id": h.id,
+                    "device": h.device,
+                    "name": h.name,
+                    "address": h.address,
+                    "port": h.port,
+                    "user": h.user,
+                    "password": h.password,
+                    "driver": h.driver,
+                    "enabled": h.enabled,
+                    "password_last_modified": h.password_last_modified,
+                    **self.recording.status(h),
+                }
+                for h in m.hardware
+            ],
+        }
+
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def started(self) -> None:
