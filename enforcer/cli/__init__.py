@@ -10,16 +10,20 @@ and sets ``run``; this module only assembles them.
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.logging import RichHandler
 
 from enforcer import __version__
-from enforcer.cli import apply, config, demo, facts, lab
-from enforcer.cli._common import EXIT_ERROR, Parser
+from enforcer.cli import apply, audit, completion, config, demo, facts, lab
+from enforcer.cli._common import EXIT_ERROR, EXIT_OK, Parser
 
 #: Command modules, in the order ``--help`` lists them.
-MODULES = (config, facts, apply, lab, demo)
+MODULES = (config, facts, apply, audit, lab, demo, completion)
 
 
 def parser() -> Parser:
@@ -30,20 +34,50 @@ def parser() -> Parser:
         "declared in git, without ever locking a device out.",
     )
     top.add_argument("--version", action="version", version=f"enforce {__version__}")
+    top.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more to stderr: -v what enforcer decides (logins tried, guard refusals), -vv every request too",
+    )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     for module in MODULES:
         module.register(commands)
     return top
 
 
+def verbose(level: int, err: Console) -> logging.Handler | None:
+    """``-v``: enforcer's own decisions (INFO); ``-vv``: everything, the HTTP requests too (DEBUG). Passwords in
+    a request line are masked by the transport's log filter; no other log line carries one."""
+    if level <= 0:
+        return None
+    handler = RichHandler(console=err, show_path=False, markup=False, rich_tracebacks=False)
+    handler.setLevel(logging.INFO if level == 1 else logging.DEBUG)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if level > 1 else logging.WARNING)
+    logging.getLogger("enforcer").setLevel(logging.INFO if level == 1 else logging.DEBUG)
+    return handler
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``enforce`` console script."""
     args = parser().parse_args(argv)
-    out = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    # Off a terminal (a CI log, a pipe) nothing is cut to 80 columns.
+    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "0") or 0) or 200
+    out = Console(highlight=False, soft_wrap=True, width=width)
+    err = Console(stderr=True, highlight=False, soft_wrap=True, width=width)
+    handler = verbose(args.verbose, err)
     try:
         code: int = args.run(args, out, err)
     except KeyboardInterrupt:
         err.print("interrupted")
         return EXIT_ERROR
+    except BrokenPipeError:  # `enforce … | head`: the reader has gone; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    finally:
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
     return code

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -12,9 +11,9 @@ from typing import Any, NoReturn
 from rich.console import Console
 from rich.markup import escape
 
+from enforcer.cli import _vaultpass
 from enforcer.config.diagnostics import Diagnostics, Location
 from enforcer.config.playbook import load_playbook
-from enforcer.credentials.secret import Secret
 from enforcer.model import Playbook
 from enforcer.report.console import print_diagnostics
 
@@ -39,18 +38,25 @@ def add_playbook_arguments(
     sub.add_argument("playbook", type=Path, metavar=metavar, help=help)
     sub.add_argument(
         "--limit",
+        "-l",
         action="append",
         default=[],
         metavar="PATTERN",
-        help="only these sites: a name, a glob, group:NAME, or !PATTERN to exclude (repeatable)",
+        help="only these sites, as Ansible reads a pattern: names, globs, groups, devices (their site), "
+        "~REGEX, joined by : or , with &PATTERN to intersect and !PATTERN to exclude; all for every site",
     )
     sub.add_argument(
         "--vault-password-file",
         type=Path,
         metavar="FILE",
-        default=os.environ.get("ENFORCE_VAULT_PASSWORD_FILE"),
-        help="read the vault password from FILE (default: $ENFORCE_VAULT_PASSWORD_FILE, else the "
-        "inventory's vault_password)",
+        help="the vault password: a file holding it, or an executable printing it (default: "
+        "$ENFORCE_VAULT_PASSWORD_FILE, $ANSIBLE_VAULT_PASSWORD_FILE, else the inventory's vault_password)",
+    )
+    sub.add_argument(
+        "--vault-id",
+        metavar="[LABEL@]SOURCE",
+        help="as ansible-vault: SOURCE is a password file, an executable (a *-client script gets --vault-id "
+        "LABEL), or prompt",
     )
     sub.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
@@ -59,14 +65,13 @@ def load(args: argparse.Namespace, err: Console) -> tuple[Playbook | None, Diagn
     """Load the playbook the arguments name; None when anything is wrong (see the diagnostics)."""
     diagnostics = Diagnostics()
     vault_password = None
-    if args.vault_password_file:
+    source = _vaultpass.source_from(args.vault_id, args.vault_password_file)
+    if source is not None:
         try:
-            text = Path(args.vault_password_file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            shown = escape(str(args.vault_password_file))
-            err.print(f"[bold red]error:[/] cannot read vault password file {shown}: {exc.strerror}")
+            vault_password = _vaultpass.read(*source)
+        except _vaultpass.VaultPasswordError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}")
             return None, diagnostics
-        vault_password = Secret(text, f"file:{args.vault_password_file}")
     try:
         playbook = load_playbook(args.playbook, diagnostics, limit=args.limit, vault_password=vault_password)
     except Exception as exc:  # the loader reports problems, never raises: a gap must still not be a traceback

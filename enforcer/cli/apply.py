@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
@@ -31,9 +33,9 @@ from enforcer.engine.run import PlayRun, check_fresh
 from enforcer.engine.sitelocks import Held, state_folder
 from enforcer.errors import CredentialStoreError, JournalError, SiteLockError, StalePlan
 from enforcer.model import Play, Playbook
-from enforcer.plan.artifact import Plan, load_plans, save_plans
+from enforcer.plan.artifact import Plan, Step, load_plans, save_plans
 from enforcer.plan.steps import FirmwareKind, RebootUnlock
-from enforcer.report.apply import ApplyDisplay, print_recap
+from enforcer.report.apply import ApplyDisplay, apply_view, print_recap
 from enforcer.report.plan import plan_view, print_plan
 
 
@@ -57,7 +59,12 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "if any device changed since. " + HOLDS,
     )
     add_playbook_arguments(apply, metavar="PLAYBOOK|PLAN", help="a playbook, or a plan file from plan -o")
-    apply.add_argument("--check", action="store_true", help="only plan (the same as enforce plan)")
+    apply.add_argument(
+        "--check", "-C", action="store_true", help="change nothing: show what would change (the same as enforce plan)"
+    )
+    apply.add_argument(
+        "--diff", "-D", action="store_true", help="under each step that changed something, what changed (masked)"
+    )
     apply.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation (CI)")
     apply.add_argument(
         "--journal",
@@ -93,7 +100,7 @@ def _plans(args: argparse.Namespace, playbook: Playbook) -> list[tuple[PlayRun, 
     out: list[tuple[PlayRun, Plan]] = []
     for play in playbook.plays:
         run = _play_run(args, play)
-        found = run.gather(wait_locks=False)
+        found = run.gather()
         plan = run.plan(
             found, playbook=str(playbook.path), limit=tuple(args.limit), restore_unknown=args.restore_unknown_filters
         )
@@ -170,6 +177,7 @@ def _apply(
     """Every play in turn, the sites' locks held (``held`` gives each play's)."""
     failed_sites = 0
     all_results = []
+    checklist: list[Step] = []
     for index, play in enumerate(playbook.plays):
         try:
             run = _play_run(args, play)
@@ -183,37 +191,50 @@ def _apply(
             err.print(f"[bold red]error:[/] {escape(str(exc))}")
             return EXIT_ERROR
         try:
-            found = run.gather(
-                wait_locks=True, rebooting=frozenset(journal.in_flight((FirmwareKind.action, RebootUnlock.action)))
-            )
+            found = run.gather(rebooting=frozenset(journal.in_flight((FirmwareKind.action, RebootUnlock.action))))
             plan = run.plan(
                 found,
                 playbook=str(playbook.path),
                 limit=tuple(args.limit),
                 restore_unknown=args.restore_unknown_filters,
+                defer_locked=True,
             )
             if saved is not None:
-                check_fresh(saved[index], found)
-                plan = saved[index]
+                waiting = {s.site: s for s in plan.sites if s.wait}
+                check_fresh(saved[index], found, sites={s.site for s in plan.sites} - waiting.keys())
+                plan = replace(saved[index], sites=tuple(waiting.get(s.site, s) for s in saved[index].sites))
             if not args.json:
                 print_plan(out, plan)
-            if not plan.has_changes and not any(s.steps for s in plan.sites):
+            if not plan.has_changes and not any(s.steps or s.wait for s in plan.sites):
                 failed_sites += len(plan.failed)
                 continue
             if not _confirm(args, out, err):
                 return EXIT_ERROR
             steps = sum(len(s.steps) for s in plan.sites)
-            with ApplyDisplay(err if args.json else out, steps) as display:
+            with ApplyDisplay(err if args.json else out, steps, diff=args.diff) as display:
                 options = RunOptions(
                     concurrency=play.concurrency,
                     serial=play.serial,
                     max_fail_percentage=play.max_fail_percentage,
                     time_scale=args.time_scale,
                 )
+                replan = partial(
+                    run.replan,
+                    client_failures=found.client_failures,
+                    restore_unknown=args.restore_unknown_filters,
+                    saved=saved[index] if saved is not None else None,
+                )
                 results = run.apply(
-                    plan, journal, options, display, held=held(play), source_address=args.source_address
+                    plan,
+                    journal,
+                    options,
+                    display,
+                    held=held(play),
+                    source_address=args.source_address,
+                    replan=replan,
                 )
             all_results += results
+            checklist += run.checklist
             failed_sites += sum(1 for r in results if r.status in ("failed", "skipped"))
             if not args.json:
                 print_recap(out, results, run.checklist)
@@ -227,7 +248,7 @@ def _apply(
             run.close()
             journal.close()
     if args.json:
-        print_json({"sites": [{"site": r.site, "status": r.status, "detail": r.detail} for r in all_results]})
+        print_json(apply_view(all_results, checklist))
     return EXIT_ERROR if failed_sites else EXIT_OK
 
 

@@ -13,8 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK, Parser
-from enforcer.lab.generate.clients import CLIENT_KINDS, parse_clients
-from enforcer.lab.generate.generator import VENDORS, generate, parse_problems, parse_share
+from enforcer.lab.generate.generator import CLIENT_KINDS, VENDORS, generate, parse_clients, parse_problems, parse_share
 from enforcer.lab.spec import PROBLEMS
 
 T = TypeVar("T")
@@ -68,7 +67,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         type=_argument(parse_clients),
         default=(),
         metavar="LIST",
-        help=f"client kinds every site gets, holding its current credentials: comma list of {', '.join(CLIENT_KINDS)}",
+        help=f"clients to add to every site, holding its current credentials: comma list of {', '.join(CLIENT_KINDS)} "
+        "(milestone: an XProtect server over HTTPS; ssh: a Frigate-like host behind a real sshd, needs "
+        "openssh-server; viewer: a desktop viewer)",
     )
     gen.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write (missing or empty)")
     gen.set_defaults(run=_generate)
@@ -137,7 +138,7 @@ def _generate(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(f"[bold red]error:[/] {escape(str(exc))}")
         return EXIT_ERROR
     problems = sum(len(d.problems) for d in spec.devices) + sum(len(c.problems) for c in spec.clients)
-    clients = len(spec.clients) + len(spec.milestone)
+    clients = len(spec.clients) + len(spec.hosts) + len(spec.milestone)
     out.print(
         f"[bold green]✓[/] wrote {escape(str(args.out))}: {len(spec.devices)} devices, {clients} clients, "
         f"{problems} seeded problems"

@@ -121,7 +121,22 @@ def _site(
         return None
 
 
+#: Ansible's variable folders: enforcer reads neither, and says so rather than ignoring what they hold.
+_ANSIBLE_FOLDERS = {
+    "group_vars": "put a group's settings under groups: NAME: defaults: in the inventory",
+    "host_vars": "put a device's settings on the device itself (or its site's defaults)",
+}
+
+
 def _files(path: Path, diagnostics: Diagnostics) -> list[Path]:
+    folder = path if path.is_dir() else path.parent
+    for name, hint in _ANSIBLE_FOLDERS.items():
+        if (folder / name).is_dir():
+            diagnostics.error(
+                Location(folder / name, 1, ()),
+                f"{name}/ is Ansible's layout, which enforcer does not read: its settings would be ignored",
+                hint,
+            )
     if path.is_dir():
         candidates = sorted(p for p in path.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
         if not candidates:

@@ -7,8 +7,6 @@ a typo must not silently skip a customer.
 
 from __future__ import annotations
 
-import difflib
-import fnmatch
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -17,6 +15,7 @@ from enforcer.config import _yaml, schema
 from enforcer.config._confine import clip
 from enforcer.config.diagnostics import Diagnostics, Location
 from enforcer.config.inventory import load_inventory
+from enforcer.config.patterns import select
 from enforcer.credentials.secret import Secret
 from enforcer.model import Aspect, Inventory, Play, Playbook
 
@@ -83,35 +82,13 @@ def load_playbook(
 def select_sites(
     inventory: Inventory, patterns: Sequence[str], diagnostics: Diagnostics, where: Any
 ) -> tuple[str, ...]:
-    """Names of the sites ``patterns`` select, in inventory order; unmatched patterns are errors."""
-    names = [s.name for s in inventory.sites]
-    groups = {s.name: set(s.groups) for s in inventory.sites}
-    chosen: set[str] = set()
-    includes = [p for p in patterns if not p.startswith("!")]
-    if not includes:
-        chosen = set(names)
-    for i, pattern in enumerate(patterns):
-        exclude = pattern.startswith("!")
-        body = pattern[1:] if exclude else pattern
-        if body.startswith("group:"):
-            group = body.removeprefix("group:")
-            if group not in inventory.groups:
-                close = difflib.get_close_matches(group, inventory.groups, n=1)
-                hint = (
-                    f"did you mean 'group:{close[0]}'?" if close else f"groups: {', '.join(inventory.groups) or 'none'}"
-                )
-                diagnostics.error(where(i), f"unknown group {group!r}", hint)
-                continue
-            matched = {n for n in names if group in groups[n]}
-        else:
-            matched = set(fnmatch.filter(names, body))
-            if not matched:
-                close = difflib.get_close_matches(body, names, n=1, cutoff=0.5)
-                hint = f"did you mean {close[0]!r}?" if close else ""
-                diagnostics.error(where(i), f"{body!r} matches no site", hint)
-                continue
-        chosen = chosen - matched if exclude else chosen | matched
-    return tuple(n for n in names if n in chosen)
+    """Names of the sites ``patterns`` select (Ansible's syntax, :mod:`.patterns`), in inventory order; a
+    term that names nothing is an error, and so is a selection left empty."""
+    failures = diagnostics.error_count
+    chosen = select(inventory, patterns, report=lambda i, message, hint: diagnostics.error(where(i), message, hint))
+    if not chosen and diagnostics.error_count == failures and inventory.sites:
+        diagnostics.error(where(0), f"{', '.join(patterns)} selects no site", "check the & and ! terms")
+    return chosen
 
 
 def _inventory_path(playbook: Path, name: str) -> Path | None:

@@ -7,6 +7,7 @@ same files. This module turns jsonschema's errors into diagnostics a person can 
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 from functools import cache
@@ -33,6 +34,20 @@ def schema(name: str) -> dict[str, Any]:
     if name == "inventory":
         loaded["$defs"]["device"]["properties"]["vendor"]["enum"] = list(vendors())
     return loaded
+
+
+def editor_schema() -> dict[str, Any]:
+    """The inventory schema as an editor's YAML language server sees a file: ``!secret`` and ``!vault``
+    declared as scalar tags, so a reference is a string there. Written to ``inventory.editor.schema.json``
+    (a test keeps that file equal to this), which the example inventory names in its modeline."""
+    edited = copy.deepcopy(schema("inventory"))
+    edited["$defs"]["secret"] = {
+        "description": edited["$defs"]["secret"]["description"],
+        "type": "string",
+        "pattern": "^(env|file|vault):.+|^\\$ANSIBLE_VAULT;",
+    }
+    edited["title"] = "enforcer inventory (for editors: !secret and !vault as scalar tags)"
+    return edited
 
 
 @cache
@@ -80,8 +95,9 @@ def _explain(error: ValidationError) -> list[tuple[tuple[str | int, ...], str, s
     if error.validator == "type":
         expected = " or ".join(rule) if isinstance(rule, list) else str(rule)
         return [(path, f"expected {_article(expected)} {expected}, got {_describe(error.instance)}", "")]
-    if error.validator == "required":
-        return [(path, error.message.replace("is a required property", "is required"), "")]
+    if error.validator == "required":  # a block that requires keys may say, in its description, what to do
+        hint = subschema.get("description", "") if isinstance(subschema, dict) else ""
+        return [(path, error.message.replace("is a required property", "is required"), hint)]
     if error.validator == "dependentRequired":
         return [(path, error.message, "")]
     if error.validator == "pattern":

@@ -24,7 +24,7 @@ Drivers supply only the protocol: how to probe for free and how to try one crede
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
@@ -111,14 +111,16 @@ class Keyring:
                     known[(device.id, account.name)] = secret
         return known
 
-    def reconcile(self) -> bool:
+    def reconcile(self, only: Collection[str] | None = None) -> bool:
         """Record in the store what this run proved: each proven password becomes ``current`` (a pending one
-        that never reached the device is dropped). Saves the store when anything changed; True if so."""
+        that never reached the device is dropped). Saves the store when anything changed; True if so.
+
+        ``only``: these devices alone (a site read again mid-run; the others may be changing now)."""
         if self.store is None:
             return False
         changed = False
         for device_id, keys in sorted(self._proven.items()):
-            if keys.password is None:
+            if keys.password is None or (only is not None and device_id not in only):
                 continue
             entry = self.store.get(device_id, keys.user)
             if entry is not None and entry.current == keys.password:

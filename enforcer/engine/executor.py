@@ -6,8 +6,12 @@ steps on different devices run in parallel and steps on one device in order. Dri
 bounded thread pool; a wait is an asyncio timer and holds no thread, so a hundred sites waiting out
 a lock take as long as one.
 
+A site whose facts could not be read because a device has locked enforcer out is planned inside the
+run: its timer runs while the other sites go on, then the site is read again and planned
+(``Work.replan``), and its steps run like any other's.
+
 The executor knows nothing of protocols: it is given callables (run a step, read a lock state,
-verify a site) and emits typed events that the journal and the console subscribe to.
+verify a site, plan a site again) and emits typed events that the journal and the console subscribe to.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ import asyncio
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Literal, NamedTuple, TypeVar
 
 from enforcer.errors import EnforcerError, LockWaitExpired
 from enforcer.facts import LockState
@@ -42,6 +47,23 @@ class RunOptions:
 
 
 @dataclass(frozen=True)
+class Done:
+    """What a step did, for people, and whether it changed anything (Ansible's ``changed`` against ``ok``)."""
+
+    detail: str
+    changed: bool = True
+
+
+class StepResult(NamedTuple):
+    """One step's outcome in a site's result."""
+
+    step: Step
+    status: StepStatus
+    detail: str
+    changed: bool = False
+
+
+@dataclass(frozen=True)
 class StepStarted:
     step: Step
 
@@ -51,12 +73,33 @@ class StepFinished:
     step: Step
     status: StepStatus
     detail: str
+    changed: bool = False
 
 
 @dataclass(frozen=True)
 class Waiting:
+    """A step waits out a lock: ``seconds`` in all, ``left`` of them still to go (one event a second)."""
+
     step: Step
     seconds: float
+    left: float
+
+
+@dataclass(frozen=True)
+class SiteWaiting:
+    """A site waits for ``devices`` to let enforcer in again before it is planned (one event a second)."""
+
+    site: str
+    devices: tuple[str, ...]
+    seconds: float
+    left: float
+
+
+@dataclass(frozen=True)
+class SitePlanned:
+    """A site that waited has been read again and planned: ``plan`` is what will run now."""
+
+    plan: SitePlan
 
 
 @dataclass(frozen=True)
@@ -66,7 +109,7 @@ class SiteFinished:
     detail: str
 
 
-Event = StepStarted | StepFinished | Waiting | SiteFinished
+Event = StepStarted | StepFinished | Waiting | SiteWaiting | SitePlanned | SiteFinished
 Subscriber = Callable[[Event], None]
 
 
@@ -74,13 +117,15 @@ Subscriber = Callable[[Event], None]
 class Work:
     """What the executor calls; each callable blocks and may raise EnforcerError."""
 
-    run_step: Callable[[Step], str]
+    run_step: Callable[[Step], Done]
     lock_state: Callable[[str], LockState]
     verify: Callable[[str], str]
     skip: frozenset[str] = frozenset()  # step ids a resumed run already finished
     #: After a site failed: the steps to run to undo what is safe to undo (its releases), and what is kept
     #: with why; given the site's plan and the outcome of each step that ran (by id).
     rescue: Callable[[SitePlan, dict[str, StepStatus]], tuple[Sequence[Step], str]] | None = None
+    #: A site planned to wait (``SitePlan.wait``): read it again and plan it, once its timer has run.
+    replan: Callable[[str], SitePlan] | None = None
 
 
 @dataclass
@@ -88,7 +133,8 @@ class SiteResult:
     site: str
     status: SiteStatus
     detail: str = ""
-    steps: list[tuple[Step, StepStatus, str]] = field(default_factory=list)
+    steps: list[StepResult] = field(default_factory=list)
+    unreachable: int = 0  # devices whose facts failed for want of a reply (Ansible's "unreachable")
 
 
 def batches(plans: Sequence[SitePlan], serial: Sequence[int | str]) -> list[list[SitePlan]]:
@@ -139,8 +185,10 @@ class _SiteRunner:
     pool: ThreadPoolExecutor
 
     async def site(self, plan: SitePlan) -> SiteResult:
+        if plan.wait:
+            plan = await self._replan(plan)
         if plan.error:
-            return self._finish(SiteResult(plan.site, "failed", plan.error))
+            return self._finish(SiteResult(plan.site, "failed", plan.error, unreachable=len(plan.unreachable)))
         if not plan.steps:
             return self._finish(SiteResult(plan.site, "unchanged", "no changes"))
         result = SiteResult(plan.site, "converged")
@@ -151,29 +199,49 @@ class _SiteRunner:
                     by_target.setdefault(step.target, []).append(step)
             outcomes = await asyncio.gather(*(self._sequence(steps, result) for steps in by_target.values()))
             if not all(outcomes):
-                failed = next(s for s in result.steps if s[1] == "failed")
+                failed = next(s for s in result.steps if s.status == "failed")
                 result.status = "failed"
-                said = failed[2]  # a DeviceError names its device and step already
-                result.detail = (
-                    said if said.startswith(failed[0].target) else f"{failed[0].target}: {failed[0].action}: {said}"
-                )
+                step, said = failed.step, failed.detail  # a DeviceError names its device and step already
+                result.detail = said if said.startswith(step.target) else f"{step.target}: {step.action}: {said}"
                 await self._rescue(plan, result)
                 return self._finish(result)
-        verify = next((s for s in result.steps if isinstance(s[0].kind, Verify)), None)
-        result.detail = verify[2] if verify else ""
+        verify = next((s for s in result.steps if isinstance(s.step.kind, Verify)), None)
+        result.detail = verify.detail if verify else ""
         return self._finish(result)
+
+    async def _replan(self, plan: SitePlan) -> SitePlan:
+        """Wait out the lock that kept enforcer from reading the site, then read and plan it."""
+        seconds = max(plan.wait, 1.0) * self.options.time_scale
+        if self.work.replan is None or seconds > self.options.max_wait:
+            return replace(plan, error=f"{', '.join(plan.locked_out)}: enforcer is locked out for {plan.wait:.0f} s")
+        await self._countdown(seconds, partial(SiteWaiting, plan.site, plan.locked_out, seconds))
+        try:
+            planned = await self._call(self.work.replan, plan.site)
+        except EnforcerError as exc:
+            planned = replace(plan, error=str(exc))
+        planned = replace(planned, wait=0.0, locked_out=())
+        self.on_event(SitePlanned(planned))
+        return planned
+
+    async def _countdown(self, seconds: float, event: Callable[[float], Event]) -> None:
+        """Sleep ``seconds``, telling the subscribers how long is left about once a second."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            self.on_event(event(left))
+            await asyncio.sleep(min(left, 1.0))
 
     async def _rescue(self, plan: SitePlan, result: SiteResult) -> None:
         """Run what is safe to undo after a failure, and say in the result what was undone and what was left."""
         if self.work.rescue is None:
             return
-        steps, kept = self.work.rescue(plan, {step.id: status for step, status, _ in result.steps})
+        steps, kept = self.work.rescue(plan, {s.step.id: s.status for s in result.steps})
         said = []
         for step in steps:
-            status, detail = await self._step(step)
-            result.steps.append((step, status, detail))
+            outcome = await self._step(step)
+            result.steps.append(outcome)
             name = step.target.split("/", 1)[-1]
-            said.append(f"released {name}" if status == "succeeded" else f"could not release {name}: {detail}")
+            ok = outcome.status == "succeeded"
+            said.append(f"released {name}" if ok else f"could not release {name}: {outcome.detail}")
         if kept:
             said.append(f"left isolated: {kept}")
         if said:
@@ -185,33 +253,33 @@ class _SiteRunner:
 
     async def _sequence(self, steps: list[Step], result: SiteResult) -> bool:
         for step in steps:
-            status, detail = await self._step(step)
-            result.steps.append((step, status, detail))
-            if status == "failed":
+            outcome = await self._step(step)
+            result.steps.append(outcome)
+            if outcome.status == "failed":
                 return False
         return True
 
-    async def _step(self, step: Step) -> tuple[StepStatus, str]:
+    async def _step(self, step: Step) -> StepResult:
         if step.id in self.work.skip and not step.kind.always_run:
             self.on_event(StepFinished(step, "skipped", "done by the interrupted run"))
-            return "skipped", "done by the interrupted run"
+            return StepResult(step, "skipped", "done by the interrupted run")
         self.on_event(StepStarted(step))
         try:
             if isinstance(step.kind, WaitUnlock):
-                detail = await self._wait(step, step.kind)
+                done = Done(await self._wait(step, step.kind), changed=False)
             elif isinstance(step.kind, Verify):
-                detail = await self._call(self.work.verify, step.site)
+                done = Done(await self._call(self.work.verify, step.site), changed=False)
             else:
-                detail = await self._call(self.work.run_step, step)
+                done = await self._call(self.work.run_step, step)
         except EnforcerError as exc:
             self.on_event(StepFinished(step, "failed", str(exc)))
-            return "failed", str(exc)
+            return StepResult(step, "failed", str(exc))
         except Exception as exc:  # a bug must fail its site, not the run
             message = f"internal error: {type(exc).__name__}: {exc}"
             self.on_event(StepFinished(step, "failed", message))
-            return "failed", message
-        self.on_event(StepFinished(step, "succeeded", detail))
-        return "succeeded", detail
+            return StepResult(step, "failed", message)
+        self.on_event(StepFinished(step, "succeeded", done.detail, done.changed))
+        return StepResult(step, "succeeded", done.detail, done.changed)
 
     async def _call(self, function: Callable[[_A], _R], argument: _A) -> _R:
         return await asyncio.get_running_loop().run_in_executor(self.pool, function, argument)
@@ -224,8 +292,7 @@ class _SiteRunner:
             delay = max(seconds, 1.0) * self.options.time_scale
             if waited + delay > self.options.max_wait:
                 raise LockWaitExpired(f"{step.target} still locked after {waited:.0f} s")
-            self.on_event(Waiting(step, delay))
-            await asyncio.sleep(delay)
+            await self._countdown(delay, partial(Waiting, step, delay))
             waited += delay
             state = await self._call(self.work.lock_state, step.target)
             if not state.locked:

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from enforcer.drivers.base import DeviceDriver
-from enforcer.errors import DeviceError, LockedOut, Refused
+from enforcer.errors import DeviceError, LockedOut, Refused, TransportFailed
 from enforcer.facts import DeviceFacts
 from enforcer.model import Device, Play
 
@@ -39,6 +39,7 @@ class Failure:
     step: str
     reason: str
     unlock_seconds: float = 0.0  # > 0: the device reports us locked out for this long; worth waiting out
+    unreachable: bool = False  # no reply came back (timeout, refused, reset): Ansible's "unreachable"
 
     @property
     def id(self) -> str:
@@ -75,6 +76,8 @@ def _one(device: Device, open_driver: Callable[[Device], DeviceDriver], close: b
         return driver.facts()
     except LockedOut as exc:
         return Failure(device.site, device.name, exc.step, exc.detail, exc.unlock_seconds)
+    except TransportFailed as exc:
+        return Failure(device.site, device.name, exc.step, exc.detail, unreachable=exc.kind != "tls")
     except DeviceError as exc:
         return Failure(device.site, device.name, exc.step, exc.detail)
     except Refused as exc:

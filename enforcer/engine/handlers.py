@@ -17,8 +17,16 @@ from typing import Any, TypeVar
 
 from enforcer.credentials.keyring import Keyring
 from enforcer.credentials.store import Isolation
-from enforcer.drivers.base import DeviceDriver, SupportsChannels, SupportsFirmware, SupportsIPFilter, SupportsReboot
+from enforcer.drivers.base import (
+    DeviceDriver,
+    Outcome,
+    SupportsChannels,
+    SupportsFirmware,
+    SupportsIPFilter,
+    SupportsReboot,
+)
 from enforcer.drivers.client import ClientDriver, Held
+from enforcer.engine.executor import Done
 from enforcer.errors import DeviceError
 from enforcer.facts import ISOLATION_MARKER, IPFilterFact
 from enforcer.model import Client, Device, Hold, Site
@@ -39,6 +47,10 @@ from enforcer.plan.steps import (
     StepKind,
     UpdateClient,
 )
+
+
+def _done(detail: str, outcome: Outcome) -> Done:
+    return Done(detail + ("" if outcome.changed else " (already)"), outcome.changed)
 
 
 @dataclass
@@ -84,29 +96,29 @@ def held_of(site: Site, holds: Iterable[HoldRef | Hold]) -> tuple[Held, ...]:
     return tuple(out)
 
 
-Handler = Callable[[Step, Any, StepContext], str]
-_HANDLERS: dict[type[StepKind], Handler] = {}
 _K = TypeVar("_K", bound=StepKind)
+#: Carries out one step of kind ``_K``; returns what was done (a plain string: it changed something).
+Handler = Callable[[Step, _K, StepContext], Done | str]
+_HANDLERS: dict[type[StepKind], Handler[Any]] = {}
 
 
-def handles(
-    kind: type[_K],
-) -> Callable[[Callable[[Step, _K, StepContext], str]], Callable[[Step, _K, StepContext], str]]:
+def handles(kind: type[_K]) -> Callable[[Handler[_K]], Handler[_K]]:
     """Register the function that carries out steps of ``kind``."""
 
-    def register(handler: Callable[[Step, _K, StepContext], str]) -> Callable[[Step, _K, StepContext], str]:
+    def register(handler: Handler[_K]) -> Handler[_K]:
         _HANDLERS[kind] = handler
         return handler
 
     return register
 
 
-def run_step(step: Step, ctx: StepContext) -> str:
-    """Carry out ``step`` (blocking); returns a short description of what was done."""
+def run_step(step: Step, ctx: StepContext) -> Done:
+    """Carry out ``step`` (blocking); returns what was done, and whether anything changed."""
     handler = _HANDLERS.get(type(step.kind))
     if handler is None:
         raise DeviceError(site=step.site, device=step.target, step=step.action, detail="no driver can do this yet")
-    return handler(step, step.kind, ctx)
+    done = handler(step, step.kind, ctx)
+    return done if isinstance(done, Done) else Done(done)
 
 
 def _cannot(step: Step, what: str) -> DeviceError:
@@ -114,7 +126,7 @@ def _cannot(step: Step, what: str) -> DeviceError:
 
 
 @handles(IsolateFilter)
-def _isolate_ip_filter(step: Step, kind: IsolateFilter, ctx: StepContext) -> str:
+def _isolate_ip_filter(step: Step, kind: IsolateFilter, ctx: StepContext) -> Done | str:
     """The filter it replaces goes to the store first (durably), then the allow-list with the marker."""
     driver = _filtering(step, ctx)
     if ctx.keyring.isolation(step.target) is None:
@@ -126,11 +138,11 @@ def _isolate_ip_filter(step: Step, kind: IsolateFilter, ctx: StepContext) -> str
         ctx.keyring.remember_isolation(step.target, Isolation(current, kind.keep_blocked))
     allow = [_resolve(a, ctx, step.target) for a in kind.allow]
     outcome = driver.ensure_ip_filter(IPFilterFact(True, "allow", (*allow, ISOLATION_MARKER)))
-    return f"allow-list {', '.join(allow)}" + ("" if outcome.changed else " (already)")
+    return _done(f"allow-list {', '.join(allow)}", outcome)
 
 
 @handles(ReleaseFilter)
-def _release_ip_filter(step: Step, kind: ReleaseFilter, ctx: StepContext) -> str:
+def _release_ip_filter(step: Step, kind: ReleaseFilter, ctx: StepContext) -> Done | str:
     """Restore what the store recorded; else what the plan says (a filter it read, or the operator's
     choice for a filter nobody recorded); never a guess."""
     driver = _filtering(step, ctx)
@@ -138,14 +150,14 @@ def _release_ip_filter(step: Step, kind: ReleaseFilter, ctx: StepContext) -> str
     if record is not None:
         if not driver.read_ip_filter().isolated:  # restored by hand, or never switched: nothing to undo
             ctx.keyring.released(step.target)
-            return "not isolated (record dropped)"
+            return Done("not isolated (record dropped)", changed=False)
         original, keep = record.original, list(record.keep_blocked)
     elif kind.restore is not None and not kind.restore.isolated:
         original, keep = kind.restore, list(kind.keep_blocked)
     elif driver.read_ip_filter().isolated:
         raise _unrecorded(step)
     else:
-        return "not isolated"
+        return Done("not isolated", changed=False)
     driver.ensure_ip_filter(restored_filter(original, keep))
     ctx.keyring.released(step.target)
     return "filter restored" + (f", still blocking {', '.join(keep)}" if keep else "")
@@ -180,7 +192,7 @@ def restored_filter(original: IPFilterFact | None, keep_blocked: list[str]) -> I
 
 
 @handles(RebootUnlock)
-def _reboot(step: Step, kind: RebootUnlock, ctx: StepContext) -> str:
+def _reboot(step: Step, kind: RebootUnlock, ctx: StepContext) -> Done | str:
     driver = ctx.driver(step.target)
     if not isinstance(driver, SupportsReboot):
         raise _cannot(step, "reboot")
@@ -189,27 +201,27 @@ def _reboot(step: Step, kind: RebootUnlock, ctx: StepContext) -> str:
 
 
 @handles(FirmwareKind)
-def _firmware(step: Step, kind: FirmwareKind, ctx: StepContext) -> str:
+def _firmware(step: Step, kind: FirmwareKind, ctx: StepContext) -> Done | str:
     device = ctx.device(step.target)
     assert device.firmware is not None
     driver = ctx.driver(step.target)
     if not isinstance(driver, SupportsFirmware):
         raise _cannot(step, "install firmware")
     outcome = driver.ensure_firmware(device.firmware)
-    return f"firmware {device.firmware.version}" + ("" if outcome.changed else " (already)")
+    return _done(f"firmware {device.firmware.version}", outcome)
 
 
 @handles(LockPolicyKind)
-def _lock_policy(step: Step, kind: LockPolicyKind, ctx: StepContext) -> str:
+def _lock_policy(step: Step, kind: LockPolicyKind, ctx: StepContext) -> Done | str:
     device = ctx.device(step.target)
     outcome = ctx.driver(step.target).ensure_lock_policy(device.lock_policy)
     p = device.lock_policy
     text = f"lock {'on' if p.enabled else 'off'}, {p.max_attempts} attempts, {p.lock_minutes} min"
-    return text + ("" if outcome.changed else " (already)")
+    return _done(text, outcome)
 
 
 @handles(AccountKind)
-def _account(step: Step, kind: AccountKind, ctx: StepContext) -> str:
+def _account(step: Step, kind: AccountKind, ctx: StepContext) -> Done | str:
     device = ctx.device(step.target)
     account = device.account(kind.account)
     if account is None:
@@ -217,11 +229,11 @@ def _account(step: Step, kind: AccountKind, ctx: StepContext) -> str:
     with ctx.keyring.staged(device.id, account.name, account.password if account.present else None):
         outcome = ctx.driver(device.id).ensure_account(account)
     done = "removed" if not account.present else "set"
-    return f"account {account.name} {done}" + ("" if outcome.changed else " (already)")
+    return _done(f"account {account.name} {done}", outcome)
 
 
 @handles(ChannelKind)
-def _channel(step: Step, kind: ChannelKind, ctx: StepContext) -> str:
+def _channel(step: Step, kind: ChannelKind, ctx: StepContext) -> Done | str:
     camera = ctx.device(kind.camera)
     account = camera.account(kind.user)
     if account is None or account.password is None:
@@ -237,48 +249,46 @@ def _channel(step: Step, kind: ChannelKind, ctx: StepContext) -> str:
     outcome = driver.ensure_channel(
         kind.channel, address=kind.address, port=kind.port, user=kind.user, password=account.password
     )
-    return f"channel {kind.channel} → {camera.name}" + ("" if outcome.changed else " (already)")
+    return _done(f"channel {kind.channel} → {camera.name}", outcome)
 
 
 @handles(IsolateClient)
-def _isolate_client(step: Step, kind: IsolateClient, ctx: StepContext) -> str:
+def _isolate_client(step: Step, kind: IsolateClient, ctx: StepContext) -> Done | str:
     """What the client's isolation changes goes to the store first (durably), then the client is taken off."""
     client, driver = ctx.client(step)
     held = held_of(ctx.sites[client.site], kind.holds)
     if ctx.keyring.isolation(client.id) is None:
         ctx.keyring.remember_isolation(client.id, Isolation(None, client=driver.standing(held)))
     outcome = driver.isolate(held)
-    return "taken off " + ", ".join(h.device.name for h in held) + ("" if outcome.changed else " (already)")
+    return _done("taken off " + ", ".join(h.device.name for h in held), outcome)
 
 
 @handles(UpdateClient)
-def _update_client(step: Step, kind: UpdateClient, ctx: StepContext) -> str:
+def _update_client(step: Step, kind: UpdateClient, ctx: StepContext) -> Done | str:
+    """The client is given every credential it holds, not only the ones that changed (``kind.holds``): a
+    host's config file is rendered whole, and the others are the devices' current ones already."""
     client, driver = ctx.client(step)
-    held = held_of(ctx.sites[client.site], kind.holds)
+    held = held_of(ctx.sites[client.site], client.holds)
     outcome = driver.update(held)
-    return (
-        "credentials updated"
-        + ("" if outcome.changed else " (already)")
-        + (f": {outcome.detail}" if outcome.detail else "")
-    )
+    return _done("credentials updated" + (f": {outcome.detail}" if outcome.detail else ""), outcome)
 
 
 @handles(ReleaseClient)
-def _release_client(step: Step, kind: ReleaseClient, ctx: StepContext) -> str:
+def _release_client(step: Step, kind: ReleaseClient, ctx: StepContext) -> Done | str:
     """Put the client back exactly as its isolation recorded; nothing recorded, nothing to undo."""
     client, driver = ctx.client(step)
     record = ctx.keyring.isolation(client.id)
     if record is None or record.client is None:
-        return "not isolated"
+        return Done("not isolated", changed=False)
     driver.release(held_of(ctx.sites[client.site], kind.holds or client.holds), record.client)
     ctx.keyring.released(client.id)
     return "back on its devices"
 
 
 @handles(Checklist)
-def _checklist(step: Step, kind: Checklist, ctx: StepContext) -> str:
+def _checklist(step: Step, kind: Checklist, ctx: StepContext) -> Done | str:
     ctx.checklist.append(step)
-    return "added to the checklist"
+    return Done("added to the checklist", changed=False)
 
 
 def _resolve(address: str, ctx: StepContext, device_id: str) -> str:

@@ -1,4 +1,4 @@
-"""One play, end to end: open drivers, gather facts (waiting out locks), plan, apply, verify.
+"""One play, end to end: open drivers, gather facts, plan, apply (waiting out locks site by site), verify.
 
 This is where the pure core meets the drivers: facts in, plan out, plan executed. The CLI and the
 demo call it; tests call it against the lab.
@@ -22,6 +22,7 @@ from enforcer.engine.executor import (
     Event,
     LocalExecutor,
     RunOptions,
+    SitePlanned,
     SiteResult,
     StepFinished,
     StepStarted,
@@ -112,23 +113,18 @@ class PlayRun:
         devices: tuple[Device, ...] | None = None,
         *,
         progress: Progress | None = None,
-        wait_locks: bool = False,
         rebooting: frozenset[str] = frozenset(),
         clients: bool = True,
     ) -> Gathered:
         """Facts for the play's devices (preflight).
 
-        With ``wait_locks``, devices that report us locked are waited out once (one timer for all of
-        them, as long as the longest lock) and read again. Devices in ``rebooting`` (an interrupted
-        run was upgrading them) are read again until they answer, within the firmware timeout. With
-        ``clients``, the clients with an API are read as well.
+        A device that has locked enforcer out is not waited for here: apply plans its site after the
+        wait, inside the run, while the other sites go on (see ``plan(defer_locked=True)``). Devices in
+        ``rebooting`` (an interrupted run was upgrading them) are read again until they answer, within
+        the firmware timeout. With ``clients``, the clients with an API are read as well.
         """
         devices = devices_of(self.play) if devices is None else devices
         found = gather(devices, self.open_driver, concurrency=self.concurrency, progress=progress, close=False)
-        locked = {f.id for f in found.failures if f.unlock_seconds} if wait_locks else set()
-        if locked:
-            time.sleep(max(f.unlock_seconds for f in found.failures if f.id in locked) * self.time_scale + 0.05)
-            found = self._again(found, devices, locked, progress)
         deadline = time.monotonic() + self.options.firmware_timeout * self.time_scale
         while (waiting := {f.id for f in found.failures if f.id in rebooting}) and time.monotonic() < deadline:
             time.sleep(max(0.05, 2.0 * self.time_scale))
@@ -160,26 +156,64 @@ class PlayRun:
     # -- plan -----------------------------------------------------------------------------------------
 
     def plan(
-        self, found: Gathered, *, playbook: str, limit: tuple[str, ...] = (), restore_unknown: bool = False
+        self,
+        found: Gathered,
+        *,
+        playbook: str,
+        limit: tuple[str, ...] = (),
+        restore_unknown: bool = False,
+        defer_locked: bool = False,
     ) -> Plan:
-        """The play's plan from ``found``; devices the store records as isolated are released (see plan_site)."""
-        failures = {f.id: f.reason for f in found.failures}
-        known, recorded, kinds = self.known(), self.keyring.isolated(), client_kinds()
+        """The play's plan from ``found``; devices the store records as isolated are released (see plan_site).
+
+        With ``defer_locked`` (apply), a site with a device that has locked enforcer out is planned to
+        wait (``SitePlan.wait``) and is planned for real by :meth:`replan` once its timer has run.
+        """
         sites = tuple(
-            plan_site(
-                site,
-                found.facts,
-                failures,
-                self.play.enforce,
-                known,
-                recorded,
-                restore_unknown=restore_unknown,
-                kinds=kinds,
-                client_failures=found.client_failures,
-            )
+            _waiting(site, found.failures) or self._plan_site(site, found, restore_unknown)
+            if defer_locked
+            else self._plan_site(site, found, restore_unknown)
             for site in self.play.selected()
         )
         return Plan(playbook, self.play.name, limit, sites, {d: f.fingerprint() for d, f in found.facts.items()})
+
+    def replan(
+        self,
+        site_name: str,
+        *,
+        client_failures: dict[str, str],
+        restore_unknown: bool = False,
+        saved: Plan | None = None,
+    ) -> SitePlan:
+        """A site that waited for a lock, read again and planned (from the store as it is now).
+
+        With ``saved`` (apply PLANFILE), the saved plan's steps for the site run if its devices are as
+        they were when it was made; else the site fails as stale.
+        """
+        site = next(s for s in self.play.selected() if s.name == site_name)
+        found = replace(self.gather(site.devices, clients=False), client_failures=client_failures)
+        self.keyring.reconcile(only={d.id for d in site.devices})
+        if saved is None:
+            return self._plan_site(site, found, restore_unknown)
+        try:
+            check_fresh(saved, found, sites={site.name})
+        except StalePlan as exc:
+            return SitePlan(site.name, error=str(exc))
+        return next(s for s in saved.sites if s.site == site.name)
+
+    def _plan_site(self, site: Site, found: Gathered, restore_unknown: bool) -> SitePlan:
+        return plan_site(
+            site,
+            found.facts,
+            {f.id: f.reason for f in found.failures},
+            self.play.enforce,
+            self.known(),
+            self.keyring.isolated(),
+            restore_unknown=restore_unknown,
+            kinds=client_kinds(),
+            client_failures=found.client_failures,
+            unreachable=frozenset(f.id for f in found.failures if f.unreachable),
+        )
 
     # -- apply ----------------------------------------------------------------------------------------
 
@@ -192,31 +226,28 @@ class PlayRun:
         *,
         held: Held,
         source_address: str | None = None,
+        replan: Callable[[str], SitePlan] | None = None,
     ) -> list[SiteResult]:
         """Carry out ``plan``, journaled; ``held`` are this process's locks of the plan's sites (the journal
-        checks them: work is never begun, nor resumed, on a site another live run may hold)."""
+        checks them: work is never begun, nor resumed, on a site another live run may hold). ``replan``
+        plans a site that waited for a lock (see :meth:`replan`)."""
         run, resumed = journal.begin(plan.playbook, plan.play, [s.site for s in plan.sites], held)
         self.keyring.reconcile()  # what discovery proved is the store's current from here on
         sites = {s.name: s for s in self.play.selected()}
-        rewritten = {
-            (c.device, c.key)
-            for sp in plan.sites
-            for st in sp.steps
-            if isinstance(st.kind, ChannelKind)
-            for c in st.changes
-        }
+        rewritten: set[tuple[str, str]] = set()
+        touched: set[str] = set()
+        for site_plan in plan.sites:
+            _note_writes(site_plan, rewritten, touched)
         ctx = StepContext(
             sites, self.drivers, self.keyring, source_address or self.options.source_address, self.open_client
         )
-        touched = {
-            st.target for sp in plan.sites for st in sp.steps if isinstance(st.kind, UpdateClient | ReleaseClient)
-        }
         work = Work(
             run_step=lambda step: run_step(step, ctx),
             lock_state=lambda device: self.drivers[device].lock_state(),
             verify=lambda site: self.verify(sites[site], rewritten, touched),
             skip=frozenset(journal.succeeded(run)) if resumed else frozenset(),
             rescue=_rescue,
+            replan=replan,
         )
 
         def record(event: Event) -> None:
@@ -225,6 +256,8 @@ class PlayRun:
                 journal.started(run, event.step)
             elif isinstance(event, StepFinished):
                 journal.finished(run, event.step, event.status, event.detail)
+            elif isinstance(event, SitePlanned):
+                _note_writes(event.plan, rewritten, touched)
             on_event(event)
 
         results = LocalExecutor().run(plan.sites, work, options, record)
@@ -275,16 +308,41 @@ class PlayRun:
         )
 
 
+def _note_writes(plan: SitePlan, rewritten: set[tuple[str, str]], touched: set[str]) -> None:
+    """Add what ``plan`` will write to the sets verify reads: channels rewritten, clients touched."""
+    for step in plan.steps:
+        if isinstance(step.kind, ChannelKind):
+            rewritten.update((c.device, c.key) for c in step.changes)
+        if isinstance(step.kind, UpdateClient | ReleaseClient):
+            touched.add(step.target)
+
+
 def _rescue(plan: SitePlan, outcomes: dict[str, StepStatus]) -> tuple[tuple[Step, ...], str]:
     found = rescue(plan, outcomes)
     return found.steps, "; ".join(f"{t.split('/', 1)[-1]} ({why})" for t, why in found.kept)
 
 
-def check_fresh(saved: Plan, found: Gathered) -> None:
-    """Refuse a saved plan whose devices changed: a different fingerprint, or facts that now fail."""
-    changed = [d for d, fp in saved.fingerprints.items() if d not in found.facts or found.facts[d].fingerprint() != fp]
+def check_fresh(saved: Plan, found: Gathered, *, sites: Collection[str] | None = None) -> None:
+    """Refuse a saved plan whose devices changed: a different fingerprint, or facts that now fail.
+
+    ``sites``: check only these sites' devices (a site that waited is checked after its wait).
+    """
+    changed = [
+        d
+        for d, fp in saved.fingerprints.items()
+        if (sites is None or d.split("/", 1)[0] in sites)
+        and (d not in found.facts or found.facts[d].fingerprint() != fp)
+    ]
     if changed:
         raise StalePlan(changed)
+
+
+def _waiting(site: Site, failures: Collection[Failure]) -> SitePlan | None:
+    """The plan of a site that must wait: some device has locked enforcer out, so it could not be read."""
+    locked = {f.device: f.unlock_seconds for f in failures if f.site == site.name and f.unlock_seconds}
+    if not locked:
+        return None
+    return SitePlan(site.name, locked_out=tuple(sorted(locked)), wait=max(locked.values()))
 
 
 __all__ = ["Failure", "PlayRun", "StalePlan", "check_fresh"]

@@ -37,8 +37,9 @@ def moved(address: str, base: int, to: int, blocks: int) -> str:
 
 
 def listeners(spec: LabSpec) -> list[tuple[str, int]]:
-    """Every (address, port) the lab listens on: its devices' and its Milestone servers'."""
-    return [(d.address, d.port) for d in spec.devices] + [(m.address, m.port) for m in spec.milestone]
+    """Every (address, port) the lab listens on: its devices', its Milestone servers' and its hosts' sshd."""
+    found = [(d.address, d.port) for d in spec.devices] + [(m.address, m.port) for m in spec.milestone]
+    return found + [(h.address, h.ssh_port) for h in spec.hosts]
 
 
 def blocks_of(spec: LabSpec, base: int) -> int:
@@ -49,8 +50,8 @@ def blocks_of(spec: LabSpec, base: int) -> int:
 
 
 def relocate(spec: LabSpec, to: int) -> None:
-    """Move every device (and each recorder's channel to it) and every Milestone server (and the hardware it
-    stores) to the blocks starting at ``to``."""
+    """Move every device (and each recorder's channel to it), every Milestone server (and the hardware it
+    stores) and every Linux host to the blocks starting at ``to``."""
     if spec.base is None or to == spec.base:
         return
     count = blocks_of(spec, spec.base)
@@ -62,6 +63,8 @@ def relocate(spec: LabSpec, to: int) -> None:
         server.address = moved(server.address, spec.base, to, count)
         for hw in server.hardware:
             hw.address = moved(hw.address, spec.base, to, count)
+    for host in spec.hosts:  # a site's Linux host sits in its block, as its sshd listens there
+        host.address = moved(host.address, spec.base, to, count)
     spec.base = to
 
 
@@ -96,6 +99,8 @@ def _free(endpoints: Iterable[tuple[str, int]]) -> bool:
     """Whether every (address, port) can be bound now (each probe socket is closed at once)."""
     for address, port in endpoints:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # as the servers bind: a port whose last connections linger in TIME_WAIT is free to them
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((address, port))
             except OSError:

@@ -81,6 +81,11 @@ class SitePlan:
     changes: tuple[Change, ...] = ()
     warnings: tuple[str, ...] = ()
     error: str | None = None
+    unreachable: tuple[str, ...] = ()  # devices whose facts failed for want of a reply
+    #: Devices that have locked enforcer out, so the site could not be read: apply waits ``wait`` seconds
+    #: inside the run (other sites go on), then reads the site again and plans it.
+    locked_out: tuple[str, ...] = ()
+    wait: float = 0.0
 
     @property
     def pending(self) -> tuple[Change, ...]:
@@ -94,6 +99,9 @@ class SitePlan:
             "changes": [c.to_dict() for c in self.changes],
             "warnings": list(self.warnings),
             "error": self.error,
+            "unreachable": list(self.unreachable),
+            "locked_out": list(self.locked_out),
+            "wait": self.wait,
         }
 
     @classmethod
@@ -104,6 +112,9 @@ class SitePlan:
             changes=tuple(Change.from_dict(c) for c in raw["changes"]),
             warnings=tuple(raw["warnings"]),
             error=raw["error"],
+            unreachable=tuple(raw.get("unreachable", ())),
+            locked_out=tuple(raw.get("locked_out", ())),
+            wait=float(raw.get("wait", 0.0)),
         )
 
 

@@ -54,6 +54,7 @@ def plan_site(
     restore_unknown: bool = False,
     kinds: ClientKinds = BUILTIN_KINDS,
     client_failures: Mapping[str, str] | None = None,
+    unreachable: frozenset[str] = frozenset(),
 ) -> SitePlan:
     """The plan for one site; a site whose facts are incomplete gets an ``error`` and no steps.
 
@@ -71,7 +72,8 @@ def plan_site(
     """
     failed = [f"{d.name}: {failures[d.id]}{_refused_there(site, facts, d)}" for d in site.devices if d.id in failures]
     if failed:
-        return SitePlan(site.name, error="facts failed: " + "; ".join(failed))
+        gone = tuple(d.name for d in site.devices if d.id in unreachable)
+        return SitePlan(site.name, error="facts failed: " + "; ".join(failed), unreachable=gone)
     marked = {d.id for d in site.devices if (f := facts[d.id].ip_filter) is not None and f.isolated}
     unknown = sorted(marked - recorded)
     if unknown and not restore_unknown:

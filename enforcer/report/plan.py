@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from enforcer.plan.artifact import PHASES, Plan, Step
+from enforcer.plan.artifact import PHASES, Plan, SitePlan, Step
 from enforcer.plan.diff import SENSITIVE, Change
 from enforcer.plan.steps import (
     ENFORCER,
@@ -44,25 +44,33 @@ _PHASE_TITLE = {
 def print_plan(console: Console, plan: Plan) -> None:
     """Per site: its steps by phase with each change, then warnings and errors; a summary line last."""
     for site in plan.sites:
-        if not site.steps and not site.changes and not site.error and not site.warnings:
-            continue
-        console.print(f"\n[bold]site {escape(site.site)}[/]")
-        if site.error:
-            console.print(f"  [bold red]✗ cannot plan:[/] {escape(site.error)}")
-        for phase in PHASES:
-            steps = [s for s in site.steps if s.phase == phase]
-            if steps:
-                console.print(f"  [cyan]{_PHASE_TITLE[phase]}[/]")
-                for step in steps:
-                    _print_step(console, step)
-        for change in (c for c in site.changes if c.action == "blocked"):
-            console.print(
-                f"    {_SYMBOL['blocked']} {escape(_short(change.device))} {change.key}: {escape(change.reason)}"
-            )
-        for warning in site.warnings:
-            console.print(f"  [yellow]warning:[/] {escape(warning)}")
+        print_site(console, site)
     console.print()
     console.print(summary(plan))
+
+
+def print_site(console: Console, site: SitePlan) -> None:
+    """One site's plan (nothing for a site with nothing to say)."""
+    if not site.steps and not site.changes and not site.error and not site.warnings and not site.wait:
+        return
+    console.print(f"\n[bold]site {escape(site.site)}[/]")
+    if site.error:
+        console.print(f"  [bold red]✗ cannot plan:[/] {escape(site.error)}")
+    if site.wait:
+        console.print(
+            f"  [cyan]⧗ {escape(', '.join(_short(d) for d in site.locked_out))} locked enforcer out for "
+            f"{site.wait:.0f} s:[/] the site is read and planned after that wait, while the other sites go on"
+        )
+    for phase in PHASES:
+        steps = [s for s in site.steps if s.phase == phase]
+        if steps:
+            console.print(f"  [cyan]{_PHASE_TITLE[phase]}[/]")
+            for step in steps:
+                _print_step(console, step)
+    for change in (c for c in site.changes if c.action == "blocked"):
+        console.print(f"    {_SYMBOL['blocked']} {escape(_short(change.device))} {change.key}: {escape(change.reason)}")
+    for warning in site.warnings:
+        console.print(f"  [yellow]warning:[/] {escape(warning)}")
 
 
 def _print_step(console: Console, step: Step) -> None:
@@ -98,6 +106,11 @@ def _describe(step: Step) -> str:
     return step.action.replace("_", " ")
 
 
+def change_lines(step: Step) -> list[str]:
+    """A step's changes, one masked line each (``~ accounts.admin.password: (sensitive, changed)``)."""
+    return [f"{_SYMBOL[c.action]} {escape(c.key)}: {_value_change(c)}" for c in step.changes]
+
+
 def _value_change(change: Change) -> str:
     if change.sensitive and (change.kind == "account" or change.before == change.after):
         return "(sensitive, new)" if change.action == "create" else "(sensitive, changed)"
@@ -125,7 +138,8 @@ def summary(plan: Plan) -> str:
     counts = Counter(c.kind for s in plan.sites for c in s.pending)
     blocked = sum(1 for s in plan.sites for c in s.changes if c.action == "blocked")
     checklist = sum(1 for s in plan.sites for st in s.steps if isinstance(st.kind, Checklist))
-    if not changing and not plan.failed and not blocked:
+    waiting = sum(1 for s in plan.sites if s.wait)
+    if not changing and not plan.failed and not blocked and not waiting:
         return "[bold green]No changes.[/] Every selected site matches its declared state."
     parts = [f"[bold]Plan:[/] {len(changing)} of {len(plan.sites)} sites to change"]
     if counts:
@@ -135,6 +149,8 @@ def summary(plan: Plan) -> str:
         parts.append(f"{checklist} manual client{'s' * (checklist != 1)} on the checklist")
     if blocked:
         parts.append(f"[red]{blocked} blocked[/]")
+    if waiting:
+        parts.append(f"[cyan]{waiting} site{'s' * (waiting != 1)} planned after a lock wait[/]")
     if plan.failed:
         parts.append(f"[bold red]{len(plan.failed)} site{'s' * (len(plan.failed) != 1)} cannot be planned[/]")
     return "; ".join(parts) + "."

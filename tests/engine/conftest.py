@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 import uuid
 from collections.abc import Iterator
@@ -9,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from enforcer.cli import main
+from enforcer.config import vault
 from enforcer.credentials.store import CredentialStore
 from enforcer.lab.fleet import Fleet
 from enforcer.lab.generate.generator import generate
@@ -48,6 +51,18 @@ class Lab:
     def store(self) -> CredentialStore:
         password = (self.root / "inventory" / ".vault-password").read_text().strip().encode()
         return CredentialStore.load(self.root / "inventory" / "credentials.vault", password)
+
+    def rotate(self) -> None:
+        """New desired passwords for every device account (as ``enforce rotate`` would write them): letters and
+        digits of every case, which every vendor and Milestone accept."""
+        key = (self.root / "inventory" / ".vault-password").read_text().strip().encode()
+        path = self.root / "inventory" / "secrets" / "fleet.vault"
+        desired = yaml.safe_load(vault.decrypt(path.read_text(), key))
+        devices = {d.name for d in self.spec.devices}
+        for name in desired:
+            if name.split("/")[0] in devices:  # device/account; clients' own secrets and the SSH key stay
+                desired[name] = "Rt7" + secrets.token_hex(6)
+        path.write_text(vault.encrypt(yaml.safe_dump(desired).encode(), key))
 
     def secrets(self) -> set[str]:
         """Every password the lab or the repo knows: none may appear in any output."""

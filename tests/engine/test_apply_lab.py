@@ -51,8 +51,9 @@ def test_stale_clients_everywhere_converge_without_a_single_lock(lab: Any, thres
     fleet = lab(problems=("stale_viewer", "stale_channel"), thresholds=[threshold], vendor=vendor)
     code, output = fleet.run("plan", fleet.playbook)
     assert code == 2, output
-    code, output = fleet.run("apply", fleet.playbook, "--yes")
+    code, output = fleet.run("apply", fleet.playbook, "--yes", "--diff")
     assert code == 0, output
+    assert "~ accounts.operator.password: (sensitive, changed)" in output  # --diff: what each step changed
     events = fleet.events()
     assert not locks(events), locks(events)
     assert not _our_failures(events)
@@ -168,8 +169,9 @@ def test_no_secret_in_any_output_plan_file_or_journal(lab: Any, tmp_path: Path, 
     secrets = fleet.secrets()
     saved = tmp_path / "plan.json"
     outputs = [fleet.run("plan", fleet.playbook, "-o", str(saved))[1]]
-    outputs.append(fleet.run("plan", fleet.playbook, "--json")[1])
-    outputs.append(fleet.run("apply", fleet.playbook, "--yes")[1])
+    outputs.append(fleet.run("-v", "plan", fleet.playbook, "--json")[1])
+    outputs.append(fleet.run("-vv", "apply", fleet.playbook, "--yes")[1])  # every request logged
+    assert "credential for admin" in outputs[-1] and "HTTP/1.1" in outputs[-1]  # the guard's decisions, requests
     outputs.append(fleet.run("apply", fleet.playbook, "--yes", "--json")[1])
     outputs.append(saved.read_text())
     journal = fleet.root / "inventory" / ".enforcer" / "journal.db"
@@ -262,11 +264,21 @@ def test_killed_after_a_camera_took_its_password_resumes_without_a_lock(lab: Any
 
 
 def test_json_results(lab: Any) -> None:
-    fleet = lab(problems=("lock_disabled",))
+    """apply --json: every site with Ansible's recap counts and every step, then the manual checklist."""
+    fleet = lab(problems=("lock_disabled", "stale_viewer"))
     code, output = fleet.run("apply", fleet.playbook, "--yes", "--json")
     assert code == 0, output
     result = json.loads(fleet.stdout)
     assert {s["status"] for s in result["sites"]} == {"converged"}
+    for site in result["sites"]:
+        assert site["counts"]["changed"] == sum(1 for s in site["steps"] if s["changed"]) > 0
+        assert site["counts"]["failed"] == site["counts"]["unreachable"] == 0
+        assert {s["action"] for s in site["steps"]} >= {"lock_policy", "verify"}
+    viewers = {c.name for c in fleet.spec.clients}
+    assert {c["client"] for c in result["checklist"]} == viewers
+    assert all(c["holds"] and c["address"] for c in result["checklist"])
+    code, _ = fleet.run("apply", fleet.playbook, "--yes", "--json")  # converged: every step ok, none changed
+    assert code == 0 and all(s["counts"]["changed"] == 0 for s in json.loads(fleet.stdout)["sites"])
 
 
 #: ``enforce apply`` held just before it rewrites a recorder's channel (a camera already has its new

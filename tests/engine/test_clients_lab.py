@@ -22,19 +22,23 @@ pytestmark = pytest.mark.lab
 PROBLEMS = ("stale_viewer", "stale_channel", "weak_password")
 
 
-def clients_lab(lab: Any, vendor: str, isolation: str = "ip_filter") -> Lab:
-    """A Milestone server and two manual viewers per site; ``isolation`` for every device."""
+def clients_lab(
+    lab: Any, vendor: str, isolation: str = "ip_filter", clients: tuple[str, ...] = ("milestone", "viewer")
+) -> Lab:
+    """An XProtect server and two manual viewers per site (and whatever else ``clients`` adds), then every device
+    password rotated, so that all of them hold old ones; ``isolation`` for every device."""
     fleet: Lab = lab(
         sites=2 if vendor == "mixed" else 1,
         cameras=2,
         problems=PROBLEMS,
         vendor=vendor,
-        clients=("milestone", "viewer"),
+        clients=clients,
     )
     inventory = fleet.root / "inventory" / "fleet.yml"
     text = inventory.read_text()
     assert "isolation: ip_filter" in text
     inventory.write_text(text.replace("isolation: ip_filter", f"isolation: {isolation}"))
+    fleet.rotate()
     return fleet
 
 
@@ -97,10 +101,11 @@ def vms_failures(fleet: Lab, since: int = 0) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("vendor", VENDORS)
 @pytest.mark.parametrize("isolation", ["ip_filter", "client"])
-def test_a_milestone_server_and_two_viewers_holding_old_passwords_converge_without_a_lock(
+def test_an_xprotect_server_a_frigate_host_and_two_viewers_holding_old_passwords_converge_without_a_lock(
     lab: Any, vendor: str, isolation: str
 ) -> None:
-    fleet = clients_lab(lab, vendor, isolation)
+    """The issue's site: XProtect, a Frigate host and two manual viewers, every password they hold rotated."""
+    fleet = clients_lab(lab, vendor, isolation, clients=("milestone", "ssh", "viewer"))
     before = enabled(fleet)
     wait_for(lambda: holds_what_devices_have(fleet))  # the VMS works before the change
     code, output = fleet.run("plan", fleet.playbook)
@@ -118,8 +123,11 @@ def test_a_milestone_server_and_two_viewers_holding_old_passwords_converge_witho
     assert not locks(events), locks(events)
     assert not [e for e in events if e["event"] == "auth_failed" and e["source"] == ENFORCER]
     assert not vms_failures(fleet), vms_failures(fleet)
-    later = [e for e in events[mark:] if e["event"] == "client_status" and e["client"].startswith("xprotect")]
+    later = [e for e in events[mark:] if e["event"] == "client_status" and e.get("client", "").startswith("xprotect")]
     assert all(e["result"] == "ok" for e in later), later
+    for host in fleet.spec.hosts:  # Frigate runs again, with every camera answering its logins
+        state = fleet.fleet.client_status(host.name)
+        assert state["running"] and set(state["cameras"].values()) == {"ok"}, state  # type: ignore[attr-defined]
     viewers = [c for c in fleet.spec.clients if c.kind == "viewer"]
     assert len(viewers) == 2 * len(servers(fleet))
     blocked = {e["source"] for e in events[mark:] if e["event"] == "blocked"}

@@ -614,8 +614,8 @@ def test_the_cli_writes_a_dahua_repo(tmp_path: Path, capsys: pytest.CaptureFixtu
 @pytest.mark.parametrize("vendor", ["hikvision", "mixed"])
 def test_clients_milestone_and_viewer_hold_each_sites_current_credentials(tmp_path: Path, vendor: str) -> None:
     """``--clients milestone,viewer``: every site gets an XProtect server storing each of its devices as admin with
-    its actual password (stale once enforcer changes it) and a viewer, both in the inventory; Milestone stores
-    letters and digits only, so every password drawn is such."""
+    its actual password (stale once enforcer changes it) and a desktop viewer holding the recorder's admin, both
+    in the inventory; Milestone stores letters and digits only, so every password drawn is such."""
     out = tmp_path / "clients"
     spec = gen.generate(
         out,
@@ -643,9 +643,10 @@ def test_clients_milestone_and_viewer_hold_each_sites_current_credentials(tmp_pa
         assert settings.url == f"https://{server.address}:{server.port}"  # type: ignore[union-attr]
         assert settings.password is not None and settings.password.reveal() == server.password  # type: ignore[union-attr]
         viewers = [c for c in spec.clients if c.site == site.name]
-        assert [(v.name, v.problems) for v in viewers] == [
-            (f"viewer-{site.name[-3:]}", ["stale_viewer"]),
-            (f"viewer-{site.name[-3:]}-2", []),
+        tag = site.name[-3:]
+        assert [(v.name, v.user, v.problems) for v in viewers] == [
+            (f"viewer-{tag}", "operator", ["stale_viewer"]),
+            (f"desk-{tag}", "admin", []),
         ]
         assert len({v.source for v in viewers}) == 2
     assert "--clients milestone,viewer" in (out / "inventory" / "fleet.yml").read_text()
@@ -657,7 +658,7 @@ def test_the_clients_option_names_its_kinds(tmp_path: Path, capsys: pytest.Captu
         main(["lab", "generate", "--clients", "milestone,frigate", "--out", str(out)])
     assert (
         exit.value.code == 1
-        and "unknown client kind 'frigate': choose from milestone, viewer" in capsys.readouterr().err
+        and "unknown client kind 'frigate': choose from milestone, ssh, viewer" in capsys.readouterr().err
     )
     assert (
         main(["lab", "generate", "--sites", "1", "--cameras", "1", "--clients", "viewer,milestone", "--out", str(out)])

@@ -209,7 +209,7 @@ def test_playbook_site_pattern_matching_nothing(repo: Repo) -> None:
     repo.playbook.write_text("- name: x\n  inventory: inventory.yml\n  sites: [hw]\n")
     code, _, err = repo.run("validate", "site.yml")
     assert code == 1
-    assert "site.yml:3: [0].sites[0]: 'hw' matches no site (hint: did you mean 'hq'?)" in err.replace(
+    assert "site.yml:3: [0].sites[0]: 'hw' matches no site, group or device (hint: did you mean 'hq'?)" in err.replace(
         "\n  hint: ", " (hint: "
     ).replace("?\n", "?)\n")
 
@@ -312,3 +312,11 @@ def test_a_password_a_holder_would_refuse_to_store_is_refused_before_any_device(
         "vms (milestone) would refuse cam1's admin password: it may hold letters and digits only",
     )
     assert "Cam3ra-Secret-99" not in err
+
+
+@pytest.mark.parametrize("folder", ["group_vars", "host_vars"])
+def test_ansible_variable_folders_are_refused_not_ignored(repo: Repo, folder: str) -> None:
+    (repo.root / folder).mkdir()
+    (repo.root / folder / "retail.yml").write_text("lock_policy: {lock_minutes: 10}\n")
+    code, _, err = repo.run("validate", "site.yml")
+    assert code == 1 and f"{folder}/ is Ansible's layout, which enforcer does not read" in err, err

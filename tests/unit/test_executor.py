@@ -6,10 +6,13 @@ import threading
 import time
 
 from enforcer.engine.executor import (
+    Done,
     Event,
     LocalExecutor,
     RunOptions,
     SiteFinished,
+    SitePlanned,
+    SiteWaiting,
     StepFinished,
     StepStarted,
     Work,
@@ -53,13 +56,13 @@ class Recorder:
         self.events: list[Event] = []
         self.lock = threading.Lock()
 
-    def run_step(self, step: Step) -> str:
+    def run_step(self, step: Step) -> Done:
         time.sleep(self.delay)
         with self.lock:
             self.calls.append(step.id)
         if step.id == self.fail:
             raise DeviceError(site=step.site, device=step.target, step=step.action, detail="HTTP 500 from device")
-        return "done"
+        return Done("done")
 
     def work(self, skip: frozenset[str] = frozenset()) -> Work:
         return Work(self.run_step, lambda device: LockState(False), lambda s: "converged", skip)
@@ -133,7 +136,7 @@ def test_waits_hold_no_thread_so_many_sites_wait_in_parallel() -> None:
 
 def test_a_device_still_locked_after_the_wait_is_waited_for_again() -> None:
     states = iter([LockState(True, 0.2), LockState(False)])
-    work = Work(lambda step: "done", lambda device: next(states), lambda s: "converged")
+    work = Work(lambda step: Done("done"), lambda device: next(states), lambda s: "converged")
     [result] = LocalExecutor().run(
         [site("a", ("recorder", "account", "nvr"), wait=0.1)], work, RunOptions(), lambda e: None
     )
@@ -167,3 +170,49 @@ def test_an_internal_error_fails_the_site_not_the_run() -> None:
     )
     assert results[0].status == "failed" and "internal error: ZeroDivisionError" in results[0].detail
     assert results[1].status == "converged"
+
+
+def test_a_site_that_enforcer_is_locked_out_of_waits_alone_then_is_planned_and_run() -> None:
+    """Site b could not be read (a device locked enforcer out): it counts its wait down while site a
+    runs to the end, and is read again and planned only once its timer has run."""
+    rec = Recorder()
+    replanned: list[tuple[str, float]] = []
+    start = time.monotonic()
+
+    def replan(name: str) -> SitePlan:
+        replanned.append((name, time.monotonic() - start))
+        return site(name, *STEPS)
+
+    waiting = SitePlan("b", locked_out=("b/nvr",), wait=2.0)
+    work = rec.work()
+    work.replan = replan
+    results = LocalExecutor().run([site("a", *STEPS), waiting], work, RunOptions(), rec.events.append)
+    assert [(r.site, r.status) for r in results] == [("a", "converged"), ("b", "converged")]
+    [(name, at)] = replanned
+    assert name == "b" and at >= 2.0
+    finished_a = next(i for i, e in enumerate(rec.events) if isinstance(e, SiteFinished) and e.site == "a")
+    planned_b = next(i for i, e in enumerate(rec.events) if isinstance(e, SitePlanned))
+    assert finished_a < planned_b, "site a waited for site b's lock"
+    countdown = [e for e in rec.events if isinstance(e, SiteWaiting)]
+    assert countdown[0].seconds == 2.0 and [round(e.left) for e in countdown] == [2, 1]  # a tick a second
+    assert rec.calls[-5:] == [
+        "b/cam:isolate_ip_filter",
+        "b/nvr:account:admin",
+        "b/cam:account:admin",
+        "b/nvr:channel:1",
+        "b/cam:release_ip_filter",
+    ]
+
+
+def test_a_site_still_locked_when_read_again_fails_alone_saying_so() -> None:
+    rec = Recorder()
+    work = rec.work()
+    work.replan = lambda name: SitePlan(name, error="b/nvr: the device locked our source for 600 s")
+    results = LocalExecutor().run(
+        [site("a", *STEPS), SitePlan("b", locked_out=("b/nvr",), wait=0.1)],
+        work,
+        RunOptions(max_fail_percentage=100),
+        rec.events.append,
+    )
+    assert [(r.site, r.status) for r in results] == [("a", "converged"), ("b", "failed")]
+    assert "locked our source for 600 s" in results[1].detail

@@ -24,7 +24,7 @@ def parse(body: bytes) -> ET.Element:
     >>> parse(b'<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>')
     Traceback (most recent call last):
     ...
-    enforcer.drivers.isapi._xml.XmlError: reply holds a DOCTYPE or is not UTF-8, which is refused
+    enforcer.errors.XmlError: reply holds a DOCTYPE or is not UTF-8, which is refused
     """
     if not body.strip():
         raise XmlError("empty reply where XML was expected")

@@ -14,8 +14,8 @@
         firmware/*.dav         lab firmware images, with their sha256 in fleet.yml
 
 Site ``i`` (from 0) is ``site-{i+1:03}``; its devices listen on ``127.(10 + i // 250).(i % 250).d``,
-recorder ``d=1``, cameras ``d=2…``, a Milestone server (``--clients milestone``) ``d=254``; viewers have
-their own sources in ``127.200+.x.10``. Device names
+recorder ``d=1``, cameras ``d=2…``, the clients ``--clients`` adds past them (a Frigate host ``d=250``, an
+XProtect server ``d=254``); viewers have their own sources in ``127.200+.x.10``. Device names
 (``nvr-001``, ``cam-001-01``) are unique across the fleet, as the lab keys devices by name. Every
 random choice comes from ``random.Random(seed)``: a seed reproduces the fleet (the vault files'
 salts are fresh, so those differ byte for byte but decrypt to the same content).
@@ -42,8 +42,8 @@ viewer) and means exactly:
 The four admin-password problems go to different devices of a site; the others to any device.
 
 ``clients`` adds clients of those kinds to every site, holding the site's current credentials (stale once
-enforcer changes them): :mod:`enforcer.lab.generate.clients` has one writer per kind. With a Milestone
-server, every password drawn is letters and digits only, as Milestone stores no other.
+enforcer changes them): :data:`CLIENT_WRITERS` has one writer per kind. With an XProtect server, every
+password drawn is letters and digits only, as Milestone stores no other.
 
 ``vendor`` is ``hikvision``, ``annke``, ``dahua``, ``amcrest`` or ``mixed``: site ``i`` of a mixed
 fleet is all of vendor ``MIXED[i % 4]`` (a recorder records its own vendor's cameras), and the sites
@@ -54,15 +54,17 @@ files in :mod:`enforcer.lab.generate.repo`.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from enforcer.lab.generate.clients import MILESTONE_HOST, VIEWER_INTERVAL, WRITERS, SiteBuild, check_clients, viewer
-from enforcer.lab.generate.models import CAMERAS, FAMILY, RECORDERS, Family, Model
+from enforcer.lab.generate.hosts import HOST_OCTET, add_ssh_host, write_hosts
+from enforcer.lab.generate.milestone import MILESTONE_OCTET, add_milestone
+from enforcer.lab.generate.models import CAMERAS, FAMILY, RECORDERS, VIEWERS, Family, Model
 from enforcer.lab.generate.profile import (
     DAHUA_ATTEMPTS,
     default_lock,
@@ -77,6 +79,7 @@ from enforcer.lab.spec import (
     PROBLEMS,
     LabAccount,
     LabChannel,
+    LabClient,
     LabDevice,
     LabLockPolicy,
     LabSpec,
@@ -84,14 +87,15 @@ from enforcer.lab.spec import (
 )
 
 __all__ = [
+    "CLIENT_KINDS",
     "ENFORCER_SOURCE",
     "HTTPS_PORT",
     "HTTP_PORT",
     "MIXED",
     "VENDORS",
-    "VIEWER_INTERVAL",
     "format_share",
     "generate",
+    "parse_clients",
     "parse_problems",
     "parse_share",
 ]
@@ -106,6 +110,7 @@ ENFORCER_SOURCE = "127.0.0.1"
 BASE = 10
 VARS_FILE = "inventory/lab.yml"
 MAX_SITES = 250 * 55  # second octets 10..199 for devices, 200..254 for viewers
+VIEWER_INTERVAL = 5.0
 WEAK_PASSWORDS = ("12345678", "11111111", "88888888", "password", "qwertyui", "abcdefgh", "666666", "admin")
 CREDENTIAL_PROBLEMS = ("stale_channel", "default_password", "weak_password", "unknown_password")
 # No ' " ; : & (Dahua refuses them, dahua-cgi.md §4), and nothing a URL query or YAML would mangle.
@@ -124,6 +129,15 @@ def parse_problems(text: str) -> tuple[str, ...]:
     if names == ["all"]:
         return PROBLEMS
     return _check_problems(names)
+
+
+def parse_clients(text: str) -> tuple[str, ...]:
+    """A ``--clients`` value: a comma list of :data:`CLIENT_KINDS`; ValueError otherwise."""
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    unknown = [c for c in names if c not in CLIENT_KINDS]
+    if unknown:
+        raise ValueError(f"unknown client kind {', '.join(map(repr, unknown))}: choose from {', '.join(CLIENT_KINDS)}")
+    return tuple(c for c in CLIENT_KINDS if c in names)
 
 
 def parse_share(text: str) -> float | dict[str, float]:
@@ -173,21 +187,25 @@ def generate(
         https_share: the share of recorders served over HTTPS (the inventory trusts
             ``../lab.cert.pem``, the certificate ``enforce lab serve`` writes beside ``lab.spec.json``).
         organisation: the MSP's name.
-        clients: client kinds to add to every site (``milestone``, ``viewer``: see
-            :mod:`enforcer.lab.generate.clients`).
+        clients: :data:`CLIENT_KINDS` to add to every site, holding the site's current credentials (so
+            stale once enforcer changes them): ``ssh`` a Frigate-like host holding its cameras, ``milestone``
+            an XProtect server holding every device as ``admin``, ``viewer`` a desktop viewer holding its
+            recorder's admin password.
     """
     chosen = _check_problems(problems)
-    kinds = check_clients(clients)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 _.-]*", organisation):
         raise ValueError("organisation must be a name: letters, digits, spaces, '_', '.', '-'")
     _check_options(sites, cameras, vendor, chosen, thresholds, problem_share, https_share)
-    if "milestone" in kinds and cameras >= MILESTONE_HOST - 1:
+    kinds = parse_clients(",".join(clients))
+    if "ssh" in kinds and not 1 <= cameras < HOST_OCTET - 1:
+        raise ValueError(f"ssh clients hold a site's cameras: give 1 to {HOST_OCTET - 2} cameras per site")
+    if "milestone" in kinds and cameras >= MILESTONE_OCTET - 1:
+        most = MILESTONE_OCTET - 2
         raise ValueError(
-            f"a site's Milestone server listens on .{MILESTONE_HOST}: use at most {MILESTONE_HOST - 2} cameras"
+            f"a site's XProtect server listens on .{MILESTONE_OCTET}: give at most {most} cameras per site"
         )
     rng = random.Random(seed)
-    fleet = _Fleet(rng, vendor, cameras, tuple(thresholds) if thresholds else None, https_share)
-    fleet.kinds, fleet.alphanumeric = kinds, "milestone" in kinds
+    fleet = _Fleet(rng, vendor, cameras, tuple(thresholds) if thresholds else None, https_share, out, kinds)
     for i, site_problems in enumerate(_assign(rng, sites, cameras, chosen, problem_share)):
         fleet.add_site(i, sites, site_problems)
     command = f"--sites {sites} --cameras {cameras} --vendor {vendor} --seed {seed}"
@@ -200,6 +218,7 @@ def generate(
     command += f" --clients {','.join(kinds)}" if kinds else ""
     grouped = sorted({f for f in fleet.families if f != fleet.family})
     write_repo(out, fleet, organisation=organisation, command=command, family=fleet.family, grouped=grouped)
+    write_hosts(out, fleet.spec)
     return fleet.spec
 
 
@@ -283,6 +302,8 @@ class _Fleet:
     cameras: int
     thresholds: tuple[int, ...] | None
     https_share: float
+    out: Path
+    clients: tuple[str, ...] = ()
     spec: LabSpec = field(default_factory=lambda: LabSpec(devices=[], base=BASE, vars_file=VARS_FILE))
     net: str = ""  # the site being built: its addresses' prefix, as the inventory writes it
     desired: dict[str, str] = field(default_factory=dict)  # "device/account" -> password
@@ -290,17 +311,20 @@ class _Fleet:
     models: dict[str, Model] = field(default_factory=dict)
     sites_yaml: list[str] = field(default_factory=list)
     families: set[Family] = field(default_factory=set)  # of the sites built so far
-    kinds: tuple[str, ...] = ()  # the client kinds every site gets
-    alphanumeric: bool = False  # letters and digits only (a Milestone server stores no other)
 
     @property
     def family(self) -> Family:
         """The family whose lock defaults are the inventory's: the first site's."""
         return FAMILY[site_vendor(self.vendor, 0)]
 
+    @property
+    def alphanumeric(self) -> bool:
+        """Whether passwords are letters and digits only: an XProtect server stores no other."""
+        return "milestone" in self.clients
+
     def password(self) -> str:
         """16 characters (the most Hikvision accepts) from every character class: valid for every vendor
-        (and, ``alphanumeric``, for Milestone: an upper-case and a lower-case letter and a digit, nothing else)."""
+        (with :attr:`alphanumeric`, an upper-case and a lower-case letter and a digit, and nothing else)."""
         rng = self.rng
         if self.alphanumeric:
             chars = [rng.choice(c) for c in (string.ascii_lowercase, string.ascii_uppercase, string.digits)]
@@ -330,26 +354,23 @@ class _Fleet:
         if self.cameras:
             lines.append("    cameras:")
         camera_models, weights = zip(*CAMERAS[vendor], strict=True)
-        cam_width = max(2, len(str(self.cameras)))
         cameras: list[LabDevice] = []
+        cam_width = max(2, len(str(self.cameras)))
         for k in range(1, self.cameras + 1):
             model = self.rng.choices(camera_models, weights)[0]
             name = f"cam-{tag}-{k:0{cam_width}}"
             address = f"{net}.{k + 1}"
             camera = self.device(site, vendor, name, "camera", model, address, here[k], lines, (recorder.name, k))
+            cameras.append(camera)
             admin = camera.accounts[0].password
             # ISAPI recorders reach their cameras over the SDK (proxyProtocol HIKVISION, port 8000), as
             # real ones do; the Dahua lab stores the camera's HTTP port (RemoteDevice.HttpPort)
             port = camera.sdk_port if FAMILY[vendor] == "isapi" else camera.port
             recorder.channels.append(LabChannel(k, camera.name, camera.address, port, "admin", admin))
-            cameras.append(camera)
-        build = SiteBuild(self, site, tag, i, vendor, net, self.net, recorder, cameras, [])
         if "stale_viewer" in problems:
-            viewer(build, ["stale_viewer"])
-        for kind in self.kinds:
-            WRITERS[kind](build)
-        if build.lines:
-            lines += ["    clients:", *build.lines]
+            self.viewer(site, vendor, tag, i, recorder, lines)
+        for kind in self.clients:
+            CLIENT_WRITERS[kind](self, _Site(site, vendor, tag, i, net, recorder, cameras), lines)
         self.sites_yaml += lines
 
     def device(
@@ -430,3 +451,62 @@ class _Fleet:
         self.desired[f"{name}/admin"] = strong
         self.store.append((device_id, "admin", current, previous))
         return actual
+
+    def viewer(self, site: str, vendor: str, tag: str, i: int, recorder: LabDevice, lines: list[str]) -> None:
+        """The app on a PC or phone that holds the recorder's ``operator`` password (``stale_viewer``)."""
+        name, source = f"viewer-{tag}", f"127.{200 + i // 250}.{i % 250}.10"
+        operator = recorder.accounts[1]
+        client = LabClient(name, site, "viewer", source, recorder.name, operator.name, operator.password)
+        client.interval_seconds, client.problems = VIEWER_INTERVAL, ["stale_viewer"]
+        self.spec.clients.append(client)
+        what = self.rng.choice(VIEWERS[vendor])
+        lines += ["    clients:", f"      {name}:", "        kind: manual", f"        what: {json.dumps(what)}"]
+        lines += [f"        address: {source}", '        contact: "site manager"']
+        lines += [f"        holds: [{{device: {recorder.name}, user: {operator.name}}}]"]
+
+    def desk(self, at: _Site, lines: list[str]) -> None:
+        """A desktop viewer holding the recorder's ``admin`` password (``--clients viewer``)."""
+        name, source = f"desk-{at.tag}", f"127.{200 + at.index // 250}.{at.index % 250}.11"
+        admin = at.recorder.accounts[0]
+        client = LabClient(name, at.site, "viewer", source, at.recorder.name, admin.name, admin.password)
+        client.interval_seconds = VIEWER_INTERVAL
+        self.spec.clients.append(client)
+        if "    clients:" not in lines:
+            lines.append("    clients:")
+        what = VIEWERS[at.vendor][-1]  # not drawn: adding clients leaves the rest of the fleet as the seed made it
+        lines += [f"      {name}:", "        kind: manual", f"        what: {json.dumps(what)}"]
+        lines += [
+            f"        address: {source}",
+            '        contact: "office manager"',
+            f"        holds: [{at.recorder.name}]",
+        ]
+
+
+@dataclass(frozen=True)
+class _Site:
+    """A site as built so far, for the writers of ``--clients``."""
+
+    site: str
+    vendor: str
+    tag: str
+    index: int
+    net: str  # its block's prefix, as devices listen on it
+    recorder: LabDevice
+    cameras: list[LabDevice]
+
+
+def _ssh(fleet: _Fleet, at: _Site, lines: list[str]) -> None:
+    add_ssh_host(fleet, at.site, at.tag, (at.net, fleet.net), at.cameras, lines)
+
+
+def _milestone(fleet: _Fleet, at: _Site, lines: list[str]) -> None:
+    add_milestone(fleet, at.site, at.tag, (at.net, fleet.net), [at.recorder, *at.cameras], lines)
+
+
+#: What ``--clients`` can add to every site, and the writer of each (a client in the lab and the inventory).
+CLIENT_WRITERS: dict[str, Callable[[_Fleet, _Site, list[str]], None]] = {
+    "milestone": _milestone,
+    "ssh": _ssh,
+    "viewer": _Fleet.desk,
+}
+CLIENT_KINDS = tuple(CLIENT_WRITERS)
