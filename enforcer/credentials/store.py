@@ -11,19 +11,18 @@ Per device a run has isolated and not yet released, it keeps the IP filter it re
 stale sources to keep out once it is restored (:class:`Isolation`), written before the filter is:
 whoever runs next, on any machine that shares the store, restores exactly what was there.
 
-The file is an Ansible Vault (1.1) document encrypted with the inventory's vault password, holding::
+Per client with an API, it keeps the credential paths a run is about to change on the devices and has
+not yet given the client (:meth:`CredentialStore.owed`), written before the first of those devices
+changes and cleared once the client's update is verified: a run killed in between leaves the record,
+and whoever runs next updates the client before releasing it, even when the devices show nothing to do.
 
-    version: 1
-    devices:
-      "site/device": {admin: {current: "…", pending: null, previous: "…"}}
-    isolations:                     # only while a device is isolated
-      "site/device": {original: {enabled: false, mode: deny, addresses: []}, keep_blocked: [10.0.0.55]}
-
-so that ``ansible-vault view`` works on it. A rotation runs ``set_pending`` → ``save`` → change the
-device → verify → ``commit`` → ``save``. :meth:`CredentialStore.save` is atomic and durable: a crash
-leaves either the old or the new file, never a torn one. Runs on different sites of one inventory may
-save the same file at once: each save reads the file again, under a lock, and writes only the accounts
-this store changed over it, so that no run undoes what another recorded.
+The file is an Ansible Vault (1.1) document encrypted with the inventory's vault password (its layout
+is in :mod:`enforcer.credentials._document`), so that ``ansible-vault view`` works on it. A rotation
+runs ``set_pending`` → ``save`` → change the device → verify → ``commit`` → ``save``.
+:meth:`CredentialStore.save` is atomic and durable: a crash leaves either the old or the new file, never
+a torn one. Runs on different sites of one inventory may save the same file at once: each save reads
+the file again, under a lock, and writes only the accounts, isolations and owed updates this store
+changed over it, so that no run undoes what another recorded.
 
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "credentials.vault"
@@ -45,43 +44,21 @@ import fcntl
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, Final, Literal
+from typing import BinaryIO, TypeVar
 
 import yaml
 
 from enforcer.config import vault
+from enforcer.credentials._document import FORMAT_VERSION, Contents, Entry, Isolation, Slot, dump, parse
+from enforcer.credentials._document import SLOTS as _SLOTS
 from enforcer.credentials.secret import Secret
 from enforcer.errors import CredentialStoreError, VaultError, VaultPasswordError
-from enforcer.facts import IPFilterFact
 
-__all__ = ["FORMAT_VERSION", "CredentialStore", "CredentialStoreError", "Entry"]
+__all__ = ["FORMAT_VERSION", "CredentialStore", "CredentialStoreError", "Entry", "Isolation"]
 
-FORMAT_VERSION: Final = 1
-Slot = Literal["current", "pending", "previous"]
-_SLOTS: Final[tuple[Slot, ...]] = ("current", "pending", "previous")
-
-
-@dataclass(frozen=True)
-class Isolation:
-    """What isolating a device replaced: its IP filter before (``None``: it had none to read), and the
-    sources still to keep out once it is restored (clients that keep a password the device lost); or, for
-    a client taken off its devices, what its driver must restore (``client``, the driver's own data)."""
-
-    original: IPFilterFact | None
-    keep_blocked: tuple[str, ...] = ()
-    client: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One account's passwords; ``None`` where unknown. Prints masked."""
-
-    current: Secret | None = None
-    pending: Secret | None = None
-    previous: Secret | None = None
+_V = TypeVar("_V")
 
 
 class CredentialStore:
@@ -98,8 +75,10 @@ class CredentialStore:
         self._password = password
         self._entries: dict[tuple[str, str], Entry] = dict(entries or {})
         self._isolations: dict[str, Isolation] = {}
+        self._owed: dict[str, frozenset[tuple[str, str]]] = {}
         self._changed: set[tuple[str, str]] = set(self._entries)  # to write over what the file holds
         self._isolations_changed: set[str] = set()
+        self._owed_changed: set[str] = set()
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -132,9 +111,9 @@ class CredentialStore:
         except (UnicodeDecodeError, yaml.YAMLError):
             # The parser's message quotes the offending text, which may be a password.
             raise CredentialStoreError(f"credential store {path} does not hold valid YAML") from None
-        entries, isolations = _parse(data, path)
-        store = cls(path, password, entries)
-        store._isolations = isolations
+        contents = parse(data, path)
+        store = cls(path, password, contents.entries)
+        store._isolations, store._owed = contents.isolations, contents.owed
         store._changed.clear()
         return store
 
@@ -238,6 +217,33 @@ class CredentialStore:
             self._isolations.pop(device_id, None)
             self._isolations_changed.add(device_id)
 
+    # updates owed ------------------------------------------------------------------------------
+
+    def owed(self) -> dict[str, frozenset[tuple[str, str]]]:
+        """Per client (``site/client``), the credential paths (device name, user) a run changed, or was about
+        to change, on the devices and has not yet given the client."""
+        with self._lock:
+            return dict(self._owed)
+
+    def owe(self, client_id: str, paths: Iterable[tuple[str, str]]) -> bool:
+        """Record that ``client_id`` must be given ``paths`` (added to what it is owed); True if that is new."""
+        with self._lock:
+            before = self._owed.get(client_id, frozenset())
+            after = before | frozenset(paths)
+            if after == before:
+                return False
+            self._owed[client_id] = after
+            self._owed_changed.add(client_id)
+            return True
+
+    def settle(self, client_id: str) -> bool:
+        """The client holds every password it was owed (its update verified); True if it owed any."""
+        with self._lock:
+            if self._owed.pop(client_id, None) is None:
+                return False
+            self._owed_changed.add(client_id)
+            return True
+
     def put(self, device_id: str, account: str, entry: Entry) -> None:
         """Record ``entry`` as the account's passwords, whatever was there (importing what is known elsewhere)."""
         with self._lock:
@@ -264,26 +270,21 @@ class CredentialStore:
         """
         with self._lock, _folder_locked(self.path.parent):
             disk = CredentialStore.load(self.path, self._password)
-            merged = {**self._entries, **disk._entries, **{key: self._entries[key] for key in self._changed}}
-            mine = {d: i for d in self._isolations_changed if (i := self._isolations.get(d)) is not None}
-            isolations = {d: i for d, i in disk._isolations.items() if d not in self._isolations_changed} | mine
-            devices: dict[str, dict[str, dict[str, str | None]]] = {}
-            for (device_id, account), entry in sorted(merged.items()):
-                devices.setdefault(device_id, {})[account] = {
-                    slot: (value.reveal() if (value := getattr(entry, slot)) is not None else None) for slot in _SLOTS
-                }
-            document: dict[str, Any] = {"version": FORMAT_VERSION, "devices": devices}
-            if isolations:
-                document["isolations"] = {d: _isolation_data(i) for d, i in sorted(isolations.items())}
-            text = yaml.safe_dump(document, sort_keys=True, allow_unicode=True)
+            contents = Contents(
+                {**self._entries, **disk._entries, **{key: self._entries[key] for key in self._changed}},
+                _over(disk._isolations, self._isolations, self._isolations_changed),
+                _over(disk._owed, self._owed, self._owed_changed),
+            )
+            text = yaml.safe_dump(dump(contents), sort_keys=True, allow_unicode=True)
             data = vault.encrypt(text.encode("utf-8"), self._password).encode("ascii")
             try:
                 _atomic_write(self.path, data)
             except OSError as exc:
                 raise CredentialStoreError(f"cannot write credential store {self.path}: {exc.strerror or exc}") from exc
-            self._entries, self._isolations = merged, isolations
+            self._entries, self._isolations, self._owed = contents.entries, contents.isolations, contents.owed
             self._changed.clear()
             self._isolations_changed.clear()
+            self._owed_changed.clear()
 
 
 def _key(device_id: str, account: str) -> tuple[str, str]:
@@ -292,77 +293,9 @@ def _key(device_id: str, account: str) -> tuple[str, str]:
     return (device_id, account)
 
 
-def _isolation_data(isolation: Isolation) -> dict[str, Any]:
-    original = isolation.original
-    data: dict[str, Any] = {
-        "original": None
-        if original is None
-        else {"enabled": original.enabled, "mode": original.mode, "addresses": list(original.addresses)},
-        "keep_blocked": list(isolation.keep_blocked),
-    }
-    if isolation.client is not None:
-        data["client"] = dict(isolation.client)
-    return data
-
-
-def _parse(data: Any, path: Path) -> tuple[dict[tuple[str, str], Entry], dict[str, Isolation]]:
-    """Check the decrypted document's shape; error messages name keys, never values."""
-
-    def fail(where: str, problem: str) -> CredentialStoreError:
-        return CredentialStoreError(f"credential store {path}: {where}: {problem}")
-
-    if not isinstance(data, dict) or set(data) - {"version", "devices", "isolations"}:
-        raise fail("top level", "expected a mapping with keys version, devices and isolations")
-    if data.get("version") != FORMAT_VERSION:
-        raise fail("version", f"unsupported format version (this enforcer reads {FORMAT_VERSION})")
-    devices = data.get("devices") or {}
-    if not isinstance(devices, dict):
-        raise fail("devices", "expected a mapping of site/device to accounts")
-    entries: dict[tuple[str, str], Entry] = {}
-    for device_id, accounts in devices.items():
-        if not isinstance(device_id, str) or not isinstance(accounts, dict):
-            raise fail(f"devices.{device_id}", "expected a mapping of account names to passwords")
-        for account, slots in accounts.items():
-            where = f"devices.{device_id}.{account}"
-            if not isinstance(account, str) or not isinstance(slots, dict):
-                raise fail(where, "expected a mapping with current, pending and previous")
-            unknown = sorted(str(k) for k in slots if k not in _SLOTS)
-            if unknown:
-                raise fail(where, f"unknown keys {', '.join(unknown)} (allowed: {', '.join(_SLOTS)})")
-            values: dict[str, Secret | None] = {}
-            for slot in _SLOTS:
-                value = slots.get(slot)
-                if value is not None and not isinstance(value, str):
-                    raise fail(f"{where}.{slot}", "must be a quoted string or null")
-                values[slot] = None if value is None else Secret(value, f"{path.name}#{device_id}/{account}/{slot}")
-            entries[(device_id, account)] = Entry(**values)
-    return entries, _parse_isolations(data.get("isolations") or {}, fail)
-
-
-def _parse_isolations(raw: Any, fail: Callable[[str, str], CredentialStoreError]) -> dict[str, Isolation]:
-    if not isinstance(raw, dict):
-        raise fail("isolations", "expected a mapping of site/device to what isolating it replaced")
-    out: dict[str, Isolation] = {}
-    for device_id, item in raw.items():
-        where = f"isolations.{device_id}"
-        if not isinstance(item, dict) or set(item) - {"original", "keep_blocked", "client"}:
-            raise fail(where, "expected a mapping with original, keep_blocked and client")
-        keep = item.get("keep_blocked") or []
-        original, client = item.get("original"), item.get("client")
-        if not isinstance(keep, list) or not all(isinstance(a, str) for a in keep):
-            raise fail(f"{where}.keep_blocked", "expected a list of addresses")
-        if client is not None and not isinstance(client, dict):
-            raise fail(f"{where}.client", "expected a mapping")
-        if original is None:
-            out[str(device_id)] = Isolation(None, tuple(keep), client)
-            continue
-        ok = isinstance(original, dict) and isinstance(original.get("enabled"), bool)
-        ok = ok and original.get("mode") in ("allow", "deny") and isinstance(original.get("addresses"), list)
-        if not ok:
-            raise fail(f"{where}.original", "expected enabled, mode (allow or deny) and addresses")
-        fact = IPFilterFact(original["enabled"], original["mode"], tuple(str(a) for a in original["addresses"]))
-        out[str(device_id)] = Isolation(fact, tuple(keep))
-    return out
+def _over(disk: Mapping[str, _V], mine: Mapping[str, _V], changed: set[str]) -> dict[str, _V]:
+    """What the file holds, with the keys this store changed as this store has them (or dropped)."""
+    return {k: v for k, v in disk.items() if k not in changed} | {k: mine[k] for k in changed if k in mine}
 
 
 def _write(stream: BinaryIO, data: bytes) -> None:

@@ -211,6 +211,7 @@ class PlayRun:
             self.keyring.isolated(),
             restore_unknown=restore_unknown,
             kinds=client_kinds(),
+            owed=self.keyring.owed(),
             client_failures=found.client_failures,
             unreachable=frozenset(f.id for f in found.failures if f.unreachable),
         )
@@ -239,7 +240,12 @@ class PlayRun:
         for site_plan in plan.sites:
             _note_writes(site_plan, rewritten, touched)
         ctx = StepContext(
-            sites, self.drivers, self.keyring, source_address or self.options.source_address, self.open_client
+            sites,
+            self.drivers,
+            self.keyring,
+            source_address or self.options.source_address,
+            self.open_client,
+            kinds=client_kinds(),
         )
         work = Work(
             run_step=lambda step: run_step(step, ctx),

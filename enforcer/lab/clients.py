@@ -45,6 +45,9 @@ class ClientHost(Protocol):
     def login_path(self, device: str) -> str:
         """The path that logs into ``device`` with its vendor's protocol (ISAPI userCheck, Dahua magicBox)."""
 
+    def takes(self, device: str, user: str, password: str) -> bool:
+        """Whether ``device`` takes ``password`` for ``user`` now (the lab's truth, for its events)."""
+
 
 class SimulatedClient(Protocol):
     """A client of the lab: ``run`` polls until cancelled; ``status`` is a JSON-able summary."""

@@ -186,6 +186,12 @@ class Fleet:
         dev = self.devices.get(device)
         return dev.login_path if dev is not None else ISAPI_LOGIN_PATH
 
+    def takes(self, device: str, user: str, password: str) -> bool:
+        """Whether ``device`` takes ``password`` for ``user`` now: what its events say of a client they name."""
+        dev = self.devices.get(device)
+        account = dev.account(user) if dev is not None else None
+        return account is not None and account.password == password
+
     def is_up(self, device: str) -> bool:
         endpoint = self.endpoints.get(device)
         return endpoint is not None and endpoint.up

@@ -16,7 +16,7 @@ from enforcer.facts import ChannelFact, DeviceFacts
 from enforcer.model import Aspect, Device, Site
 
 Action = Literal["create", "update", "delete", "blocked"]
-Kind = Literal["firmware", "lock_policy", "account", "channel", "isolation"]
+Kind = Literal["firmware", "lock_policy", "account", "channel", "isolation", "client"]
 SENSITIVE = "(sensitive)"
 
 
@@ -236,6 +236,21 @@ def isolation_change(target: str, key: str = "ip_filter") -> Change:
         "isolated by enforcer",
         "restored",
         reason="left isolated by an earlier run",
+    )
+
+
+def owed_change(client: str) -> Change:
+    """A client an interrupted run changed passwords for and never updated (the store's record): drift, since
+    it still holds the old passwords and will lock the devices with them."""
+    return Change(
+        client,
+        "credentials",
+        "client",
+        "credentials",
+        "update",
+        "old passwords",
+        "the declared ones",
+        reason="an earlier run changed passwords it holds and was interrupted before updating it",
     )
 
 

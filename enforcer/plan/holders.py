@@ -2,13 +2,14 @@
 
 A holder is a client of the inventory (a VMS, a viewer) or a recorder, through its channel to a camera.
 One with an API is updated in the clients phase (and, with ``isolation: client``, taken off its devices
-before); one without is kept out at the device by its address and put on the checklist. A change whose
-holder has no way forward blocks the site before any device is touched.
+before), also when an interrupted run left it owed an update; one without is kept out at the device by
+its address and put on the checklist. A change whose holder has no way forward blocks the site before any
+device is touched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from enforcer.model import Client, Device, ManualSettings, Site
@@ -84,21 +85,29 @@ def stale_paths(site: Site, pending: list[Change]) -> list[StalePath]:
 
 
 def owed_updates(
-    site: Site, isolated: frozenset[str], recorded: frozenset[str], kinds: ClientKinds
-) -> dict[str, list[HoldRef]]:
-    """The credential paths of API clients that an interrupted run may have left stale: every path of a client
-    it left isolated, and each path to a device it left isolated. That run may have changed the device and
-    died before the client phase; an update with the declared password costs nothing if it did not, and
-    releasing without one would let the client lock the device."""
-    owed: dict[str, list[HoldRef]] = {}
+    site: Site, owed: Mapping[str, Collection[tuple[str, str]]], kinds: ClientKinds
+) -> tuple[dict[str, list[HoldRef]], list[str]]:
+    """The credential paths an interrupted run changed, or was about to change, on the devices and never gave
+    the API client holding them: the credential store's record (``owed``, by client id), written before the
+    first of those devices changed and cleared once the client's update was verified. The devices may show
+    nothing left to do; the client still holds the old passwords, and releasing it as it is would let it lock
+    them. An update with the declared passwords costs nothing if they never changed. Also, in words, the
+    records this plan cannot act on (a client no driver updates now)."""
+    out: dict[str, list[HoldRef]] = {}
+    ignored: list[str] = []
     for client in site.clients:
-        if not kinds.get(client.kind):
+        paths = owed.get(client.id)
+        if not paths:
             continue
-        for hold in client.holds:
-            device = site.device(hold.device)
-            if client.id in recorded or (device is not None and device.id in isolated):
-                owed.setdefault(client.id, []).append(HoldRef(hold.device, hold.user))
-    return owed
+        if kinds.get(client.kind):
+            out[client.id] = [HoldRef(device, user) for device, user in sorted(paths)]
+        else:
+            devices = ", ".join(sorted({d for d, _ in paths}))
+            ignored.append(
+                f"{client.name} was owed the new passwords of {devices} by an interrupted run, and no driver updates "
+                f"{client.kind} clients now: make sure it holds them"
+            )
+    return out, ignored
 
 
 def unread(site: Site, owed: dict[str, list[HoldRef]], failures: Mapping[str, str]) -> list[str]:
@@ -108,8 +117,8 @@ def unread(site: Site, owed: dict[str, list[HoldRef]], failures: Mapping[str, st
         if client.id in owed and client.id in failures:
             devices = ", ".join(dict.fromkeys(h.device for h in owed[client.id]))
             out.append(
-                f"{client.name} may hold an old password of {devices} (an earlier run was interrupted while they "
-                f"were isolated) and cannot be updated: {failures[client.id]}"
+                f"{client.name} may hold an old password of {devices} (an earlier run changed it and was interrupted "
+                f"before updating the client) and cannot be updated: {failures[client.id]}"
             )
     return out
 
@@ -125,7 +134,7 @@ def client_steps(
         if not holds and not late:
             continue
         if kinds.get(client.kind):
-            reason = "an earlier run was interrupted while these paths were isolated" if not holds else ""
+            reason = "an earlier run changed these passwords and was interrupted before updating it" if late else ""
             steps.append(Step(site.name, "clients", client.id, UpdateClient((*holds, *late)), reason=reason))
         else:
             manual = client.settings if isinstance(client.settings, ManualSettings) else ManualSettings()

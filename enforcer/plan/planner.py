@@ -8,13 +8,13 @@ account we log in with changes last, so every other write still uses a credentia
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from enforcer.credentials.keyring import Known
 from enforcer.facts import DeviceFacts, IPFilterFact
 from enforcer.model import Aspect, Device, Site
 from enforcer.plan.artifact import Phase, SitePlan, Step
-from enforcer.plan.diff import Change, channel_port, diff_channels, diff_device, isolation_change
+from enforcer.plan.diff import Change, channel_port, diff_channels, diff_device, isolation_change, owed_change
 from enforcer.plan.holders import (
     BUILTIN_KINDS,
     ClientKinds,
@@ -55,6 +55,7 @@ def plan_site(
     kinds: ClientKinds = BUILTIN_KINDS,
     client_failures: Mapping[str, str] | None = None,
     unreachable: frozenset[str] = frozenset(),
+    owed: Mapping[str, Collection[tuple[str, str]]] | None = None,
 ) -> SitePlan:
     """The plan for one site; a site whose facts are incomplete gets an ``error`` and no steps.
 
@@ -67,8 +68,9 @@ def plan_site(
     client kind with no driver (``kinds``), one that could not be read or does not hold the paths the
     inventory says (``client_failures``), or one with no API and no address to keep it out by.
 
-    An API client left isolated, or holding a device left isolated, by an earlier run is updated before
-    the release (that run may have changed the device and died before the client phase).
+    An API client the store records as ``owed`` an update (by client id: the paths, device name and user,
+    an interrupted run changed before updating it) is updated before anything releases it or its devices,
+    also when the devices show nothing left to change.
     """
     failed = [f"{d.name}: {failures[d.id]}{_refused_there(site, facts, d)}" for d in site.devices if d.id in failures]
     if failed:
@@ -91,6 +93,8 @@ def plan_site(
     changes += diff_channels(site, facts, changes, enforce, isolated)
     changes += [isolation_change(d.id) for d in site.devices if d.id in marked]
     changes += [isolation_change(c.id, "isolation") for c in site.clients if c.id in recorded]
+    late, ignored = owed_updates(site, owed or {}, kinds)
+    changes += [owed_change(c) for c in late]
     pending = [c for c in changes if c.action != "blocked"]
     changed = {c.device for c in pending}
     lost = [d.name for d in site.devices if d.id in changed and facts[d.id].login is None]
@@ -101,9 +105,8 @@ def plan_site(
             error=f"no working credential for {', '.join(lost)}: no stored password was accepted",
         )
     stale = stale_paths(site, pending)
-    owed = owed_updates(site, isolated, recorded, kinds)
     stuck = unhandled(stale, kinds, client_failures or {}) + _unfilterable(facts, stale, kinds)
-    stuck += unread(site, owed, client_failures or {})
+    stuck += unread(site, late, client_failures or {})
     if stuck:
         return SitePlan(
             site.name,
@@ -112,7 +115,7 @@ def plan_site(
             + "; ".join(stuck),
         )
     steps: list[Step] = []
-    warnings: list[str] = []
+    warnings: list[str] = list(ignored)
     _isolate(site, facts, stale, steps, warnings, frozenset(unknown), kinds)
     _wait(site, facts, changed, steps)
     phases: tuple[tuple[Phase, str], ...] = (("recorder", "recorder"), ("cameras", "camera"))
@@ -123,7 +126,7 @@ def plan_site(
     for change in pending:
         if change.kind == "channel":
             steps.append(_channel_step(site, facts, change))
-    client_steps(site, stale, steps, kinds, owed)
+    client_steps(site, stale, steps, kinds, late)
     _release(site, stale, steps)
     for device in site.devices:
         if device.id in isolated and not any(s.target == device.id and s.phase == "release" for s in steps):

@@ -7,8 +7,11 @@ video is lost as well. So, after a failure, each isolation of the plan is releas
 - a password on the device may have changed (an account step on it ran, or the isolation was left by
   an earlier run, whose changes are unknown), and
 - a holder of the old password is still not updated: the recorder whose channel was not rewritten, a
-  client with an API that was not updated (one holding a device left isolated by an earlier run, too),
+  client with an API whose planned update did not succeed (one an earlier run left owed an update, too),
   a manual client that is not kept out by address.
+
+A client's or device's release is refused by the engine as well while the credential store says a client
+holding it is owed an update: this decides what to try, that guarantees it.
 
 Releases run in plan order; what stays isolated is said, with why, in the site's result.
 
@@ -22,7 +25,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from enforcer.plan.artifact import SitePlan, Step
-from enforcer.plan.steps import AccountKind, ChannelKind, Checklist, IsolateClient, IsolateFilter, UpdateClient
+from enforcer.plan.steps import (
+    AccountKind,
+    ChannelKind,
+    Checklist,
+    IsolateClient,
+    IsolateFilter,
+    ReleaseClient,
+    UpdateClient,
+)
 
 #: Outcomes that mean a step touched its target (a failed step may have, halfway).
 RAN = ("succeeded", "failed")
@@ -58,6 +69,10 @@ def rescue(plan: SitePlan, outcomes: Mapping[str, str]) -> Rescue:
 
 def _unsafe(plan: SitePlan, target: str, isolate: Step | None, outcomes: Mapping[str, str], done: set[str]) -> str:
     """Why releasing ``target`` now would let a holder lock it ('' when it would not)."""
+    if isolate is None and any(isinstance(s.kind, ReleaseClient) and s.target == target for s in plan.steps):
+        # A client an earlier run took off: its planned update (the run may have changed its devices) first.
+        late = any(s.target == target and isinstance(s.kind, UpdateClient) and s.id not in done for s in plan.steps)
+        return "it may hold a password an earlier run changed, and was not updated" if late else ""
     if isolate is not None and isinstance(isolate.kind, IsolateClient):
         # A client taken off its devices: put back with an old password, it locks them.
         ran = any(isinstance(s.kind, AccountKind) and outcomes.get(s.id) in RAN for s in plan.steps)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import signal
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -26,6 +28,23 @@ ENFORCE = str(Path(sys.executable).parent / "enforce")
 #: (account-wide locks: a stale client locks the account for everyone, enforcer included).
 VENDORS = ("hikvision", "mixed")
 
+#: ``enforce apply`` killed (SIGKILL: nothing cleaned up, nothing flushed) at the first step of a kind:
+#: ``before`` it runs or ``after`` it ran. Arguments: before|after, the step kind's class name, apply's own.
+KILLED = """
+import os, signal, sys
+from enforcer.cli import main
+from enforcer.engine import handlers
+from enforcer.plan import steps
+when, kind = sys.argv.pop(1), getattr(steps, sys.argv.pop(1))
+handler = handlers._HANDLERS[kind]
+def die(*args):
+    if when == "after":
+        handler(*args)
+    os.kill(os.getpid(), signal.SIGKILL)
+handlers._HANDLERS[kind] = die
+sys.exit(main(sys.argv[1:]))
+"""
+
 
 class Lab:
     """A generated fleet being served, and the CLI pointed at it."""
@@ -43,6 +62,13 @@ class Lab:
         captured = self.capsys.readouterr()
         self.stdout = captured.out
         return code, captured.out + captured.err
+
+    def apply_killed(self, *point: str, script: str = KILLED) -> None:
+        """Run ``enforce apply`` in a process of its own that ``script`` SIGKILLs at ``point`` (:data:`KILLED`'s:
+        before or after, and a class of :mod:`enforcer.plan.steps`)."""
+        command = [sys.executable, "-c", script, *point, "apply", self.playbook, "--yes", "--time-scale", str(SCALE)]
+        killed = subprocess.run(command, capture_output=True, text=True, timeout=180)
+        assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
 
     def events(self) -> list[dict[str, Any]]:
         self.fleet.flush()

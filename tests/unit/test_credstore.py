@@ -375,3 +375,41 @@ def test_two_runs_isolating_different_devices_keep_both_records(path: Path) -> N
     one.clear_isolation("a/nvr")
     one.save()
     assert CredentialStore.load(path, PASSWORD).isolated() == frozenset({"b/nvr"})
+
+
+def test_an_owed_update_survives_a_reload_grows_and_is_cleared_when_settled(path: Path) -> None:
+    """Which clients must still be given which passwords is the record a later run (any machine, no journal)
+    reads to update them before anything releases them."""
+    store = CredentialStore.load(path, PASSWORD)
+    assert store.owe("hq/vms", [("nvr-01", "admin")])
+    assert not store.owe("hq/vms", [("nvr-01", "admin")])  # nothing new
+    assert store.owe("hq/vms", [("cam-01", "admin")])
+    store.save()
+    loaded = CredentialStore.load(path, PASSWORD)
+    assert loaded.owed() == {"hq/vms": frozenset({("nvr-01", "admin"), ("cam-01", "admin")})}
+    assert "owed" in decrypted(path)  # type: ignore[operator]
+    assert loaded.settle("hq/vms") and not loaded.settle("hq/vms")
+    loaded.save()
+    assert CredentialStore.load(path, PASSWORD).owed() == {}
+    assert "owed" not in decrypted(path)  # type: ignore[operator]
+
+
+def test_runs_on_other_sites_keep_each_others_owed_updates(path: Path) -> None:
+    one, two = CredentialStore.load(path, PASSWORD), CredentialStore.load(path, PASSWORD)
+    one.owe("a/vms", [("nvr", "admin")])
+    two.owe("b/frigate", [("cam", "admin")])
+    one.save()
+    two.save()
+    assert set(CredentialStore.load(path, PASSWORD).owed()) == {"a/vms", "b/frigate"}
+    one.settle("a/vms")
+    one.save()
+    assert set(CredentialStore.load(path, PASSWORD).owed()) == {"b/frigate"}
+
+
+@pytest.mark.parametrize(
+    "doc", ["version: 1\ndevices: {}\nowed: [a]\n", "version: 1\ndevices: {}\nowed: {hq/vms: [{device: nvr}]}\n"]
+)
+def test_a_malformed_owed_record_is_refused_by_key(path: Path, doc: str) -> None:
+    path.write_text(vault.encrypt(doc.encode(), PASSWORD))
+    with pytest.raises(CredentialStoreError, match="owed"):
+        CredentialStore.load(path, PASSWORD)

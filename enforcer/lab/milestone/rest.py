@@ -145,7 +145,18 @@ def _apply(server: MilestoneServer, req: Request, hw: LabHardware, values: dict[
     if not changed:
         return
     user = server.bearer(req) or ""
-    server.emit("hardware_changed", source=req.source, user=user, hardware=hw.id, target=hw.device, fields=changed)
+    # ``stale``, the lab's truth for the tests: the item stores a password its device does not take now.
+    stale = not server.host.takes(hw.device, hw.user, hw.password)
+    server.emit(
+        "hardware_changed",
+        source=req.source,
+        user=user,
+        hardware=hw.id,
+        target=hw.device,
+        fields=changed,
+        enabled=hw.enabled,
+        stale=stale,
+    )
     server.touched(hw)
     if changed == ["name"]:
         return
