@@ -365,33 +365,23 @@ class Fleet:
         if https:
             self.cert_path, key_path = write_certificate(self.directory, https)
             tls = server_context(self.cert_path, key_path)
-        for dev in self.devices.values():
+        listeners = [
+            (d.name, d.handle, d.spec.address, d.spec.port, d.spec.scheme, d.server_header)
+            for d in self.devices.values()
+        ]
+        listeners += [
+            (m.name, m.handle, m.spec.address, m.spec.port, m.spec.scheme, m.server_header)
+            for m in self.milestones.values()
+        ]
+        for name, handle, address, port, scheme, header in listeners:
             endpoint = Endpoint(
-                dev.handle,
-                dev.spec.address,
-                dev.spec.port,
-                ssl_context=tls if dev.spec.scheme == "https" else None,
-                server_header=dev.server_header,
+                handle, address, port, ssl_context=tls if scheme == "https" else None, server_header=header
             )
-            self.endpoints[dev.name] = endpoint
+            self.endpoints[name] = endpoint
             try:
                 await endpoint.start()
             except OSError as exc:
-                raise LabError(f"{dev.name}: cannot listen on {dev.spec.address}:{dev.spec.port}: {exc}") from exc
-        for server in self.milestones.values():
-            m = server.spec
-            endpoint = Endpoint(
-                server.handle,
-                m.address,
-                m.port,
-                ssl_context=tls if m.scheme == "https" else None,
-                server_header=server.server_header,
-            )
-            self.endpoints[m.name] = endpoint
-            try:
-                await endpoint.start()
-            except OSError as exc:
-                raise LabError(f"{m.name}: cannot listen on {m.address}:{m.port}: {exc}") from exc
+                raise LabError(f"{name}: cannot listen on {address}:{port}: {exc}") from exc
 
     def _open_hosts(self) -> None:
         """Lay out each Linux host and start its sshd (the known_hosts file already names it)."""

@@ -133,31 +133,26 @@ class _Connection(asyncio.Protocol):
             self.tunnel.lost()
             self.tunnel = None
 
+    def _write(self, data: bytes) -> None:
+        """What a streamed reply or a tunnel writes: sent while the connection is open, and it keeps it active."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.last_active = time.monotonic()
+            self.transport.write(data)
+
     def _stream(self, resp: Response) -> None:
         """Hand the connection to ``resp.stream``: it writes parts until either side hangs up."""
         assert resp.stream is not None
-
-        def write(data: bytes) -> None:
-            if self.transport is not None and not self.transport.is_closing():
-                self.last_active = time.monotonic()
-                self.transport.write(data)
-
-        self.detach = resp.stream(write)
+        self.detach = resp.stream(self._write)
 
     def _upgrade(self, resp: Response) -> None:
         """Hand the connection to ``resp.upgrade``'s tunnel, with what the client sent after its request."""
         assert resp.upgrade is not None
 
-        def write(data: bytes) -> None:
-            if self.transport is not None and not self.transport.is_closing():
-                self.last_active = time.monotonic()
-                self.transport.write(data)
-
         def close() -> None:
             if self.transport is not None:
                 self.transport.close()
 
-        self.tunnel = resp.upgrade(write, close)
+        self.tunnel = resp.upgrade(self._write, close)
         if self.buffer:
             rest, self.buffer = bytes(self.buffer), bytearray()
             self.tunnel.receive(rest)
