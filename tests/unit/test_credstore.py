@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from enforcer.config import vault
-from enforcer.credentials import store as credstore
+from enforcer.credentials import vaultfile
 from enforcer.credentials.secret import Secret
 from enforcer.credentials.store import CredentialStore, Entry, Isolation
 from enforcer.errors import CredentialStoreError
@@ -195,7 +195,7 @@ def test_a_crash_while_writing_leaves_the_old_file(path: Path, monkeypatch: pyte
     store.save()
     old = path.read_bytes()
     store.set_pending(DEV, "admin", s("B"))
-    monkeypatch.setattr(credstore, "_write", _half_then_crash)
+    monkeypatch.setattr(vaultfile, "_write", _half_then_crash)
     with pytest.raises(CredentialStoreError, match="cannot write credential store") as info:
         store.save()
     assert isinstance(info.value.__cause__, _Crash)
