@@ -23,7 +23,7 @@ from enforcer.config._layers import SETTINGS, Layered, is_secret
 from enforcer.config._yaml import Document, KeyPath
 from enforcer.config.clientfiles import render_client_file
 from enforcer.config.diagnostics import Diagnostics, Location
-from enforcer.config.secrets import SecretResolver
+from enforcer.config.secrets import GENERATED, SecretResolver
 from enforcer.config.templating import is_template, render
 from enforcer.credentials.secret import Secret
 from enforcer.drivers.registry import driver_for
@@ -144,7 +144,10 @@ class SiteBuilder:
                 self.diagnostics.error(where((name,)), f"account {name!r} has no level", "add level: administrator")
             if present and "password" not in spec:
                 self.diagnostics.error(where((name,)), f"account {name!r} has no password", "add password: !secret …")
-            password = self._secret(spec["password"], where((name, "password"))) if "password" in spec else None
+            generated = spec.get("password") == GENERATED
+            password = None
+            if "password" in spec and not generated:
+                password = self._secret(spec["password"], where((name, "password")))
             problem = rules.problem(password.reveal()) if password is not None and present else None
             if problem is not None:
                 self.diagnostics.error(
@@ -152,7 +155,7 @@ class SiteBuilder:
                     f"{vendor} firmware would refuse the password of {name!r}: {problem}",
                     "choose another password (the secret itself is never shown)",
                 )
-            out.append(Account(name, spec.get("level", "viewer"), password, present))
+            out.append(Account(name, spec.get("level", "viewer"), password, present, generated and present))
         return tuple(out)
 
     def _tls(self, tls: dict[str, Any]) -> TLS:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -61,8 +61,9 @@ __all__ = ["FORMAT_VERSION", "Backend", "CredentialStore", "CredentialStoreError
 class Backend(Protocol):
     """Where the store's document lives: read whole, saved by merging what one store changed."""
 
-    def load(self) -> Snapshot:
-        """The document as the backend holds it now (empty if there is none yet)."""
+    def load(self, sites: Collection[str] | None = None) -> Snapshot:
+        """The document as the backend holds it now (empty if there is none yet); with ``sites``, at least
+        those sites' records (a backend keeping one record per site reads only those)."""
         ...
 
     def save(self, mine: Snapshot, changed: Changed) -> Snapshot:
@@ -261,6 +262,22 @@ class CredentialStore:
             self._changed.rotations.add(site)
 
     # writing -----------------------------------------------------------------------------------
+
+    def revert(self, site: str) -> None:
+        """Drop what this store changed at ``site`` and take what the backend holds for it now (after a
+        save was refused for the site: someone else's record wins)."""
+        with self._lock:
+            fresh = self.backend.load([site]).of_site(site)
+            mine = self._data
+            self._data = Snapshot(
+                {k: e for k, e in mine.entries.items() if k[0].split("/", 1)[0] != site} | fresh.entries,
+                {d: i for d, i in mine.isolations.items() if d.split("/", 1)[0] != site} | fresh.isolations,
+                {s: r for s, r in mine.rotations.items() if s != site} | fresh.rotations,
+            )
+            changed = self._changed
+            changed.entries = {k for k in changed.entries if k[0].split("/", 1)[0] != site}
+            changed.isolations = {d for d in changed.isolations if d.split("/", 1)[0] != site}
+            changed.rotations.discard(site)
 
     def save(self) -> None:
         """Write what this store changed to its backend, durably, over what the backend holds now.

@@ -15,7 +15,7 @@ import contextlib
 import fcntl
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -40,8 +40,8 @@ class VaultFile:
     def __str__(self) -> str:
         return str(self.path)
 
-    def load(self) -> Snapshot:
-        """The document in the file; a missing file is an empty store."""
+    def load(self, sites: Collection[str] | None = None) -> Snapshot:
+        """The document in the file (every site's: it is one file); a missing file is an empty store."""
         try:
             text = self.path.read_bytes()
         except FileNotFoundError:

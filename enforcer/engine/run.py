@@ -10,11 +10,10 @@ import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
+from enforcer.credentials.backends import open_store
 from enforcer.credentials.guard import LoginGuard
 from enforcer.credentials.keyring import Keyring, Known
-from enforcer.credentials.store import CredentialStore
 from enforcer.drivers.base import DeviceDriver, DriverOptions
 from enforcer.drivers.client import ClientDriver
 from enforcer.drivers.registry import client_for, client_kinds, driver_for
@@ -32,8 +31,9 @@ from enforcer.engine.executor import (
 from enforcer.engine.gather import Failure, Gathered, Progress, devices_of, gather
 from enforcer.engine.handlers import StepContext, held_of, run_step
 from enforcer.engine.journal import Journal
+from enforcer.engine.rotate import stored
 from enforcer.engine.sitelocks import Held
-from enforcer.errors import CredentialStoreError, DeviceError, EnforcerError, StalePlan
+from enforcer.errors import DeviceError, EnforcerError, StalePlan
 from enforcer.model import Client, Device, Play, Site
 from enforcer.plan.artifact import Plan, SitePlan, Step
 from enforcer.plan.diff import CHANNEL_REFUSED
@@ -56,15 +56,11 @@ class PlayRun:
     checklist: list[Step] = field(default_factory=list)  # manual clients to update, after apply
 
     def __post_init__(self) -> None:
-        inventory = self.play.inventory
-        path = inventory.credential_store or Path(inventory.path) / "credentials.vault"
-        if path.exists() and inventory.vault_password is None:
-            raise CredentialStoreError(f"{path} needs a vault password: set vault_password in the inventory")
-        password = inventory.vault_password.reveal().encode() if inventory.vault_password else b""
         # Devices report lock times in their own seconds; on a time-scaled lab the guard's clock follows.
         scale = self.time_scale
         guard = LoginGuard(clock=lambda: time.monotonic() / scale)
-        self.keyring = Keyring(CredentialStore.load(path, password), guard=guard)
+        self.keyring = Keyring(open_store(self.play.inventory), guard=guard)
+        self.play = stored(self.play, self.keyring.store)  # passwords enforce rotate owns: the store's
 
     def open_driver(self, device: Device) -> DeviceDriver:
         if device.id not in self.drivers:
