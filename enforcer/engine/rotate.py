@@ -91,6 +91,8 @@ class Choice:
     """What a rotate run does: per site, the accounts (``site/device``, name) it rotates."""
 
     sites: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    #: The rotation's id (a resumed one's, else the new one :func:`prepare` starts); the journal is keyed by it.
+    id: str = ""
     #: Sites finishing a rotation a killed run left: (rotation id, when it started, its accounts).
     resumed: dict[str, Rotation] = field(default_factory=dict)
     #: Sites stopped before anything was sent (a conflict, a password no rule set allows), and why.
@@ -103,7 +105,7 @@ def choose(play: Play, store: CredentialStore | None, accounts: Collection[str] 
     unfinished = {s.name: r for s in selected if store is not None and (r := store.rotation(s.name)) and not r.done}
     if unfinished:
         sites = {s.name: _generated(s, unfinished[s.name].accounts) for s in selected if s.name in unfinished}
-        return Choice(sites, unfinished)
+        return Choice(sites, resumed=unfinished)
     _check_names(selected, accounts)
     chosen = {s.name: found for s in selected if (found := _generated(s, accounts))}
     if not chosen:
@@ -164,6 +166,7 @@ def prepare(
     overlay: dict[tuple[str, str], Secret] = {}
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock()))
     rotation_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime(clock())) + "-" + _secrets.token_hex(2)
+    choice.id = min((r.id for r in choice.resumed.values()), default=rotation_id)
     for site in play.selected():
         keys = choice.sites.get(site.name)
         if not keys or site.name in choice.resumed:
