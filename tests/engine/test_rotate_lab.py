@@ -1,0 +1,161 @@
+"""enforce rotate against the lab over real sockets: new passwords converge with stale clients and no lock,
+the store keeps every device's password through a SIGKILL at any point, and no generated password
+reaches any output, plan file or journal. The lab's events file and its device state are the truth."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from enforcer.credentials.store import CredentialStore
+from tests.engine.conftest import ENFORCE, ENFORCER, SCALE, VENDORS, Lab, locks
+
+pytestmark = pytest.mark.lab
+
+_DECLARED = re.compile(r'!secret "vault:\{\{ vault \}\}#\{\{ device \}\}/(admin|operator)"')
+
+
+def owned_by_store(fleet: Lab) -> Lab:
+    """The generated fleet with every account's password declared ``!secret "store:"``."""
+    inventory = fleet.root / "inventory" / "fleet.yml"
+    text, count = _DECLARED.subn('!secret "store:"', inventory.read_text())
+    assert count >= 2, "the generator's account declarations changed"
+    inventory.write_text(text)
+    return fleet
+
+
+def actual(fleet: Lab) -> dict[tuple[str, str], str]:
+    """Every device account's password as the lab's device has it now."""
+    return {
+        (f"{d.site}/{d.name}", a["name"]): a["password"]
+        for d in fleet.spec.devices
+        for a in fleet.fleet.device(d.name)["accounts"]
+    }
+
+
+def our_failures(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in events if e["event"] == "auth_failed" and e["source"] == ENFORCER]
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_rotation_with_stale_clients_converges_with_no_lock_and_keeps_the_old_passwords(
+    lab: Any, vendor: str, tmp_path: Path
+) -> None:
+    fleet = owned_by_store(lab(problems=("stale_viewer", "stale_channel"), thresholds=[3], vendor=vendor))
+    before = actual(fleet)
+    assert fleet.run("plan", fleet.playbook)[0] == 0  # the store's passwords are the desired ones: no change
+
+    store_file = fleet.root / "inventory" / "credentials.vault"
+    untouched = store_file.read_bytes()
+    code, dry = fleet.run("rotate", fleet.playbook, "--plan")
+    assert code == 2, dry
+    assert "accounts.admin.password: (sensitive, changed)" in dry and "checklist" in dry
+    assert store_file.read_bytes() == untouched  # the dry run writes nothing
+    assert actual(fleet) == before
+
+    code, output = fleet.run("rotate", fleet.playbook, "--yes", "--diff")
+    assert code == 0, output
+    now, store = actual(fleet), fleet.store()
+    for (device_id, account), password in now.items():
+        entry = store.get(device_id, account)
+        assert entry is not None and entry.current is not None and entry.pending is None
+        assert entry.current.reveal() == password != before[(device_id, account)], f"{device_id} {account}"
+        assert entry.previous is not None and entry.previous.reveal() == before[(device_id, account)]
+        limit = 16 if vendor == "hikvision" or "001" in device_id else 32  # mixed: site-002 is Dahua
+        assert 8 <= len(password) <= limit
+    assert store.rotations() == {}  # finished: no record left
+    assert fleet.run("plan", fleet.playbook)[0] == 0
+    time.sleep(1.0)  # the stale viewers keep polling with the old password: kept out at the filter
+    events = fleet.events()
+    assert not locks(events), locks(events)
+    assert not our_failures(events)
+    assert any(e["event"] == "blocked" for e in events)
+
+
+def test_rotate_only_the_named_accounts_and_refuse_a_declared_one(lab: Any) -> None:
+    fleet = lab(problems=(), vendor="hikvision")
+    code, output = fleet.run("rotate", fleet.playbook, "--yes")  # nothing is the store's yet
+    assert code == 1 and 'nothing to rotate: no selected account is declared password: !secret "store:"' in output
+    inventory = fleet.root / "inventory" / "fleet.yml"
+    text = inventory.read_text().replace('"vault:{{ vault }}#{{ device }}/operator"', '"store:"')
+    inventory.write_text(text)
+    code, output = fleet.run("rotate", fleet.playbook, "--yes", "--accounts", "admin")
+    assert code == 1 and "account admin" in output and "declared by reference" in output
+    before = actual(fleet)
+    code, output = fleet.run("rotate", fleet.playbook, "--yes", "--accounts", "operator", "--sites", "site-001")
+    assert code == 0, output
+    changed = {k for k, v in actual(fleet).items() if v != before[k]}
+    assert changed == {("site-001/nvr-001", "operator")}
+    assert not locks(fleet.events())
+
+
+def test_no_generated_password_reaches_any_output_plan_file_log_or_journal(lab: Any, tmp_path: Path) -> None:
+    fleet = owned_by_store(lab(problems=("stale_viewer", "stale_channel"), vendor="mixed"))
+    outputs = [fleet.run("rotate", fleet.playbook, "--plan", "--json")[1]]
+    outputs.append(fleet.run("-v", "rotate", fleet.playbook, "--yes", "--diff")[1])
+    outputs.append(fleet.run("-vv", "plan", fleet.playbook, "-o", str(tmp_path / "plan.json"))[1])
+    outputs.append((tmp_path / "plan.json").read_text())
+    outputs.append(fleet.run("rotate", fleet.playbook, "--yes", "--json")[1])
+    state = fleet.root / "inventory" / ".enforcer"
+    outputs += [p.read_bytes().decode("latin-1") for p in state.rglob("*") if p.is_file()]
+    generated = {v for v in actual(fleet).values()} | fleet.secrets()
+    assert len(generated) > len(fleet.spec.devices)
+    for text in outputs:
+        for secret in generated:
+            assert secret not in text
+
+
+def _recoverable(fleet: Lab, store: CredentialStore) -> None:
+    for (device_id, account), password in actual(fleet).items():
+        entry = store.get(device_id, account)
+        assert entry is not None, f"{device_id} {account}: not in the store"
+        kept = {s.reveal() for s in (entry.current, entry.pending, entry.previous) if s is not None}
+        assert password in kept, f"{device_id} {account}: its password is not in the store"
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kill_after=st.floats(0.3, 2.4))
+def test_rotate_killed_at_any_point_loses_no_password_and_the_rerun_finishes_it(
+    lab: Any, kill_after: float, vendor: str
+) -> None:
+    fleet = owned_by_store(lab(problems=("stale_viewer", "stale_channel"), thresholds=[5], vendor=vendor))
+    try:
+        before = actual(fleet)
+        process = subprocess.Popen(
+            [ENFORCE, "rotate", fleet.playbook, "--yes", "--time-scale", str(SCALE)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(kill_after)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        store = fleet.store()
+        _recoverable(fleet, store)
+        pending = {(d, a): e.pending.reveal() for d, a, e in store.entries() if e.pending is not None}
+
+        code, output = fleet.run("rotate", fleet.playbook, "--yes")
+        assert code == 0, output
+        after, store = actual(fleet), fleet.store()
+        _recoverable(fleet, store)
+        for key, password in pending.items():  # an interrupted rotation is finished with its own passwords
+            assert after[key] == password, key
+        for key, password in after.items():
+            entry = store.get(*key)
+            assert entry is not None and entry.current is not None and entry.current.reveal() == password
+        if pending:
+            assert all(after[k] != before[k] for k in pending)
+        assert store.rotations() == {}
+        assert fleet.run("plan", fleet.playbook)[0] == 0
+        events = fleet.events()
+        assert not locks(events), locks(events)
+    finally:
+        fleet.fleet.stop()  # hypothesis runs every example in one test: free the addresses
