@@ -24,7 +24,9 @@ _FIELD = re.compile(
     re.IGNORECASE,
 )
 #: Values that are not secrets themselves: a reference, a template, a variable, nothing.
-_REFERENCE = re.compile(r"""^(?:!secret\b|!vault\b|\{\{|\$\{?[A-Za-z_]|\{\s*\w+:|\[|[|>][-+]?$|null$|~$|none$)""", re.I)
+_REFERENCE = re.compile(
+    r"""^(?:!secret\b|!vault\b|\{\{|\$\{\{|\$\{?[A-Za-z_]|\{\s*\w+:|\[|[|>][-+]?$|null$|~$|none$)""", re.I
+)
 _TOKEN = re.compile(r"[A-Za-z0-9+/=_\-!@*.~]{20,}")
 _PUBLIC = re.compile(r"(?:SHA256:|sha256:|[0-9a-f]{8}-[0-9a-f]{4}-)", re.IGNORECASE)
 _ALLOW = "enforce: not-secret"
@@ -49,10 +51,10 @@ def entropy(text: str) -> float:
     return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values()) if text else 0.0
 
 
-def _classes(text: str) -> int:
-    return sum((any(c.islower() for c in text), any(c.isupper() for c in text), any(c.isdigit() for c in text))) + any(
-        not c.isalnum() for c in text
-    )
+def _mixed(text: str) -> bool:
+    """Upper case, lower case and digits together: what generated passwords and API tokens have, and
+    paths, names and versions (``actions/setup-python@v5``) do not."""
+    return any(c.islower() for c in text) and any(c.isupper() for c in text) and any(c.isdigit() for c in text)
 
 
 def _literal(field: re.Match[str]) -> bool:
@@ -88,7 +90,7 @@ def scan_text(name: str, text: str) -> list[Finding]:
         for token in _TOKEN.findall(line):
             if _PUBLIC.search(line) or re.fullmatch(r"[0-9a-fA-F:]+", token):
                 continue
-            if _classes(token) >= 3 and entropy(token) >= 3.5:
+            if _mixed(token) and entropy(token) >= 3.5:
                 out.append(Finding(name, number, f"a high-entropy string of {len(token)} characters (a secret?)"))
                 break
     return out

@@ -36,6 +36,9 @@ VALUE = "Zq8vN3kP0sX7wL2yR5tB9mHc"
         ("id: 123e4567-e89b-12d3-a456-426614174000-Abc", None),
         (f"fixture: {VALUE}  # enforce: not-secret", None),
         ("description: Hikvision and Annke sites lock for 30 minutes", None),
+        ("      - uses: actions/setup-python@v5", None),
+        ('        env: {GH_TOKEN: "${{ github.token }}"}', None),
+        ("          ENFORCE_VAULT_PASSWORD: ${{ secrets.ENFORCE_VAULT_PASSWORD }}", None),
     ],
 )
 def test_a_line_is_found_or_let_through(line: str, found: str | None) -> None:
