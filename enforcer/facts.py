@@ -105,7 +105,7 @@ class ChannelFact:
     firmware: str = ""
 
 
-GapCapability = Literal["lock_policy", "ip_filter", "channels", "channel_status"]
+GapCapability = Literal["lock_policy", "ip_filter", "channels", "channel_status", "security_log"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,38 @@ class Gap:
 
     capability: GapCapability
     detail: str
+
+
+LoginEventKind = Literal["failure", "lock"]
+
+
+@dataclass(frozen=True)
+class LoginEvent:
+    """A failed login (``failure``) or a lock it caused (``lock``), as the device's own security log wrote it.
+
+    ``time`` is UTC epoch seconds, converted from the device's wall clock; ``source`` the client address the
+    device saw (never empty: entries without one say nothing of who); ``user`` the account name tried."""
+
+    time: float
+    source: str
+    user: str
+    kind: LoginEventKind
+
+
+@dataclass(frozen=True)
+class SecurityLog:
+    """What a device's security log holds of failed logins since ``since`` (UTC epoch seconds).
+
+    ``records`` says what the firmware writes down, since absence means different things: Hikvision logs every
+    rejected login (``failures``); Dahua logs nothing for a wrong password, only the lock it leads to
+    (``locks``). ``gap`` is set, and ``events`` empty, when the firmware has no log to read; ``truncated`` when
+    the read stopped at its page limit, so older entries may be missing."""
+
+    since: float
+    events: tuple[LoginEvent, ...] = ()
+    records: Literal["failures", "locks"] = "failures"
+    gap: Gap | None = None
+    truncated: bool = False
 
 
 @dataclass(frozen=True)

@@ -104,11 +104,16 @@ class Hold:
 
 @dataclass(frozen=True)
 class ConfigFile:
-    """A file an SSH client keeps its device credentials in, rendered from a template."""
+    """A file an SSH client keeps its device credentials in, rendered from a template.
 
-    path: str
-    template: Path
+    ``source`` is the template's text as validation rendered it, so that apply renders the very same
+    text (an edit after ``validate`` cannot slip past it).
+    """
+
+    path: str  # absolute, on the host
+    template: Path  # in the inventory folder
     mode: str = "0600"
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,16 +127,48 @@ class MilestoneSettings:
 
 
 @dataclass(frozen=True)
-class SshSettings:
-    """How to reach a Linux host (Frigate and the like) and which files hold its device credentials."""
+class ServiceCommands:
+    """The shell commands that drive a host's software; each exits 0 on success.
 
+    ``status`` says whether it runs, ``stop`` and ``start`` isolate and release it, ``reload`` makes it
+    read changed files, ``validate`` (optional) checks them in place first, ``check`` says it is
+    connected to its devices again (verify waits for it; ``None``: ``status``).
+    """
+
+    status: str
+    stop: str
+    start: str
+    reload: str
+    validate: str | None = None
+    check: str | None = None
+
+    @classmethod
+    def systemd(cls, unit: str) -> ServiceCommands:
+        """The defaults for a systemd unit."""
+        return cls(
+            status=f"systemctl is-active --quiet {unit}",
+            stop=f"systemctl stop {unit}",
+            start=f"systemctl start {unit}",
+            reload=f"systemctl restart {unit}",
+        )
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    """How to reach a Linux host (Frigate and the like), which files hold its device credentials, and the
+    commands that drive its software.
+
+    The host's key must be in ``known_hosts`` (a file in the inventory folder); the login takes ``key``,
+    then ``password``.
+    """
+
+    user: str
+    known_hosts: Path
+    files: tuple[ConfigFile, ...]
+    commands: ServiceCommands
     port: int = 22
-    user: str | None = None
     key: Secret | None = None
     password: Secret | None = None
-    host_key: str | None = None
-    files: tuple[ConfigFile, ...] = ()
-    reload: str | None = None
 
 
 @dataclass(frozen=True)

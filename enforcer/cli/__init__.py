@@ -19,11 +19,11 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from enforcer import __version__
-from enforcer.cli import apply, completion, config, demo, facts, lab, onboard, rotate, secrets
+from enforcer.cli import apply, audit, completion, config, demo, facts, lab, onboard, rotate, secrets
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK, Parser
 
 #: Command modules, in the order ``--help`` lists them.
-MODULES = (onboard, config, facts, apply, rotate, secrets, lab, demo, completion)
+MODULES = (onboard, config, facts, apply, rotate, audit, secrets, lab, demo, completion)
 
 
 def parser() -> Parser:

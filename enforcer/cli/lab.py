@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK, Parser
-from enforcer.lab.generate.generator import VENDORS, generate, parse_problems, parse_share
+from enforcer.lab.generate.generator import CLIENT_KINDS, VENDORS, generate, parse_clients, parse_problems, parse_share
 from enforcer.lab.spec import PROBLEMS
 
 T = TypeVar("T")
@@ -62,6 +62,14 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     gen.add_argument("--https-share", type=float, default=0.0, metavar="SHARE", help="share of recorders on HTTPS")
     gen.add_argument("--organisation", default="lab-msp", help="the MSP's name")
+    gen.add_argument(
+        "--clients",
+        type=_argument(parse_clients),
+        default=(),
+        metavar="LIST",
+        help=f"clients to add to every site, holding its current credentials: comma list of {', '.join(CLIENT_KINDS)} "
+        "(ssh: a Frigate-like host behind a real sshd, needs openssh-server; viewer: a desktop viewer)",
+    )
     gen.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write (missing or empty)")
     gen.set_defaults(run=_generate)
 
@@ -123,13 +131,15 @@ def _generate(args: argparse.Namespace, out: Console, err: Console) -> int:
             problem_share=args.problem_share,
             https_share=args.https_share,
             organisation=args.organisation,
+            clients=args.clients,
         )
     except (ValueError, FileExistsError) as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}")
         return EXIT_ERROR
     problems = sum(len(d.problems) for d in spec.devices) + sum(len(c.problems) for c in spec.clients)
     out.print(
-        f"[bold green]✓[/] wrote {escape(str(args.out))}: {len(spec.devices)} devices, {len(spec.clients)} clients, "
+        f"[bold green]✓[/] wrote {escape(str(args.out))}: {len(spec.devices)} devices, "
+        f"{len(spec.clients) + len(spec.hosts)} clients, "
         f"{problems} seeded problems"
     )
     out.print(f"  serve it:    enforce lab serve {escape(str(args.out))}")

@@ -18,10 +18,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
-from enforcer.config import _confine, limits
+from enforcer.config import _confine
 from enforcer.config._layers import SETTINGS, Layered, is_secret
+from enforcer.config._sshbuild import check_files, ssh_settings
 from enforcer.config._yaml import Document, KeyPath
-from enforcer.config.clientfiles import render_client_file
 from enforcer.config.diagnostics import Diagnostics, Location
 from enforcer.config.secrets import GENERATED, SecretResolver
 from enforcer.config.templating import is_template, render
@@ -33,7 +33,6 @@ from enforcer.model import (
     Account,
     Client,
     ClientSettings,
-    ConfigFile,
     Device,
     Firmware,
     Hold,
@@ -256,48 +255,22 @@ class SiteBuilder:
                 )
             holds.append(Hold(device, user))
         secret = {k: self._secret(v, self.doc.where((*at, k))) for k, v in values.items() if is_secret(v)}
-        files = tuple(
-            ConfigFile(f["path"], self.base / f["template"], f.get("mode", "0600")) for f in values.get("files", [])
-        )
+
+        def where(rel: KeyPath) -> Location:
+            return self.doc.where((*at, *rel))
+
         settings: ClientSettings
         if kind == "milestone":
             tls = self._tls(values["tls"]) if "tls" in values else None
             settings = MilestoneSettings(values["url"], values.get("username"), secret.get("password"), tls)
         elif kind == "ssh":
-            settings = SshSettings(
-                port=values.get("port", 22),
-                user=values.get("user"),
-                key=secret.get("key"),
-                password=secret.get("password"),
-                host_key=values.get("host_key"),
-                files=files,
-                reload=values.get("reload"),
-            )
+            settings = ssh_settings(self.base, values, secret, where, self.diagnostics)
         else:
             settings = ManualSettings(values.get("what"), values.get("contact"))
         client = Client(self.name, cname, kind, tuple(holds), settings, values.get("address"))
-        for i, f in enumerate(values.get("files", [])):
-            self._check_template(client, f["template"], by_name, self.doc.where((*at, "files", i, "template")))
+        if isinstance(settings, SshSettings):
+            check_files(client, by_name, where, self.diagnostics)
         return client
-
-    def _check_template(self, client: Client, name: str, devices: dict[str, Device], where: Location) -> None:
-        """Render the template with masked passwords now, so a bad template fails validation, not apply."""
-        path = self._inside(name, "template", where)
-        if path is None:
-            return
-        shown = _confine.clip(name)
-        try:
-            source = _confine.read_text(path, limits.MAX_FILE_BYTES, "template", shown)
-        except FileNotFoundError:
-            self.diagnostics.error(where, f"template {shown} not found")
-            return
-        except _confine.PathError as exc:
-            self.diagnostics.error(where, str(exc))
-            return
-        try:
-            render_client_file(source, client, devices, lambda device, user: "***")
-        except TemplateError as exc:
-            self.diagnostics.error(where, f"template {shown}: {exc}")
 
     # shared ------------------------------------------------------------------------------------
 

@@ -95,8 +95,9 @@ def _explain(error: ValidationError) -> list[tuple[tuple[str | int, ...], str, s
     if error.validator == "type":
         expected = " or ".join(rule) if isinstance(rule, list) else str(rule)
         return [(path, f"expected {_article(expected)} {expected}, got {_describe(error.instance)}", "")]
-    if error.validator == "required":
-        return [(path, error.message.replace("is a required property", "is required"), "")]
+    if error.validator == "required":  # a block that requires keys may say, in its description, what to do
+        hint = subschema.get("description", "") if isinstance(subschema, dict) else ""
+        return [(path, error.message.replace("is a required property", "is required"), hint)]
     if error.validator == "dependentRequired":
         return [(path, error.message, "")]
     if error.validator == "pattern":

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from enforcer.credentials.secret import Secret
-from enforcer.facts import DeviceFacts, IPFilterFact, LockState
+from enforcer.facts import DeviceFacts, IPFilterFact, LockState, SecurityLog
 from enforcer.model import Account, Device, Firmware, LockPolicy
 
 if TYPE_CHECKING:
@@ -142,6 +142,18 @@ class SupportsIPFilter(Protocol):
 class SupportsReboot(Protocol):
     def reboot(self, *, wait: bool = True) -> None:
         """Reboot; with ``wait``, return once the device answers again."""
+        ...
+
+
+@runtime_checkable
+class SupportsSecurityLog(Protocol):
+    def failed_logins(self, since: float) -> SecurityLog:
+        """Failed logins and locks the device's own log recorded since ``since`` (UTC epoch seconds).
+
+        Read-only, after :meth:`DeviceDriver.facts` proved the login: it sends only that proven credential,
+        so it spends no failed attempt. A log the firmware lacks is a :class:`~enforcer.facts.Gap` in the
+        result (``security_log``), never an error; the driver's own address and account are *not* left
+        out here: attributing sources is the audit's business."""
         ...
 
 

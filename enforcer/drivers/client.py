@@ -91,7 +91,8 @@ class ClientDriver(Protocol):
         ...
 
     def update(self, held: Sequence[Held]) -> Outcome:
-        """Make the client hold these credentials; verified, and rolled back if the client refuses them."""
+        """Make the client hold these credentials (every path it holds, changed or not); verified, and rolled
+        back if the client refuses them."""
         ...
 
     def release(self, held: Sequence[Held], standing: Standing) -> Outcome:

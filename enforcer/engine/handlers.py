@@ -265,10 +265,12 @@ def _isolate_client(step: Step, kind: IsolateClient, ctx: StepContext) -> Done |
 
 @handles(UpdateClient)
 def _update_client(step: Step, kind: UpdateClient, ctx: StepContext) -> Done | str:
+    """The client is given every credential it holds, not only the ones that changed (``kind.holds``): a
+    host's config file is rendered whole, and the others are the devices' current ones already."""
     client, driver = ctx.client(step)
-    held = held_of(ctx.sites[client.site], kind.holds)
+    held = held_of(ctx.sites[client.site], client.holds)
     outcome = driver.update(held)
-    return _done("credentials updated" + (f" ({outcome.detail})" if outcome.detail else ""), outcome)
+    return _done("credentials updated" + (f": {outcome.detail}" if outcome.detail else ""), outcome)
 
 
 @handles(ReleaseClient)

@@ -44,6 +44,29 @@ CREATE TABLE IF NOT EXISTS steps (
 """
 
 
+_BUSY_SECONDS = 10.0
+
+
+def _set_up(db: sqlite3.Connection) -> None:
+    """WAL, durable writes and the schema, retried while another run creates the same journal.
+
+    SQLite answers "database is locked" to a journal-mode change without waiting on its busy handler,
+    so two runs started together (a CI matrix, a cron and a person) would fail one of them.
+    """
+    deadline = time.monotonic() + _BUSY_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(_SCHEMA)
+            _add_columns(db)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class Journal:
     """A run journal in one SQLite file; safe to share between threads."""
 
@@ -52,11 +75,8 @@ class Journal:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-            _add_columns(self._db)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=_BUSY_SECONDS)
+            _set_up(self._db)
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(
                 f"journal {path} cannot be used ({exc}): move it aside and run again; a journal only lets a "

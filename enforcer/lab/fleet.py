@@ -32,17 +32,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from enforcer.lab.clients import ISAPI_LOGIN_PATH, SimulatedClient, make_client
+from enforcer.lab.clients import ISAPI_LOGIN_PATH, SimulatedClient, login, make_client
 from enforcer.lab.clock import Clock
 from enforcer.lab.dahua.device import DahuaDevice
 from enforcer.lab.device import SimDevice
 from enforcer.lab.events import EventLog
+from enforcer.lab.frigate import FrigateHost, host_dir
 from enforcer.lab.isapi.device import HikDevice
+from enforcer.lab.net.httpclient import Outcome
 from enforcer.lab.net.httpserver import Endpoint
 from enforcer.lab.net.tls import server_context, write_certificate
 from enforcer.lab.network import NoFreeBlock, choose, relocate, vars_text
 from enforcer.lab.recorder import ChannelPoller
 from enforcer.lab.spec import FAMILY, Family, LabDevice, LabSpec
+from enforcer.lab.sshd import SshdError, host_id, public_line
 
 T = TypeVar("T")
 FLUSH_SECONDS = 0.05
@@ -105,6 +108,9 @@ class Fleet:
         self.endpoints: dict[str, Endpoint] = {}
         self.pollers: dict[str, ChannelPoller] = {}
         self.clients: dict[str, SimulatedClient] = {c.name: make_client(c, self) for c in spec.clients}
+        self.hosts: dict[str, FrigateHost] = {
+            h.name: FrigateHost(h, self, host_dir(self.directory, h.name), self._login) for h in spec.hosts
+        }
         self._dirty = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -147,6 +153,15 @@ class Fleet:
 
     def device_at(self, address: str, port: int) -> str | None:
         return self._by_address.get((address, port))
+
+    def device_by_address(self, address: str) -> str | None:
+        """The device at ``address``, whichever port a client names (an RTSP URL's 554)."""
+        return next((d.name for d in self.spec.devices if d.address == address), None)
+
+    async def _login(
+        self, address: str, port: int, scheme: str, source: str, user: str, pw: str, *, path: str
+    ) -> Outcome:
+        return await login(self, address, port, scheme, source, user, pw, path=path)
 
     def spec_of(self, device: str) -> LabDevice | None:
         dev = self.devices.get(device)
@@ -242,7 +257,8 @@ class Fleet:
                     "problems": list(c.spec.problems),
                 }
                 for c in self.clients.values()
-            ],
+            ]
+            + [h.document() for h in self.hosts.values()],
         }
 
     def _write_state(self) -> None:
@@ -281,10 +297,14 @@ class Fleet:
         self._stop = asyncio.Event()
         try:
             await self._start_endpoints()
+            await asyncio.to_thread(self._open_hosts)
+            for host in self.hosts.values():
+                await host.begin()
         except BaseException as exc:
             self._failure = exc
             for endpoint in self.endpoints.values():
                 endpoint.stop()
+            self._close_hosts()
             self._started.set()
             return
         for dev in self.devices.values():
@@ -295,6 +315,8 @@ class Fleet:
                 self._spawn(poller.run())
         for client in self.clients.values():
             self._spawn(client.run())
+        for host in self.hosts.values():
+            self._spawn(host.run())
         self._spawn(self._housekeeping())
         self._write_state()
         write_atomic(self.ready_path, json.dumps({**self.document(), "ready": True}, indent=1))
@@ -311,9 +333,14 @@ class Fleet:
         await asyncio.sleep(0.05)  # let replies in flight go out
         for endpoint in self.endpoints.values():
             endpoint.stop(abort=True)  # TLS connections still closing gracefully
+        await asyncio.to_thread(self._close_hosts)
         await asyncio.sleep(0.01)
         self.events.flush()
         self._write_state()
+
+    def _close_hosts(self) -> None:
+        for host in self.hosts.values():
+            host.close()
 
     async def _start_endpoints(self) -> None:
         https = [d.address for d in self.spec.devices if d.scheme == "https"]
@@ -335,6 +362,14 @@ class Fleet:
             except OSError as exc:
                 raise LabError(f"{dev.name}: cannot listen on {dev.spec.address}:{dev.spec.port}: {exc}") from exc
 
+    def _open_hosts(self) -> None:
+        """Lay out each Linux host and start its sshd (the known_hosts file already names it)."""
+        for host in self.hosts.values():
+            try:
+                host.open()
+            except SshdError as exc:
+                raise LabError(f"{host.spec.name}: {exc}") from exc
+
     def _endpoints(self) -> dict[tuple[str, int], str]:
         """Each device by the (address, port) a client reaches it on: its web port, and its SDK port."""
         found = {(d.address, d.sdk_port): d.name for d in self.spec.devices}
@@ -353,11 +388,19 @@ class Fleet:
         if self.spec.vars_file:
             write_atomic(self.directory / self.spec.vars_file, vars_text(self.spec))
 
+    def _write_known_hosts(self) -> None:
+        """The inventory's known_hosts: each host's key at the address it is served on."""
+        if self.spec.known_hosts_file and self.spec.hosts:
+            lines = [f"{host_id(h.address, h.ssh_port)} {public_line(h.host_key)}\n" for h in self.spec.hosts]
+            head = "# Written by the lab each time it starts: its Linux hosts' keys, where they listen.\n"
+            write_atomic(self.directory / self.spec.known_hosts_file, head + "".join(lines))
+
     # -- public, thread-safe --------------------------------------------------------------------
 
     def start(self) -> None:
         """Bring every device up on a free block; returns once ``lab.ready.json`` is written."""
         self._place()
+        self._write_known_hosts()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="enforcer-lab", daemon=True)
         self._thread.start()
         self._started.wait()
@@ -457,7 +500,8 @@ class Fleet:
         self.call(lambda: self.reboot(self.devices[device], "lab"))
 
     def client_status(self, client: str) -> dict[str, object]:
-        return self.call(lambda: self.clients[client].status())
+        """A simulated client's or host's summary (a host's: running, and each camera's last login)."""
+        return self.call(lambda: (self.hosts[client] if client in self.hosts else self.clients[client]).status())
 
     def flush(self) -> None:
         """Write pending events and, if anything changed, the state file."""

@@ -52,6 +52,8 @@ def relocate(spec: LabSpec, to: int) -> None:
         device.address = moved(device.address, spec.base, to, count)
         for channel in device.channels:
             channel.address = moved(channel.address, spec.base, to, count)
+    for host in spec.hosts:  # a site's Linux host sits in its block, as its sshd listens there
+        host.address = moved(host.address, spec.base, to, count)
     spec.base = to
 
 
@@ -66,7 +68,8 @@ def choose(spec: LabSpec, wanted: int | None = None) -> int:
         return wanted
     candidates = [spec.base, *(b for b in range(FIRST, LAST - count + 2) if b != spec.base)]
     for base in candidates:
-        if _free((moved(d.address, spec.base, base, count), d.port) for d in spec.devices):
+        endpoints = [(d.address, d.port) for d in spec.devices] + [(h.address, h.ssh_port) for h in spec.hosts]
+        if _free((moved(address, spec.base, base, count), port) for address, port in endpoints):
             return base
     raise NoFreeBlock(errno.EADDRINUSE, f"no free block of {count} × 65,536 loopback addresses in 127.{FIRST}–{LAST}")
 
@@ -86,6 +89,8 @@ def _free(endpoints: Iterable[tuple[str, int]]) -> bool:
     """Whether every (address, port) can be bound now (each probe socket is closed at once)."""
     for address, port in endpoints:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # as the servers bind: a port whose last connections linger in TIME_WAIT is free to them
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((address, port))
             except OSError:

@@ -25,7 +25,7 @@ Family = Literal["isapi", "dahua"]
 FAMILY: dict[str, Family] = {"hikvision": "isapi", "annke": "isapi", "dahua": "dahua", "amcrest": "dahua"}
 
 #: ISAPI resources a profile can lack (``LabProfile.lacks``): the firmware answers them 403 notSupport.
-UNSUPPORTABLE = ("lock_policy", "ip_filter", "channels", "channel_status", "motion_detection")
+UNSUPPORTABLE = ("lock_policy", "ip_filter", "channels", "channel_status", "motion_detection", "log_search")
 
 PROBLEMS = (
     "default_password",
@@ -172,11 +172,43 @@ class LabClient:
 
 
 @dataclass
+class LabHostCamera:
+    """A camera as a host's software is configured for it when the lab starts."""
+
+    device: str
+    user: str
+    password: str
+
+
+@dataclass
+class LabHost:
+    """A Linux host running Frigate-like NVR software, reached over a real SSH server (clients.md §2.3).
+
+    ``address`` is where its sshd listens and where its camera logins come from; ``login`` may log in
+    with ``authorized_key``; ``host_key`` is its private host key (the inventory's known_hosts holds the
+    public half).
+    """
+
+    name: str
+    site: str
+    address: str
+    ssh_port: int
+    login: str
+    authorized_key: str
+    host_key: str
+    cameras: list[LabHostCamera]
+    interval_seconds: float = 30.0
+    running: bool = True
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
 class LabSpec:
     """A whole simulated fleet."""
 
     devices: list[LabDevice]
     clients: list[LabClient] = field(default_factory=list)
+    hosts: list[LabHost] = field(default_factory=list)
     version: int = SPEC_VERSION
     #: The second octet of the first loopback block the device addresses are written for; ``None``: the
     #: addresses are fixed (hand-built specs). A lab with a base moves to a free block at start.
@@ -184,6 +216,9 @@ class LabSpec:
     #: The inventory file (relative to the lab's folder) that reads the block (``lab: "127.10"``): the lab
     #: rewrites it when it moves.
     vars_file: str | None = None
+    #: The inventory's known_hosts file (relative to the lab's folder): the lab writes its hosts' keys there
+    #: at start, at the addresses it serves them on.
+    known_hosts_file: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -196,8 +231,10 @@ class LabSpec:
         return cls(
             devices=[_device(d) for d in raw["devices"]],
             clients=[LabClient(**c) for c in raw.get("clients", [])],
+            hosts=[_host(h) for h in raw.get("hosts", [])],
             base=raw.get("base"),
             vars_file=raw.get("vars_file"),
+            known_hosts_file=raw.get("known_hosts_file"),
         )
 
     def save(self, path: Path) -> None:
@@ -222,3 +259,8 @@ def _device(raw: dict[str, Any]) -> LabDevice:
         profile=LabProfile(**profile),
         **raw,
     )
+
+
+def _host(raw: dict[str, Any]) -> LabHost:
+    raw = dict(raw)
+    return LabHost(cameras=[LabHostCamera(**c) for c in raw.pop("cameras", [])], **raw)

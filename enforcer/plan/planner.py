@@ -108,7 +108,7 @@ def plan_site(
             changes=tuple(changes),
             error=f"no working credential for {', '.join(lost)}: no stored password was accepted",
         )
-    stale = _stale_paths(site, pending)
+    stale = stale_paths(site, pending)
     stuck = _unhandled(stale, kinds, client_failures or {}) + _unfilterable(facts, stale, kinds)
     if stuck:
         return SitePlan(
@@ -210,7 +210,9 @@ def _unhandled(stale: list[StalePath], kinds: ClientKinds, failures: Mapping[str
     return out
 
 
-def _stale_paths(site: Site, pending: list[Change]) -> list[StalePath]:
+def stale_paths(site: Site, pending: list[Change]) -> list[StalePath]:
+    """The credential paths the ``pending`` password changes leave stale: clients' holds, then recorders'
+    channels (the audit names them too, before anything is changed)."""
     rotating = {(c.device, c.key.split(".")[1]) for c in pending if c.kind == "account" and c.key.endswith(".password")}
     paths = []
     for client in site.clients:

@@ -6,12 +6,13 @@ what is shown, and no code path between them can leak a secret value.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import asdict, fields
+from pathlib import Path
 from typing import Any
 
 from enforcer.credentials.secret import Secret
 from enforcer.drivers.registry import protocol_of
-from enforcer.model import TLS, Client, Device, Play, Playbook
+from enforcer.model import TLS, Client, Device, Play, Playbook, ServiceCommands
 
 
 def secret_view(secret: Secret | None) -> dict[str, Any] | None:
@@ -81,6 +82,10 @@ def client_view(client: Client) -> dict[str, Any]:
             }
         elif field.name == "files":
             view["files"] = [{"path": f.path, "template": str(f.template), "mode": f.mode} for f in value]
+        elif isinstance(value, Path):
+            view[field.name] = str(value)
+        elif isinstance(value, ServiceCommands):
+            view[field.name] = {k: v for k, v in asdict(value).items() if v is not None}
         else:
             view[field.name] = value
     return view

@@ -25,7 +25,10 @@ for _tag in ("!secret", "!vault"):
 
 
 def test_the_editor_schema_file_is_generated_from_the_schema() -> None:
-    assert json.loads(EDITOR.read_text()) == editor_schema(), "regenerate it: python -c 'from enforcer…'"
+    assert json.loads(EDITOR.read_text()) == editor_schema(), (
+        "regenerate it: python -c 'import json; from enforcer.config.schema import editor_schema; "
+        f'open("{EDITOR.relative_to(ROOT)}", "w").write(json.dumps(editor_schema(), indent=2) + "\\n")\''
+    )
 
 
 def test_the_example_inventory_has_no_error_in_an_editor() -> None:

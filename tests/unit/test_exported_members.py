@@ -6,7 +6,14 @@ import importlib
 
 import pytest
 
-PACKAGES = ["enforcer.credentials", "enforcer.plan", "enforcer.drivers.isapi", "enforcer.drivers.dahua"]
+PACKAGES = [
+    "enforcer.credentials",
+    "enforcer.plan",
+    "enforcer.drivers.isapi",
+    "enforcer.drivers.dahua",
+    "enforcer.audit",
+    "enforcer.report.audit",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -31,19 +31,19 @@ from enforcer.config.templating import TemplateError, render_file
 from enforcer.errors import SecretError
 from tests.unit.conftest import IMAGE, INVENTORY, PLAYBOOK, SECRETS
 
-MAX_SECONDS = 2.0
+MAX_SECONDS = 2.0  # CPU seconds: what the input costs us, whatever else the machine runs
 MAX_MEGABYTES = 200
 
-#: Runs one validation and reports its exit code, time and peak memory to the file named in argv[1].
+#: Runs one validation and reports its exit code, CPU time and peak memory to the file named in argv[1].
 #: The peak is this process's own (VmHWM): ``ru_maxrss`` also counts the parent's peak on Linux, as a
 #: vforked child inherits it. The address space is capped so that a regression cannot exhaust the machine.
 RUNNER = """
 import json, re, resource, sys, time
 resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
 from enforcer.cli import main
-start = time.perf_counter()
+start = time.process_time()
 code = main(sys.argv[2:])
-elapsed = time.perf_counter() - start
+elapsed = time.process_time() - start
 try:
     with open("/proc/self/status") as status:
         peak = int(re.search(r"VmHWM:\\s+(\\d+) kB", status.read()).group(1)) / 1024
@@ -100,10 +100,13 @@ class Tree:
             "        kind: ssh\n"
             "        address: 10.1.0.40\n"
             "        user: enforcer\n"
+            '        password: !secret "env:NW_ADMIN"\n'
+            "        service: frigate\n"
             f"        files: [{{path: /etc/frigate.env, template: '{template}'}}]\n"
             "        holds: [nvr]\n"
             "      desk:",
         )
+        self.write("known_hosts", f"10.1.0.40 {HOST_KEY}\n")
         if source is not None:
             self.write(template, source)
 
@@ -125,6 +128,7 @@ class Case:
 
 
 OPERATOR = "defaults.accounts.operator.password"
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKNWS1NRUrkcXRHNydkbyBtNchUNzAKZzXLpZo9IKWXm"
 ADDRESS = "sites.hq.recorders.nvr.address"
 TEMPLATE = "sites.hq.clients.frigate.files[0].template"
 IMAGE_KEY = "firmware.DS-7608NXI-I2.image"
@@ -481,12 +485,12 @@ def test_any_nest_of_loops_renders_or_is_refused_quickly(sizes: list[int]) -> No
         + "."
         + ("{% endfor %}" * len(sizes))
     )
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         render_file(source, {})
     except TemplateError as exc:
         assert "template limit" in str(exc)
-    assert time.perf_counter() - start < MAX_SECONDS
+    assert time.process_time() - start < MAX_SECONDS
 
 
 @settings(max_examples=20, deadline=None)
@@ -498,9 +502,9 @@ def test_any_alias_tree_loads_or_is_refused_quickly(levels: int, fanout: int, me
     else:
         lines = ["l0: &l0 [x, y]"] + [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * fanout)}]" for i in range(1, levels)]
     diagnostics = Diagnostics()
-    start = time.perf_counter()
+    start = time.process_time()
     doc = _yaml.loads("\n".join(lines) + "\n", Path("bomb.yml"), diagnostics)
-    assert time.perf_counter() - start < MAX_SECONDS
+    assert time.process_time() - start < MAX_SECONDS
     if doc is None:
         [error] = diagnostics.errors
         assert TOO_MANY in error.summary and error.location.line > 1

@@ -20,8 +20,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "plan": ("enforcer.drivers", "enforcer.engine", "enforcer.cli", "enforcer.report", "requests", "socket", "sqlite3"),
     # the owner of secrets knows no protocol and no engine
     "credentials": ("enforcer.drivers", "enforcer.engine", "enforcer.plan", "enforcer.cli", "enforcer.report"),
-    # drivers talk to devices; they never plan or apply
-    "drivers": ("enforcer.engine", "enforcer.plan", "enforcer.cli", "enforcer.report", "enforcer.config"),
+    # drivers talk to devices; they never plan or apply (nor load: but see the test below)
+    "drivers": ("enforcer.engine", "enforcer.plan", "enforcer.cli", "enforcer.report"),
     # loading knows drivers only through the registry (the vendor list and password rules)
     "config": ("enforcer.engine", "enforcer.plan", "enforcer.cli", "enforcer.report", "enforcer.lab"),
     # the library never imports the command line, nor rich
@@ -57,3 +57,9 @@ def test_config_reaches_drivers_only_through_the_registry() -> None:
         "enforcer.drivers.registry.vendors",
         "enforcer.drivers.registry.driver_for",
     }
+
+
+def test_drivers_reach_config_only_through_the_client_file_renderer() -> None:
+    """One renderer for a client's files: validation renders them masked, the driver for the host."""
+    used = {n for p in (ROOT / "drivers").rglob("*.py") for n in _imports(p) if n.startswith("enforcer.config")}
+    assert used <= {"enforcer.config.clientfiles", "enforcer.config.clientfiles.render_client_file"}

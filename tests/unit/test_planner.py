@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
@@ -31,6 +32,7 @@ from enforcer.model import (
     LockPolicy,
     ManualSettings,
     MilestoneSettings,
+    ServiceCommands,
     Site,
     SshSettings,
 )
@@ -39,6 +41,7 @@ from enforcer.plan.planner import plan_site
 from enforcer.plan.steps import ReleaseFilter
 
 ALL = frozenset({"credentials", "lock_policy", "firmware"})
+SSH = SshSettings("enforcer", Path("known_hosts"), (), ServiceCommands.systemd("frigate"))
 OLD, NEW, CAM = Secret("Old-Pass-1234", "store"), Secret("New-Pass-5678", "vault"), Secret("Cam-Pass-9012", "vault")
 
 
@@ -436,7 +439,7 @@ def scenarios(draw: st.DrawFn) -> tuple[Site, dict[str, DeviceFacts], Known]:
     for i in range(draw(st.integers(0, 3))):
         holds = tuple(Hold(d.name, "admin") for d in devices if draw(st.booleans())) or (Hold("nvr", "admin"),)
         kind = draw(st.sampled_from(["manual", "milestone", "ssh"]))
-        settings = {"manual": ManualSettings("x"), "milestone": MilestoneSettings("https://vms"), "ssh": SshSettings()}
+        settings = {"manual": ManualSettings("x"), "milestone": MilestoneSettings("https://vms"), "ssh": SSH}
         clients.append(Client("s", f"client{i}", kind, holds, settings[kind], f"10.0.2.{i}"))
     site = site_of(*devices, clients=tuple(clients))
     fs, known = converged(site)

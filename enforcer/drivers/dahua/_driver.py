@@ -15,12 +15,14 @@ Writes live in :mod:`._users`, :mod:`._write` and :mod:`._firmware`, each over t
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from typing import ClassVar
 
 from enforcer.credentials.keyring import Keyring
 from enforcer.credentials.secret import Secret
 from enforcer.drivers.base import DriverOptions, Outcome, PasswordRules, Progress
-from enforcer.drivers.dahua import _firmware, _parse, _users, _write
+from enforcer.drivers.dahua import _firmware, _log, _parse, _users, _write
 from enforcer.drivers.dahua._login import MAX_FAILURES, RpcLogin
 from enforcer.drivers.dahua._session import DahuaSession
 from enforcer.drivers.dahua._users import PASSWORD_RULES
@@ -33,10 +35,18 @@ from enforcer.facts import (
     IPFilterFact,
     LockState,
     LoginFact,
+    SecurityLog,
 )
 from enforcer.model import Account, Device, Firmware, LockPolicy
 
 MAGICBOX = "/cgi-bin/magicBox.cgi"
+#: The factory passwords of Dahua and Amcrest firmware before forced initialisation (admin/admin, and the
+#: 888888 and 666666 of the local accounts). The firmware flags none of them (unlike ISAPI's
+#: ``isDefaultPassword``), so the driver compares the password it proved with these, in memory.
+FACTORY_PASSWORDS = frozenset({"admin", "888888", "666666"})
+#: What Web 3.0 firmware refuses as weak (dahua-cgi.md §4): under 8 characters, or fewer than two classes. The
+#: characters it forbids and its length limit say nothing of strength, so they are not part of it.
+WEAK = PasswordRules(min_length=8, max_length=1 << 16, min_classes=2)
 CAMERAS = "/cgi-bin/LogicDeviceManager.cgi"
 
 
@@ -78,7 +88,7 @@ class DahuaDriver:
         return self.keys.log_in(rpc.standing, rpc.attempt, max_failures=MAX_FAILURES)
 
     def facts(self) -> DeviceFacts:
-        login = self.ensure_login()
+        login = self._flagged(self.ensure_login())
         try:
             version, build = _parse.software_version(self.get("software version", MAGICBOX, "getSoftwareVersion")[1])
             info = _parse.system_info(self.get("system info", MAGICBOX, "getSystemInfo")[1])
@@ -117,6 +127,24 @@ class DahuaDriver:
             capabilities=tuple(capabilities),
             gaps=tuple(gaps),
         )
+
+    def _flagged(self, login: LoginFact) -> LoginFact:
+        """The login with the flags an ISAPI device reports itself: the firmware says nothing, so the proven
+        password is judged here by the vendor's own rules (its factory passwords; what Web 3.0 refuses as
+        weak: :data:`WEAK`). The password never leaves memory."""
+        password = self.keys.password
+        if password is None:
+            return login
+        value = password.reveal()
+        default = value in FACTORY_PASSWORDS
+        return replace(login, is_default=default, is_risk=default or WEAK.problem(value) is not None)
+
+    def failed_logins(self, since: float) -> SecurityLog:
+        """Failed-login and lock entries the device logged since ``since`` (:mod:`._log`); only the proven
+        credential is sent."""
+        if self.keys.login is None:
+            raise self.error("security log", "no working credential (facts not gathered)")
+        return _log.read(self.session, since, time.time())
 
     def read_channels(self) -> tuple[ChannelFact, ...] | str:
         """Each used ``RemoteDevice`` slot and its state (or what a recorder without them said); a

@@ -13,6 +13,7 @@ this class ties them to one session per device.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import ClassVar
 
@@ -20,7 +21,7 @@ from enforcer.credentials.guard import Verdict
 from enforcer.credentials.keyring import Keyring, Probe
 from enforcer.credentials.secret import Secret
 from enforcer.drivers.base import DriverOptions, Outcome, PasswordRules, Progress
-from enforcer.drivers.isapi import _firmware, _parse, _write
+from enforcer.drivers.isapi import _firmware, _log, _parse, _write
 from enforcer.drivers.isapi._parse import LockCaps
 from enforcer.drivers.isapi._session import PROBE_PATH, IsapiSession
 from enforcer.drivers.isapi._xml import user_check
@@ -35,6 +36,7 @@ from enforcer.facts import (
     LockPolicyFact,
     LockState,
     LoginFact,
+    SecurityLog,
 )
 from enforcer.model import Account, Device, Firmware, LockPolicy
 
@@ -186,6 +188,12 @@ class IsapiDriver:
         if check is None:
             return LockState(False)
         return LockState(check.locked, check.unlock_seconds if check.locked else 0.0, check.attempts_left)
+
+    def failed_logins(self, since: float) -> SecurityLog:
+        """Rejected logins the device logged since ``since`` (:mod:`._log`); only the proven credential is sent."""
+        if self.keys.login is None:
+            raise self.session.error("security log", "no working credential (facts not gathered)")
+        return _log.read(self.session, since, time.time())
 
     # -- writes ---------------------------------------------------------------------------------------
 

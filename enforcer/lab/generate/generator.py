@@ -53,10 +53,11 @@ import json
 import random
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from enforcer.lab.generate.hosts import HOST_OCTET, add_ssh_host, write_hosts
 from enforcer.lab.generate.models import CAMERAS, FAMILY, RECORDERS, VIEWERS, Family, Model
 from enforcer.lab.generate.profile import DAHUA_ATTEMPTS, default_lock, draw_lock, failure_window, profile, serial
 from enforcer.lab.generate.repo import GROUP_NAMES, HTTP_PORT, lock_text, write_repo
@@ -72,6 +73,7 @@ from enforcer.lab.spec import (
 )
 
 __all__ = [
+    "CLIENT_KINDS",
     "ENFORCER_SOURCE",
     "HTTPS_PORT",
     "HTTP_PORT",
@@ -79,6 +81,7 @@ __all__ = [
     "VENDORS",
     "format_share",
     "generate",
+    "parse_clients",
     "parse_problems",
     "parse_share",
 ]
@@ -114,6 +117,15 @@ def parse_problems(text: str) -> tuple[str, ...]:
     return _check_problems(names)
 
 
+def parse_clients(text: str) -> tuple[str, ...]:
+    """A ``--clients`` value: a comma list of :data:`CLIENT_KINDS`; ValueError otherwise."""
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    unknown = [c for c in names if c not in CLIENT_KINDS]
+    if unknown:
+        raise ValueError(f"unknown client kind {', '.join(map(repr, unknown))}: choose from {', '.join(CLIENT_KINDS)}")
+    return tuple(c for c in CLIENT_KINDS if c in names)
+
+
 def parse_share(text: str) -> float | dict[str, float]:
     """A ``--problem-share`` value: ``0.2`` for every problem, or ``locked=0.1,stale_viewer=0.5``."""
     try:
@@ -144,6 +156,7 @@ def generate(
     problem_share: float | Mapping[str, float] = 1.0,
     https_share: float = 0.0,
     organisation: str = "lab-msp",
+    clients: Sequence[str] = (),
 ) -> LabSpec:
     """Write a simulated fleet's repository into ``out`` (missing or empty) and return its lab spec.
 
@@ -160,13 +173,19 @@ def generate(
         https_share: the share of recorders served over HTTPS (the inventory trusts
             ``../lab.cert.pem``, the certificate ``enforce lab serve`` writes beside ``lab.spec.json``).
         organisation: the MSP's name.
+        clients: :data:`CLIENT_KINDS` to add to every site, holding the site's current credentials (so
+            stale once enforcer changes them): ``ssh`` a Frigate-like host holding its cameras, ``viewer`` a
+            desktop viewer holding its recorder's admin password.
     """
     chosen = _check_problems(problems)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 _.-]*", organisation):
         raise ValueError("organisation must be a name: letters, digits, spaces, '_', '.', '-'")
     _check_options(sites, cameras, vendor, chosen, thresholds, problem_share, https_share)
+    kinds = parse_clients(",".join(clients))
+    if "ssh" in kinds and not 1 <= cameras < HOST_OCTET - 1:
+        raise ValueError(f"ssh clients hold a site's cameras: give 1 to {HOST_OCTET - 2} cameras per site")
     rng = random.Random(seed)
-    fleet = _Fleet(rng, vendor, cameras, tuple(thresholds) if thresholds else None, https_share)
+    fleet = _Fleet(rng, vendor, cameras, tuple(thresholds) if thresholds else None, https_share, out, kinds)
     for i, site_problems in enumerate(_assign(rng, sites, cameras, chosen, problem_share)):
         fleet.add_site(i, sites, site_problems)
     command = f"--sites {sites} --cameras {cameras} --vendor {vendor} --seed {seed}"
@@ -176,8 +195,10 @@ def generate(
     command += f" --thresholds {','.join(map(str, thresholds))}" if thresholds else ""
     command += f" --https-share {https_share:g}" if https_share else ""
     command += f" --organisation {organisation}" if organisation != "lab-msp" else ""
+    command += f" --clients {','.join(kinds)}" if kinds else ""
     grouped = sorted({f for f in fleet.families if f != fleet.family})
     write_repo(out, fleet, organisation=organisation, command=command, family=fleet.family, grouped=grouped)
+    write_hosts(out, fleet.spec)
     return fleet.spec
 
 
@@ -261,6 +282,8 @@ class _Fleet:
     cameras: int
     thresholds: tuple[int, ...] | None
     https_share: float
+    out: Path
+    clients: tuple[str, ...] = ()
     spec: LabSpec = field(default_factory=lambda: LabSpec(devices=[], base=BASE, vars_file=VARS_FILE))
     net: str = ""  # the site being built: its addresses' prefix, as the inventory writes it
     desired: dict[str, str] = field(default_factory=dict)  # "device/account" -> password
@@ -300,12 +323,14 @@ class _Fleet:
         if self.cameras:
             lines.append("    cameras:")
         camera_models, weights = zip(*CAMERAS[vendor], strict=True)
+        cameras: list[LabDevice] = []
         cam_width = max(2, len(str(self.cameras)))
         for k in range(1, self.cameras + 1):
             model = self.rng.choices(camera_models, weights)[0]
             name = f"cam-{tag}-{k:0{cam_width}}"
             address = f"{net}.{k + 1}"
             camera = self.device(site, vendor, name, "camera", model, address, here[k], lines, (recorder.name, k))
+            cameras.append(camera)
             admin = camera.accounts[0].password
             # ISAPI recorders reach their cameras over the SDK (proxyProtocol HIKVISION, port 8000), as
             # real ones do; the Dahua lab stores the camera's HTTP port (RemoteDevice.HttpPort)
@@ -313,6 +338,8 @@ class _Fleet:
             recorder.channels.append(LabChannel(k, camera.name, camera.address, port, "admin", admin))
         if "stale_viewer" in problems:
             self.viewer(site, vendor, tag, i, recorder, lines)
+        for kind in self.clients:
+            CLIENT_WRITERS[kind](self, _Site(site, vendor, tag, i, net, recorder, cameras), lines)
         self.sites_yaml += lines
 
     def device(
@@ -404,3 +431,45 @@ class _Fleet:
         lines += ["    clients:", f"      {name}:", "        kind: manual", f"        what: {json.dumps(what)}"]
         lines += [f"        address: {source}", '        contact: "site manager"']
         lines += [f"        holds: [{{device: {recorder.name}, user: {operator.name}}}]"]
+
+    def desk(self, at: _Site, lines: list[str]) -> None:
+        """A desktop viewer holding the recorder's ``admin`` password (``--clients viewer``)."""
+        name, source = f"desk-{at.tag}", f"127.{200 + at.index // 250}.{at.index % 250}.11"
+        admin = at.recorder.accounts[0]
+        client = LabClient(name, at.site, "viewer", source, at.recorder.name, admin.name, admin.password)
+        client.interval_seconds = VIEWER_INTERVAL
+        self.spec.clients.append(client)
+        if "    clients:" not in lines:
+            lines.append("    clients:")
+        what = VIEWERS[at.vendor][-1]  # not drawn: adding clients leaves the rest of the fleet as the seed made it
+        lines += [f"      {name}:", "        kind: manual", f"        what: {json.dumps(what)}"]
+        lines += [
+            f"        address: {source}",
+            '        contact: "office manager"',
+            f"        holds: [{at.recorder.name}]",
+        ]
+
+
+@dataclass(frozen=True)
+class _Site:
+    """A site as built so far, for the writers of ``--clients``."""
+
+    site: str
+    vendor: str
+    tag: str
+    index: int
+    net: str  # its block's prefix, as devices listen on it
+    recorder: LabDevice
+    cameras: list[LabDevice]
+
+
+def _ssh(fleet: _Fleet, at: _Site, lines: list[str]) -> None:
+    add_ssh_host(fleet, at.site, at.tag, (at.net, fleet.net), at.cameras, lines)
+
+
+#: What ``--clients`` can add to every site, and the writer of each (a client in the lab and the inventory).
+CLIENT_WRITERS: dict[str, Callable[[_Fleet, _Site, list[str]], None]] = {
+    "ssh": _ssh,
+    "viewer": _Fleet.desk,
+}
+CLIENT_KINDS = tuple(CLIENT_WRITERS)

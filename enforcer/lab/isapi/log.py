@@ -136,10 +136,10 @@ def security_log_search(dev: HikDevice, req: Request, s: Session) -> Response:
 
 
 def content_caps(dev: HikDevice, req: Request, s: Session) -> Response:
-    return dev.xml("RacmCap", tags([("isSupportLogSearch", True)]))
+    return dev.xml("RacmCap", tags([("isSupportLogSearch", not dev.lacks("log_search"))]))
 
 
 def register(route: Callable[..., None]) -> None:
-    route(r"/ISAPI/ContentMgmt/logSearch", POST=log_search)
+    route(r"/ISAPI/ContentMgmt/logSearch", feature="log_search", POST=log_search)
     route(r"/ISAPI/ContentMgmt/security/logSearch", POST=security_log_search)
     route(r"/ISAPI/ContentMgmt/capabilities", GET=content_caps)
