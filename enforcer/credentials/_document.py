@@ -74,6 +74,10 @@ class Snapshot:
     isolations: dict[str, Isolation] = field(default_factory=dict)
     rotations: dict[str, Rotation] = field(default_factory=dict)
 
+    def copy(self) -> Snapshot:
+        """Another snapshot of the same records (they are immutable; the mappings are not)."""
+        return Snapshot(dict(self.entries), dict(self.isolations), dict(self.rotations))
+
     def sites(self) -> set[str]:
         return (
             {d.split("/", 1)[0] for d, _ in self.entries}

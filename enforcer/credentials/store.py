@@ -14,7 +14,7 @@ a rotation is under way at, it keeps that rotation (:class:`Rotation`), so that 
 
 Where the document lives is a backend's business (:mod:`._document` is the format): an Ansible Vault
 file in the repository (:class:`~enforcer.credentials.vaultfile.VaultFile`, the default) or HashiCorp
-Vault's KV v2 engine (:class:`~enforcer.credentials.hashicorp.KVStore`). A rotation runs
+Vault's KV v2 engine (:class:`~enforcer.credentials.hashicorp.KVStoreBackend`). A rotation runs
 ``set_pending`` → ``save`` → change the device → verify → ``commit`` → ``save``. Each save writes only the
 accounts, isolations and rotations this store changed over what the backend holds now, so that runs on
 different sites never undo each other's records; a backend that can tell that someone else changed
@@ -95,6 +95,7 @@ class CredentialStore:
         self.backend = backend
         self._data = Snapshot(dict(entries or {}))
         self._changed = Changed(set(self._data.entries))  # to write over what the backend holds
+        self._written = False  # the backend holds this store's document (read from it, or saved)
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -124,7 +125,7 @@ class CredentialStore:
     def open(cls, backend: Backend) -> CredentialStore:
         """Read the store ``backend`` holds."""
         store = cls(None, backend=backend)
-        store._data = backend.load()
+        store._data, store._written = backend.load(), True
         return store
 
     def get(self, device_id: str, account: str) -> Entry | None:
@@ -286,10 +287,18 @@ class CredentialStore:
         written over it. One run per site (the engine's site locks) means no two runs change one account;
         without merging, two saves would each write back the store as it was when they read it, and one
         run's new passwords would be lost.
+
+        A store read from its backend with nothing changed since the last save has nothing to write: a
+        thread whose change another thread's save took along returns at once, durably saved, so sites
+        saving one after another share saves, as a database's group commit does. A new store (not read)
+        writes its document the first time, even empty.
         """
         with self._lock:
+            if not self._changed and self._written:
+                return
             self._data = self.backend.save(self._data, self._changed)
             self._changed.clear()
+            self._written = True
 
 
 def _key(device_id: str, account: str) -> tuple[str, str]:

@@ -375,3 +375,22 @@ def test_two_runs_isolating_different_devices_keep_both_records(path: Path) -> N
     one.clear_isolation("a/nvr")
     one.save()
     assert CredentialStore.load(path, PASSWORD).isolated() == frozenset({"b/nvr"})
+
+
+def test_a_save_with_nothing_changed_writes_nothing_and_a_new_store_writes_its_empty_document(path: Path) -> None:
+    """Threads share saves: one whose change another's save took along has nothing left to write."""
+    CredentialStore(path, PASSWORD).save()
+    assert decrypted(path) == {"version": 1, "devices": {}}
+    store = CredentialStore.load(path, PASSWORD)
+    store.set_current(DEV, "admin", s("A"))
+    store.save()
+    written = path.stat().st_ino  # each save renames a new file over the store
+    store.save()
+    CredentialStore.load(path, PASSWORD).save()
+    assert path.stat().st_ino == written
+    other = CredentialStore.load(path, PASSWORD)  # another run changes the file: it is read again, not cached
+    other.set_current(DEV, "operator", s("B"))
+    other.save()
+    store.set_current("hq/cam", "admin", s("C"))
+    store.save()
+    assert revealed(CredentialStore.load(path, PASSWORD).candidates(DEV, "operator")) == ["B"]
