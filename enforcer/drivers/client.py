@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from enforcer.credentials.secret import Secret
-from enforcer.drivers.base import DriverOptions, Outcome
+from enforcer.drivers.base import DriverOptions, Outcome, PasswordRules
 from enforcer.model import Client, Device
 
 if TYPE_CHECKING:
@@ -115,3 +115,12 @@ class ClientFactory(Protocol):
     updatable: ClassVar[bool]
 
     def __call__(self, client: Client, *, keyring: Keyring, options: DriverOptions) -> ClientDriver: ...
+
+
+@runtime_checkable
+class WithPasswordRules(Protocol):
+    """Optional, on a client driver class: the passwords its product refuses (Milestone XProtect pushes a
+    hardware password of letters and digits only). ``enforce rotate`` draws a new password that everyone
+    holding it takes: the device's firmware, its recorder for a channel, and each client kind declaring this."""
+
+    password_rules: ClassVar[PasswordRules]

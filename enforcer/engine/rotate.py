@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from enforcer.credentials.secret import Secret
 from enforcer.credentials.store import CredentialStore, Rotation
 from enforcer.drivers.base import PasswordRules
+from enforcer.drivers.client import WithPasswordRules
 from enforcer.drivers.registry import client_for, driver_for
 from enforcer.engine.passwords import combine, generate
 from enforcer.errors import CredentialStoreConflict, EnforcerError
@@ -78,12 +79,12 @@ def rules_for(site: Site, device: Device, account: str) -> PasswordRules:
 
 
 def _client_rules(kind: str) -> list[PasswordRules]:
-    """The rules a client kind's driver declares (``password_rules``, optional); none without a driver."""
+    """The rules a client kind's driver declares (:class:`WithPasswordRules`); none without a driver."""
     try:
-        declared = getattr(client_for(kind), "password_rules", None)
+        driver = client_for(kind)
     except LookupError:
         return []
-    return [declared] if isinstance(declared, PasswordRules) else []
+    return [driver.password_rules] if isinstance(driver, WithPasswordRules) else []
 
 
 @dataclass
