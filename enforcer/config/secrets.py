@@ -8,7 +8,7 @@ An inventory never holds a password, only where to find one:
 - ``vault:path``: a whole Ansible Vault encrypted file holding one value;
 - an inline ``!vault |`` block, as ``ansible-vault encrypt_string`` writes it;
 - ``store:``, for a device account only: the password ``enforce rotate`` generated, which the credential
-  store keeps (the run fills it in: see :mod:`enforcer.credentials.rotation`).
+  store keeps (the run fills it in: see :mod:`enforcer.engine.rotate`).
 
 Resolved values are :class:`~enforcer.credentials.secret.Secret`, whose printed form is masked
 everywhere; the raw value is read with ``reveal()`` only where it is sent to a device.
