@@ -14,6 +14,8 @@
     ├── Refused                          the login guard refused an attempt, before anything was sent
     ├── StalePlan                        a saved plan's devices changed since it was made
     ├── LockWaitExpired                  a device stayed locked longer than the run allows
+    ├── BackendError                     a shared executor backend (Temporal) cannot be reached or refused
+    ├── WorkerError                      a step failed on a worker: its message as the worker said it
     ├── SiteLockError                    a site's run lock cannot be taken or is not held
     │   ├── SiteBusy                     another run holds it: names the holder
     │   └── SiteNotHeld                  journal work begun for a site this process does not hold
@@ -109,6 +111,14 @@ class StalePlan(EnforcerError):
 
 class LockWaitExpired(EnforcerError):
     """A device stayed locked longer than the run allows."""
+
+
+class BackendError(EnforcerError):
+    """A shared backend (Temporal) cannot be reached, or refused the work; says what to check."""
+
+
+class WorkerError(EnforcerError):
+    """A step failed where it ran, on a worker; the message is the worker's own (never holds a secret)."""
 
 
 class SiteLockError(EnforcerError):

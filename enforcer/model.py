@@ -209,6 +209,7 @@ class Site:
     groups: tuple[str, ...]
     devices: tuple[Device, ...]
     clients: tuple[Client, ...]
+    region: str | None = None  # where its work runs with a shared backend (a Temporal task queue per region)
 
     @property
     def recorders(self) -> tuple[Device, ...]:

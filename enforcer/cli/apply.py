@@ -17,6 +17,7 @@ from typing import Protocol
 from rich.console import Console
 from rich.markup import escape
 
+from enforcer.cli._backend import add_backend_arguments, executor, shared_locks
 from enforcer.cli._common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -32,7 +33,7 @@ from enforcer.engine.executor import RunOptions, SiteResult
 from enforcer.engine.journal import Journal
 from enforcer.engine.run import PlayRun, check_fresh
 from enforcer.engine.sitelocks import Held, state_folder
-from enforcer.errors import CredentialStoreError, JournalError, SiteLockError, StalePlan
+from enforcer.errors import BackendError, CredentialStoreError, JournalError, SiteLockError, StalePlan
 from enforcer.model import Play, Playbook
 from enforcer.plan.artifact import Plan, Step, load_plans, save_plans
 from enforcer.plan.steps import FirmwareKind, RebootUnlock
@@ -86,6 +87,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         ".enforcer/locks/ there)",
     )
     _run_arguments(apply)
+    add_backend_arguments(apply)
     apply.set_defaults(run=run_apply)
 
 
@@ -173,7 +175,7 @@ def run_apply(args: argparse.Namespace, out: Console, err: Console, *, hooks: Ho
         report_problems(args, diagnostics, err)
         return EXIT_ERROR
     try:
-        with sites_held(args, playbook, err, "applied") as held:
+        with sites_held(args, playbook, err, "applied", shared_locks(args, playbook)) as held:
             return _apply(args, playbook, saved, held, out, err, hooks)
     except SiteLockError as exc:
         err.print(f"[bold red]error:[/] {escape(lock_message(exc, args))}")
@@ -251,6 +253,7 @@ def _apply(
                     held=held(play),
                     source_address=args.source_address,
                     replan=replan,
+                    executor=executor(args, play, found, saved[index] if saved else None, playbook.path),
                 )
             if hooks is not None:
                 hooks.finish(run, plan, results)
@@ -264,6 +267,9 @@ def _apply(
             return EXIT_ERROR
         except CredentialStoreError as exc:
             err.print(f"[bold red]error:[/] credential store: {escape(str(exc))}")
+            return EXIT_ERROR
+        except BackendError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}")
             return EXIT_ERROR
         finally:
             run.close()

@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from enforcer.cli._backend import add_backend_arguments
 from enforcer.cli._common import EXIT_ERROR, add_playbook_arguments
 from enforcer.cli._locking import HOLDS
 from enforcer.cli.apply import _run_arguments, run_apply
@@ -57,6 +58,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     sub.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation (CI)")
     sub.add_argument("--journal", type=Path, metavar="FILE", help="the run journal (as apply)")
     _run_arguments(sub)
+    add_backend_arguments(sub)
     sub.set_defaults(run=run_rotate)
 
 

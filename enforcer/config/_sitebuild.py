@@ -77,7 +77,8 @@ class SiteBuilder:
         clients = [
             self._client(cname, data, site_vars, devices) for cname, data in (self.site.get("clients") or {}).items()
         ]
-        return Site(self.name, tuple(self.site.get("groups", [])), tuple(devices), tuple(c for c in clients if c))
+        built = tuple(c for c in clients if c)
+        return Site(self.name, tuple(self.site.get("groups", [])), tuple(devices), built, self.site.get("region"))
 
     # devices -----------------------------------------------------------------------------------
 
