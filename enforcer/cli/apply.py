@@ -253,7 +253,10 @@ def _apply(
                     held=held(play),
                     source_address=args.source_address,
                     replan=replan,
-                    executor=executor(args, play, found, saved[index] if saved else None, playbook.path),
+                    # The run's play (rotate narrows its sites and aspects) under the name the workers know it by.
+                    executor=executor(
+                        args, replace(run.play, name=play.name), found, saved[index] if saved else None, playbook.path
+                    ),
                 )
             if hooks is not None:
                 hooks.finish(run, plan, results)

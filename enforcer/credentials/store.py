@@ -264,9 +264,10 @@ class CredentialStore:
 
     # writing -----------------------------------------------------------------------------------
 
-    def revert(self, site: str) -> None:
-        """Drop what this store changed at ``site`` and take what the backend holds for it now (after a
-        save was refused for the site: someone else's record wins)."""
+    def reload(self, site: str) -> None:
+        """Take what the backend holds for ``site`` now, dropping what this store changed there and did not
+        save: after a save was refused for the site (someone else's record wins), or once other processes
+        (Temporal workers) have worked on it."""
         with self._lock:
             fresh = self.backend.load([site]).of_site(site)
             mine = self._data

@@ -187,7 +187,7 @@ def prepare(
         try:
             store.save()
         except CredentialStoreConflict as exc:
-            store.revert(site.name)
+            store.reload(site.name)
             choice.stopped[site.name] = str(exc)
     running = tuple(s for s in play.sites if s in choice.sites and s not in choice.stopped)
     bound = stored(replace(play, sites=running, enforce=frozenset({"credentials"})), store, overlay)
@@ -214,8 +214,11 @@ def finish(store: CredentialStore | None, choice: Choice, converged: Collection[
         return []
     unfinished = []
     for site, keys in choice.sites.items():
+        if site in choice.stopped:
+            continue
+        store.reload(site)  # the site's steps may have run elsewhere (Temporal workers) and saved there
         record = store.rotation(site)
-        if record is None or site in choice.stopped:
+        if record is None:
             continue
         left = [k for k in keys if (e := store.get(*k)) is not None and e.pending is not None]
         if site in converged and not left:

@@ -104,7 +104,7 @@ def test_someone_else_writing_a_site_stops_that_site_only(kv: str) -> None:
         ours.save()
     assert info.value.site == "hq"
     assert "ours" not in str(info.value) and "theirs" not in str(info.value)
-    ours.revert("hq")
+    ours.reload("hq")
     assert ours.get("hq/nvr", "admin") == Entry(s("A"), s("theirs"))  # their record wins
     ours.set_pending("branch/nvr", "admin", s("ours-too"))
     ours.save()  # the other site goes on

@@ -45,6 +45,19 @@ def our_failures(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in events if e["event"] == "auth_failed" and e["source"] == ENFORCER]
 
 
+def rotated(fleet: Lab, before: dict[tuple[str, str], str]) -> dict[tuple[str, str], str]:
+    """Every account's password changed on its device, the store holding it as current and the one before as
+    previous, and no rotation left unfinished; returns the passwords now."""
+    now, store = actual(fleet), fleet.store()
+    for key, password in now.items():
+        entry = store.get(*key)
+        assert entry is not None and entry.current is not None and entry.pending is None, key
+        assert entry.current.reveal() == password != before[key], key
+        assert entry.previous is not None and entry.previous.reveal() == before[key], key
+    assert store.rotations() == {}  # finished: no record left
+    return now
+
+
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_rotation_with_stale_clients_converges_with_no_lock_and_keeps_the_old_passwords(
     lab: Any, vendor: str, tmp_path: Path
@@ -63,15 +76,9 @@ def test_rotation_with_stale_clients_converges_with_no_lock_and_keeps_the_old_pa
 
     code, output = fleet.run("rotate", fleet.playbook, "--yes", "--diff")
     assert code == 0, output
-    now, store = actual(fleet), fleet.store()
-    for (device_id, account), password in now.items():
-        entry = store.get(device_id, account)
-        assert entry is not None and entry.current is not None and entry.pending is None
-        assert entry.current.reveal() == password != before[(device_id, account)], f"{device_id} {account}"
-        assert entry.previous is not None and entry.previous.reveal() == before[(device_id, account)]
+    for (device_id, _), password in rotated(fleet, before).items():
         limit = 16 if vendor == "hikvision" or "001" in device_id else 32  # mixed: site-002 is Dahua
         assert 8 <= len(password) <= limit
-    assert store.rotations() == {}  # finished: no record left
     assert fleet.run("plan", fleet.playbook)[0] == 0
     time.sleep(1.0)  # the stale viewers keep polling with the old password: kept out at the filter
     events = fleet.events()
@@ -235,13 +242,7 @@ def test_a_50_site_fleet_with_stale_clients_rotates_and_converges_with_no_lock(l
     before = actual(fleet)
     code, output = fleet.run("rotate", fleet.playbook, "--yes")
     assert code == 0, output
-    after, store = actual(fleet), fleet.store()
-    assert {k for k in after if after[k] != before[k]} == set(before)
-    for key, password in after.items():
-        entry = store.get(*key)
-        assert entry is not None and entry.current is not None and entry.current.reveal() == password
-        assert entry.pending is None and entry.previous is not None and entry.previous.reveal() == before[key]
-    assert store.rotations() == {}
+    rotated(fleet, before)
     assert fleet.run("plan", fleet.playbook)[0] == 0  # converged
     time.sleep(20 * FLEET_SCALE)  # every stale client polls again with its old password meanwhile
     events = fleet.events()
