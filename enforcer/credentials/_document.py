@@ -120,10 +120,16 @@ def _site(key: str) -> str:
 
 def merge(disk: Snapshot, mine: Snapshot, changed: Changed) -> Snapshot:
     """What another run saved (``disk``), with what this one changed written over it; a key this run
-    removed (an isolation released, a rotation finished) is removed."""
+    removed (an isolation released, a rotation finished) is removed.
 
-    def over(theirs: dict[Any, Any], ours: dict[Any, Any], keys: Iterable[Any]) -> dict[Any, Any]:
-        out = {**ours, **theirs}
+    For what this run did not change, ``disk`` is the truth: an isolation or a rotation another run removed
+    since stays removed (this run's copy of it, read at an earlier save, is stale). Passwords alone are kept
+    from this run's copy when the disk has lost them: a password is never dropped unseen."""
+
+    def over(
+        theirs: dict[Any, Any], ours: dict[Any, Any], keys: Iterable[Any], *, keep: bool = False
+    ) -> dict[Any, Any]:
+        out = {**ours, **theirs} if keep else dict(theirs)
         for key in keys:
             if key in ours:
                 out[key] = ours[key]
@@ -132,7 +138,7 @@ def merge(disk: Snapshot, mine: Snapshot, changed: Changed) -> Snapshot:
         return out
 
     return Snapshot(
-        over(disk.entries, mine.entries, changed.entries),
+        over(disk.entries, mine.entries, changed.entries, keep=True),
         over(disk.isolations, mine.isolations, changed.isolations),
         over(disk.rotations, mine.rotations, changed.rotations),
     )

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from enforcer.config import vault
 from enforcer.credentials import vaultfile
 from enforcer.credentials.secret import Secret
-from enforcer.credentials.store import CredentialStore, Entry, Isolation
+from enforcer.credentials.store import CredentialStore, Entry, Isolation, Rotation
 from enforcer.errors import CredentialStoreError
 from enforcer.facts import IPFilterFact
 
@@ -262,6 +262,27 @@ def test_runs_on_other_sites_saving_meanwhile_keep_each_others_passwords(path: P
     assert stored.get("a/nvr", "admin") == Entry(current=s("A-new"))
     assert stored.get("b/nvr", "admin") == Entry(current=s("B-new"), previous=s("B-now"))
     assert one.get("b/nvr", "admin") == Entry(current=s("B-now"), pending=s("B-new"))  # read back at its save
+
+
+def test_a_record_another_run_removed_is_not_brought_back_by_a_later_save(path: Path) -> None:
+    """Runs on two sites: one isolates a device and starts a rotation, the other saves meanwhile (and so holds
+    those records too), the first releases and finishes; the other's next save must not write them back
+    (a released isolation brought back made the next plan restore a filter that was never left isolated)."""
+    CredentialStore(path, PASSWORD).save()
+    one, two = CredentialStore.load(path, PASSWORD), CredentialStore.load(path, PASSWORD)
+    one.set_isolation("a/cam", Isolation(IPFilterFact(False, "deny", ())))
+    one.set_rotation("a", Rotation("r1", "2025-01-01T00:00:00Z", ("admin",)))
+    one.save()
+    two.set_current("b/nvr", "admin", s("B-1"))
+    two.save()  # reads the file again: two now holds a's isolation and rotation
+    one.clear_isolation("a/cam")
+    one.set_rotation("a", None)
+    one.save()
+    two.set_current("b/nvr", "admin", s("B-2"))
+    two.save()
+    stored = CredentialStore.load(path, PASSWORD)
+    assert stored.isolated() == frozenset() and stored.rotations() == {}
+    assert stored.get("b/nvr", "admin") == Entry(current=s("B-2"), previous=s("B-1"))
 
 
 #: A run in another process: records a password for each of its devices, saving after each.
