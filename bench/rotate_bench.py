@@ -97,7 +97,7 @@ def main() -> None:
         print(f"enforce peak RSS                 {rss:6.0f} MB")
         print(f"locks                            {len(locked)}")
         print(f"failed logins (enforcer's)       {len(failed)} ({len(ours)})")
-        print(f"stale clients kept out           {len(kept_out)} of {len(stale)} ({len(blocked)} blocked requests)")
+        print(f"clients blocked while stale      {len(kept_out)} of {len(stale)} ({len(blocked)} blocked requests)")
         print(f"generated passwords in outputs, plan file, journal: {leaked}")
         assert not locked and not ours and not leaked and store.rotations() == {}
 
