@@ -9,10 +9,13 @@
     │   ├── VaultFormatError             not vault data, or a version or cipher not supported
     │   └── VaultPasswordError           a wrong password, or altered data
     ├── CredentialStoreError             the credential store cannot be read or written
+    │   └── CredentialStoreConflict      someone else changed a site's record since this run read it
     ├── JournalError                     the run journal cannot be read or written
     ├── Refused                          the login guard refused an attempt, before anything was sent
     ├── StalePlan                        a saved plan's devices changed since it was made
     ├── LockWaitExpired                  a device stayed locked longer than the run allows
+    ├── BackendError                     a shared executor backend (Temporal) cannot be reached or refused
+    ├── WorkerError                      a step failed on a worker: its message as the worker said it
     ├── SiteLockError                    a site's run lock cannot be taken or is not held
     │   ├── SiteBusy                     another run holds it: names the holder
     │   └── SiteNotHeld                  journal work begun for a site this process does not hold
@@ -69,6 +72,19 @@ class CredentialStoreError(EnforcerError):
     """The store cannot be read, is malformed, or an operation makes no sense; never holds a secret."""
 
 
+class CredentialStoreConflict(CredentialStoreError):
+    """A compare-and-set write found the site's record changed by someone else since this run read it
+    (another machine rotated or applied it): the site stops, nothing more is sent to its devices."""
+
+    def __init__(self, site: str, detail: str) -> None:
+        self.site = site
+        super().__init__(
+            f"site {site}: the credential store changed under this run ({detail}): someone else rotated or "
+            "applied this site meanwhile; nothing more was sent to its devices. Run again to start from what "
+            "the store holds now"
+        )
+
+
 class JournalError(EnforcerError):
     """The run journal cannot be read or written (a damaged file, a full disk)."""
 
@@ -96,6 +112,14 @@ class StalePlan(EnforcerError):
 
 class LockWaitExpired(EnforcerError):
     """A device stayed locked longer than the run allows."""
+
+
+class BackendError(EnforcerError):
+    """A shared backend (Temporal) cannot be reached, or refused the work; says what to check."""
+
+
+class WorkerError(EnforcerError):
+    """A step failed where it ran, on a worker; the message is the worker's own (never holds a secret)."""
 
 
 class SiteLockError(EnforcerError):

@@ -14,16 +14,17 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from rich.console import Console
 from rich.logging import RichHandler
 
 from enforcer import __version__
-from enforcer.cli import apply, audit, completion, config, demo, facts, lab
+from enforcer.cli import apply, audit, completion, config, demo, facts, lab, onboard, rotate, secrets, worker
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK, Parser
 
 #: Command modules, in the order ``--help`` lists them.
-MODULES = (config, facts, apply, audit, lab, demo, completion)
+MODULES = (onboard, config, facts, apply, rotate, worker, audit, secrets, lab, demo, completion)
 
 
 def parser() -> Parser:
@@ -81,3 +82,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is not None:
             logging.getLogger().removeHandler(handler)
     return code
+
+
+def entry() -> NoReturn:
+    """The console script: :func:`main`, then exit.
+
+    After the Temporal SDK has run (``apply --backend temporal``, ``worker``), the process ends without
+    the interpreter's teardown, once the output is flushed: the SDK's native threads can outlive it and
+    crash the exit of a run that succeeded.
+    """
+    code = main()
+    if "temporalio.bridge.temporal_sdk_bridge" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

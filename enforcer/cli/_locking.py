@@ -17,14 +17,14 @@ from __future__ import annotations
 import argparse
 import math
 import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
-from enforcer.engine.sitelocks import FileSiteLocks, Held, Holder, holding, state_folder
+from enforcer.engine.sitelocks import FileSiteLocks, Held, Holder, SiteLocks, holding, state_folder
 from enforcer.errors import SiteBusy, SiteLockError
 from enforcer.model import Play, Playbook
 
@@ -61,18 +61,23 @@ def _seconds(text: str) -> float:
 
 @contextmanager
 def sites_held(
-    args: argparse.Namespace, playbook: Playbook, err: Console, doing: str
+    args: argparse.Namespace,
+    playbook: Playbook,
+    err: Console,
+    doing: str,
+    shared: Sequence[tuple[SiteLocks, Collection[str]]] = (),
 ) -> Iterator[Callable[[Play], Held]]:
     """Hold the locks of every site the playbook selects for the block; yields each play's locks.
 
     ``doing`` says what the run does to a site, for whoever finds it held: "applied", "planned", "read".
+    ``shared``: the locks a shared backend keeps between machines, taken with this machine's, all or none.
 
     Raises :class:`SiteBusy` (with ``--wait``, once the wait is over) or :class:`SiteLockError`.
     """
     wanted: dict[Path, set[str]] = {}
     for play in playbook.plays:
         wanted.setdefault(_folder(play), set()).update(site.name for site in play.selected())
-    claims = [(FileSiteLocks(folder / "locks"), sites) for folder, sites in wanted.items()]
+    claims = [(FileSiteLocks(folder / "locks"), sites) for folder, sites in wanted.items()] + list(shared)
     holder = Holder.this_process(_command(args), doing)
 
     def waiting(busy: SiteBusy, waited: float) -> None:
@@ -80,7 +85,7 @@ def sites_held(
         err.print(f"waiting: {escape(str(busy))} (waited {waited:.0f} s{up_to})")
 
     with holding(claims, holder, wait=args.wait, on_wait=waiting) as held:
-        mine = dict(zip(wanted, held, strict=True))
+        mine = dict(zip(wanted, held[: len(wanted)], strict=True))
         yield lambda play: mine[_folder(play)]
 
 

@@ -23,7 +23,7 @@ from enforcer.config._layers import SETTINGS, Layered, is_secret
 from enforcer.config._sshbuild import check_files, ssh_settings
 from enforcer.config._yaml import Document, KeyPath
 from enforcer.config.diagnostics import Diagnostics, Location
-from enforcer.config.secrets import SecretResolver
+from enforcer.config.secrets import GENERATED, SecretResolver
 from enforcer.config.templating import is_template, render
 from enforcer.credentials.secret import Secret
 from enforcer.drivers.registry import client_for, driver_for
@@ -77,7 +77,8 @@ class SiteBuilder:
         clients = [
             self._client(cname, data, site_vars, devices) for cname, data in (self.site.get("clients") or {}).items()
         ]
-        return Site(self.name, tuple(self.site.get("groups", [])), tuple(devices), tuple(c for c in clients if c))
+        built = tuple(c for c in clients if c)
+        return Site(self.name, tuple(self.site.get("groups", [])), tuple(devices), built, self.site.get("region"))
 
     # devices -----------------------------------------------------------------------------------
 
@@ -143,7 +144,10 @@ class SiteBuilder:
                 self.diagnostics.error(where((name,)), f"account {name!r} has no level", "add level: administrator")
             if present and "password" not in spec:
                 self.diagnostics.error(where((name,)), f"account {name!r} has no password", "add password: !secret …")
-            password = self._secret(spec["password"], where((name, "password"))) if "password" in spec else None
+            generated = spec.get("password") == GENERATED
+            password = None
+            if "password" in spec and not generated:
+                password = self._secret(spec["password"], where((name, "password")))
             problem = rules.problem(password.reveal()) if password is not None and present else None
             if problem is not None:
                 self.diagnostics.error(
@@ -151,7 +155,7 @@ class SiteBuilder:
                     f"{vendor} firmware would refuse the password of {name!r}: {problem}",
                     "choose another password (the secret itself is never shown)",
                 )
-            out.append(Account(name, spec.get("level", "viewer"), password, present))
+            out.append(Account(name, spec.get("level", "viewer"), password, present, generated and present))
         return tuple(out)
 
     def _tls(self, tls: dict[str, Any]) -> TLS:

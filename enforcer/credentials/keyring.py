@@ -125,8 +125,11 @@ class Keyring:
                 continue
             entry = self.store.get(device_id, keys.user)
             if entry is not None and entry.current == keys.password:
-                if entry.pending is not None:
-                    self.store.discard_pending(device_id, keys.user)  # it never reached the device
+                account = keys.device.account(keys.user)
+                if entry.pending is not None and not (account is not None and account.generated):
+                    # It never reached the device. A generated account's pending password is a rotation
+                    # under way, to be sent yet: kept.
+                    self.store.discard_pending(device_id, keys.user)
                     changed = True
             else:
                 self.store.set_current(device_id, keys.user, keys.password)

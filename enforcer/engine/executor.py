@@ -12,17 +12,22 @@ run: its timer runs while the other sites go on, then the site is read again and
 
 The executor knows nothing of protocols: it is given callables (run a step, read a lock state,
 verify a site, plan a site again) and emits typed events that the journal and the console subscribe to.
+
+:class:`Executor` is the protocol; :class:`LocalExecutor` runs everything in this process, and
+``enforcer.engine.temporal`` runs each site as a Temporal workflow on workers. Both run a site with the
+same :class:`SiteRunner` (the order, the waits, the rescue): only :class:`SiteOps`, how a call or a
+wait is carried out, differs (a thread of this process, or an activity and a durable timer).
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Literal, NamedTuple, TypeVar
+from typing import Literal, NamedTuple, Protocol, TypeVar
 
 from enforcer.errors import EnforcerError, LockWaitExpired
 from enforcer.facts import LockState
@@ -150,6 +155,42 @@ def batches(plans: Sequence[SitePlan], serial: Sequence[int | str]) -> list[list
     return out
 
 
+class Executor(Protocol):
+    """Runs site plans in rolling batches, emitting events; returns one result per site, in plan order.
+
+    Invariants every backend keeps: the sites of a batch run at once and a batch whose failed share
+    exceeds ``max_fail_percentage`` skips the rest; a site's steps run as :class:`SiteRunner` orders
+    them; each event reaches ``on_event`` from one thread at a time, a step's start before its end.
+    """
+
+    def run(
+        self, plans: Sequence[SitePlan], work: Work, options: RunOptions, on_event: Subscriber
+    ) -> list[SiteResult]: ...
+
+
+async def run_batches(
+    plans: Sequence[SitePlan],
+    options: RunOptions,
+    on_event: Subscriber,
+    site: Callable[[SitePlan], Awaitable[SiteResult]],
+) -> list[SiteResult]:
+    """Run ``site`` for every plan, batch by batch (``serial``), stopping after a batch that failed too much."""
+    results: list[SiteResult] = []
+    groups = batches(plans, options.serial)
+    for index, batch in enumerate(groups):
+        done = await asyncio.gather(*(site(p) for p in batch))
+        results += done
+        failed = sum(1 for r in done if r.status == "failed")
+        if failed and failed * 100 / len(batch) > options.max_fail_percentage:
+            reason = f"stopped: {failed} of {len(batch)} sites failed in batch {index + 1}"
+            for plan in (p for later in groups[index + 1 :] for p in later):
+                result = SiteResult(plan.site, "skipped", reason)
+                on_event(SiteFinished(plan.site, "skipped", reason))
+                results.append(result)
+            break
+    return results
+
+
 class LocalExecutor:
     """Runs everything in this process: an asyncio loop and a thread pool for driver calls."""
 
@@ -159,30 +200,92 @@ class LocalExecutor:
     async def _run(
         self, plans: Sequence[SitePlan], work: Work, options: RunOptions, on_event: Subscriber
     ) -> list[SiteResult]:
-        results: list[SiteResult] = []
         with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="enforce") as pool:
-            runner = _SiteRunner(work, options, on_event, pool)
-            groups = batches(plans, options.serial)
-            for index, batch in enumerate(groups):
-                done = await asyncio.gather(*(runner.site(p) for p in batch))
-                results += done
-                failed = sum(1 for r in done if r.status == "failed")
-                if failed and failed * 100 / len(batch) > options.max_fail_percentage:
-                    reason = f"stopped: {failed} of {len(batch)} sites failed in batch {index + 1}"
-                    for plan in (p for later in groups[index + 1 :] for p in later):
-                        result = SiteResult(plan.site, "skipped", reason)
-                        on_event(SiteFinished(plan.site, "skipped", reason))
-                        results.append(result)
-                    break
-        return results
+            runner = SiteRunner(_LocalOps(work, pool, on_event), options, on_event)
+            return await run_batches(plans, options, on_event, runner.site)
+
+
+class SiteOps(Protocol):
+    """How a site's calls and waits are carried out; each call may raise EnforcerError."""
+
+    @property
+    def skip(self) -> frozenset[str]:
+        """Step ids a resumed run already finished."""
+        ...
+
+    @property
+    def can_replan(self) -> bool:
+        """Whether a site planned to wait can be planned again after it (else it fails saying so)."""
+        ...
+
+    async def run_step(self, step: Step) -> Done: ...
+
+    async def lock_state(self, device: str) -> LockState: ...
+
+    async def verify(self, site: str) -> str: ...
+
+    async def replan(self, site: str) -> SitePlan: ...
+
+    def rescue(self, plan: SitePlan, outcomes: dict[str, StepStatus]) -> tuple[Sequence[Step], str]:
+        """What to undo after ``plan`` failed, and what is kept with why (see ``Work.rescue``)."""
+        ...
+
+    async def countdown(self, seconds: float, event: Callable[[float], Event]) -> None:
+        """Sleep ``seconds``, telling the subscribers how long is left (``event(left)``)."""
+        ...
 
 
 @dataclass
-class _SiteRunner:
+class _LocalOps:
+    """:class:`SiteOps` in this process: blocking calls on the pool's threads, waits as asyncio timers."""
+
     work: Work
+    pool: ThreadPoolExecutor
+    on_event: Subscriber
+
+    @property
+    def skip(self) -> frozenset[str]:
+        return self.work.skip
+
+    @property
+    def can_replan(self) -> bool:
+        return self.work.replan is not None
+
+    async def run_step(self, step: Step) -> Done:
+        return await self._call(self.work.run_step, step)
+
+    async def lock_state(self, device: str) -> LockState:
+        return await self._call(self.work.lock_state, device)
+
+    async def verify(self, site: str) -> str:
+        return await self._call(self.work.verify, site)
+
+    async def replan(self, site: str) -> SitePlan:
+        assert self.work.replan is not None
+        return await self._call(self.work.replan, site)
+
+    def rescue(self, plan: SitePlan, outcomes: dict[str, StepStatus]) -> tuple[Sequence[Step], str]:
+        return self.work.rescue(plan, outcomes) if self.work.rescue is not None else ((), "")
+
+    async def countdown(self, seconds: float, event: Callable[[float], Event]) -> None:
+        """One event about once a second until the time is up."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            self.on_event(event(left))
+            await asyncio.sleep(min(left, 1.0))
+
+    async def _call(self, function: Callable[[_A], _R], argument: _A) -> _R:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, function, argument)
+
+
+@dataclass
+class SiteRunner:
+    """Runs one site's plan: phases in order, targets of a phase at once, a target's steps in order; a
+    failure rescues what is safe to undo. Pure orchestration: every call and wait goes through ``ops``."""
+
+    ops: SiteOps
     options: RunOptions
     on_event: Subscriber
-    pool: ThreadPoolExecutor
 
     async def site(self, plan: SitePlan) -> SiteResult:
         if plan.wait:
@@ -212,29 +315,20 @@ class _SiteRunner:
     async def _replan(self, plan: SitePlan) -> SitePlan:
         """Wait out the lock that kept enforcer from reading the site, then read and plan it."""
         seconds = max(plan.wait, 1.0) * self.options.time_scale
-        if self.work.replan is None or seconds > self.options.max_wait:
+        if not self.ops.can_replan or seconds > self.options.max_wait:
             return replace(plan, error=f"{', '.join(plan.locked_out)}: enforcer is locked out for {plan.wait:.0f} s")
-        await self._countdown(seconds, partial(SiteWaiting, plan.site, plan.locked_out, seconds))
+        await self.ops.countdown(seconds, partial(SiteWaiting, plan.site, plan.locked_out, seconds))
         try:
-            planned = await self._call(self.work.replan, plan.site)
+            planned = await self.ops.replan(plan.site)
         except EnforcerError as exc:
             planned = replace(plan, error=str(exc))
         planned = replace(planned, wait=0.0, locked_out=())
         self.on_event(SitePlanned(planned))
         return planned
 
-    async def _countdown(self, seconds: float, event: Callable[[float], Event]) -> None:
-        """Sleep ``seconds``, telling the subscribers how long is left about once a second."""
-        deadline = asyncio.get_running_loop().time() + seconds
-        while (left := deadline - asyncio.get_running_loop().time()) > 0:
-            self.on_event(event(left))
-            await asyncio.sleep(min(left, 1.0))
-
     async def _rescue(self, plan: SitePlan, result: SiteResult) -> None:
         """Run what is safe to undo after a failure, and say in the result what was undone and what was left."""
-        if self.work.rescue is None:
-            return
-        steps, kept = self.work.rescue(plan, {s.step.id: s.status for s in result.steps})
+        steps, kept = self.ops.rescue(plan, {s.step.id: s.status for s in result.steps})
         said = []
         for step in steps:
             outcome = await self._step(step)
@@ -260,7 +354,7 @@ class _SiteRunner:
         return True
 
     async def _step(self, step: Step) -> StepResult:
-        if step.id in self.work.skip and not step.kind.always_run:
+        if step.id in self.ops.skip and not step.kind.always_run:
             self.on_event(StepFinished(step, "skipped", "done by the interrupted run"))
             return StepResult(step, "skipped", "done by the interrupted run")
         self.on_event(StepStarted(step))
@@ -268,9 +362,9 @@ class _SiteRunner:
             if isinstance(step.kind, WaitUnlock):
                 done = Done(await self._wait(step, step.kind), changed=False)
             elif isinstance(step.kind, Verify):
-                done = Done(await self._call(self.work.verify, step.site), changed=False)
+                done = Done(await self.ops.verify(step.site), changed=False)
             else:
-                done = await self._call(self.work.run_step, step)
+                done = await self.ops.run_step(step)
         except EnforcerError as exc:
             self.on_event(StepFinished(step, "failed", str(exc)))
             return StepResult(step, "failed", str(exc))
@@ -281,9 +375,6 @@ class _SiteRunner:
         self.on_event(StepFinished(step, "succeeded", done.detail, done.changed))
         return StepResult(step, "succeeded", done.detail, done.changed)
 
-    async def _call(self, function: Callable[[_A], _R], argument: _A) -> _R:
-        return await asyncio.get_running_loop().run_in_executor(self.pool, function, argument)
-
     async def _wait(self, step: Step, kind: WaitUnlock) -> str:
         """Sleep out the lock the device reported, then check once; repeat while it still says locked."""
         seconds = kind.seconds
@@ -292,9 +383,9 @@ class _SiteRunner:
             delay = max(seconds, 1.0) * self.options.time_scale
             if waited + delay > self.options.max_wait:
                 raise LockWaitExpired(f"{step.target} still locked after {waited:.0f} s")
-            await self._countdown(delay, partial(Waiting, step, delay))
+            await self.ops.countdown(delay, partial(Waiting, step, delay))
             waited += delay
-            state = await self._call(self.work.lock_state, step.target)
+            state = await self.ops.lock_state(step.target)
             if not state.locked:
                 return f"unlocked after {waited:.1f} s"
             seconds = state.unlock_seconds

@@ -10,36 +10,36 @@ import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
+from enforcer.credentials.backends import open_store
 from enforcer.credentials.guard import LoginGuard
 from enforcer.credentials.keyring import Keyring, Known
-from enforcer.credentials.store import CredentialStore
 from enforcer.drivers.base import DeviceDriver, DriverOptions
 from enforcer.drivers.client import ClientDriver, ClientFacts
 from enforcer.drivers.registry import client_for, client_kinds, driver_for
 from enforcer.engine.executor import (
     Event,
+    Executor,
     LocalExecutor,
     RunOptions,
     SitePlanned,
     SiteResult,
     StepFinished,
     StepStarted,
-    StepStatus,
     Work,
 )
 from enforcer.engine.gather import Failure, Gathered, Progress, devices_of, gather
 from enforcer.engine.handlers import StepContext, held_of, run_step
 from enforcer.engine.journal import Journal
+from enforcer.engine.rotate import stored
 from enforcer.engine.sitelocks import Held
-from enforcer.errors import CredentialStoreError, DeviceError, EnforcerError, StalePlan
+from enforcer.errors import DeviceError, EnforcerError, StalePlan
 from enforcer.model import Client, Device, Play, Site
 from enforcer.plan.artifact import Plan, SitePlan, Step
 from enforcer.plan.diff import CHANNEL_REFUSED
 from enforcer.plan.planner import plan_site
-from enforcer.plan.rescue import rescue
-from enforcer.plan.steps import ChannelKind, ReleaseClient, UpdateClient
+from enforcer.plan.rescue import undo
+from enforcer.plan.steps import ChannelKind, Checklist, ReleaseClient, UpdateClient
 
 
 @dataclass
@@ -59,15 +59,11 @@ class PlayRun:
     def __post_init__(self) -> None:
         if self.options.time_scale != self.time_scale:  # client drivers scale the waits they choose
             self.options = replace(self.options, time_scale=self.time_scale)
-        inventory = self.play.inventory
-        path = inventory.credential_store or Path(inventory.path) / "credentials.vault"
-        if path.exists() and inventory.vault_password is None:
-            raise CredentialStoreError(f"{path} needs a vault password: set vault_password in the inventory")
-        password = inventory.vault_password.reveal().encode() if inventory.vault_password else b""
         # Devices report lock times in their own seconds; on a time-scaled lab the guard's clock follows.
         scale = self.time_scale
         guard = LoginGuard(clock=lambda: time.monotonic() / scale)
-        self.keyring = Keyring(CredentialStore.load(path, password), guard=guard)
+        self.keyring = Keyring(open_store(self.play.inventory), guard=guard)
+        self.play = stored(self.play, self.keyring.store)  # passwords enforce rotate owns: the store's
 
     def open_driver(self, device: Device) -> DeviceDriver:
         if device.id not in self.drivers:
@@ -228,17 +224,19 @@ class PlayRun:
         held: Held,
         source_address: str | None = None,
         replan: Callable[[str], SitePlan] | None = None,
+        executor: Executor | None = None,
     ) -> list[SiteResult]:
         """Carry out ``plan``, journaled; ``held`` are this process's locks of the plan's sites (the journal
         checks them: work is never begun, nor resumed, on a site another live run may hold). ``replan``
-        plans a site that waited for a lock (see :meth:`replan`)."""
+        plans a site that waited for a lock (see :meth:`replan`). ``executor``: the backend that runs the
+        sites, this process (:class:`LocalExecutor`) unless another is given (Temporal's workers)."""
         run, resumed = journal.begin(plan.playbook, plan.play, [s.site for s in plan.sites], held)
         self.keyring.reconcile()  # what discovery proved is the store's current from here on
         sites = {s.name: s for s in self.play.selected()}
         rewritten: set[tuple[str, str]] = set()
         touched: set[str] = set()
         for site_plan in plan.sites:
-            _note_writes(site_plan, rewritten, touched)
+            note_writes(site_plan, rewritten, touched)
         ctx = StepContext(
             sites,
             self.drivers,
@@ -252,7 +250,7 @@ class PlayRun:
             lock_state=lambda device: self.drivers[device].lock_state(),
             verify=lambda site: self.verify(sites[site], rewritten, touched),
             skip=frozenset(journal.succeeded(run)) if resumed else frozenset(),
-            rescue=_rescue,
+            rescue=undo,
             replan=replan,
         )
 
@@ -263,12 +261,13 @@ class PlayRun:
             elif isinstance(event, StepFinished):
                 journal.finished(run, event.step, event.status, event.detail)
             elif isinstance(event, SitePlanned):
-                _note_writes(event.plan, rewritten, touched)
+                note_writes(event.plan, rewritten, touched)
             on_event(event)
 
-        results = LocalExecutor().run(plan.sites, work, options, record)
+        results = (executor or LocalExecutor()).run(plan.sites, work, options, record)
         journal.finish(run, "failed" if any(r.status in ("failed", "skipped") for r in results) else "converged")
-        self.checklist = ctx.checklist
+        # Steps that ran elsewhere (a worker) added to no checklist here: the results say which ran.
+        self.checklist = ctx.checklist if executor is None else checklist_of(results)
         return results
 
     def verify(self, site: Site, rewritten: Collection[tuple[str, str]] = (), touched: Collection[str] = ()) -> str:
@@ -314,7 +313,7 @@ class PlayRun:
         )
 
 
-def _note_writes(plan: SitePlan, rewritten: set[tuple[str, str]], touched: set[str]) -> None:
+def note_writes(plan: SitePlan, rewritten: set[tuple[str, str]], touched: set[str]) -> None:
     """Add what ``plan`` will write to the sets verify reads: channels rewritten, clients touched."""
     for step in plan.steps:
         if isinstance(step.kind, ChannelKind):
@@ -323,9 +322,9 @@ def _note_writes(plan: SitePlan, rewritten: set[tuple[str, str]], touched: set[s
             touched.add(step.target)
 
 
-def _rescue(plan: SitePlan, outcomes: dict[str, StepStatus]) -> tuple[tuple[Step, ...], str]:
-    found = rescue(plan, outcomes)
-    return found.steps, "; ".join(f"{t.split('/', 1)[-1]} ({why})" for t, why in found.kept)
+def checklist_of(results: Collection[SiteResult]) -> list[Step]:
+    """The manual clients' checklist steps that ran, from the sites' results."""
+    return [s.step for r in results for s in r.steps if isinstance(s.step.kind, Checklist) and s.status == "succeeded"]
 
 
 def check_fresh(saved: Plan, found: Gathered, *, sites: Collection[str] | None = None) -> None:
@@ -351,4 +350,4 @@ def _waiting(site: Site, failures: Collection[Failure]) -> SitePlan | None:
     return SitePlan(site.name, locked_out=tuple(sorted(locked)), wait=max(locked.values()))
 
 
-__all__ = ["Failure", "PlayRun", "StalePlan", "check_fresh"]
+__all__ = ["Failure", "PlayRun", "StalePlan", "check_fresh", "note_writes"]

@@ -18,6 +18,11 @@ from enforcer.model import Aspect, Device, Site
 Action = Literal["create", "update", "delete", "blocked"]
 Kind = Literal["firmware", "lock_policy", "account", "channel", "isolation", "client"]
 SENSITIVE = "(sensitive)"
+#: Why an account declared ``!secret "store:"`` cannot be planned: the store holds no password for it.
+NOT_STORED = (
+    "the credential store holds no password for it yet: enforce import records the one it has, "
+    "enforce rotate generates one"
+)
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,9 @@ def _accounts(device: Device, facts: DeviceFacts, known: Known) -> list[Change]:
         if not account.present:
             if have is not None:
                 out.append(Change(device.id, "credentials", "account", key, "delete", have.level, None))
+            continue
+        if account.generated and account.password is None:
+            out.append(_blocked(device, "credentials", "account", f"{key}.password", NOT_STORED))
             continue
         if have is None:
             out.append(Change(device.id, "credentials", "account", key, "create", None, account.level))

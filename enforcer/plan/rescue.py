@@ -67,6 +67,12 @@ def rescue(plan: SitePlan, outcomes: Mapping[str, str]) -> Rescue:
     return Rescue(tuple(steps), tuple(kept))
 
 
+def undo(plan: SitePlan, outcomes: Mapping[str, str]) -> tuple[tuple[Step, ...], str]:
+    """:func:`rescue` as the executor takes it: the releases to run, and what stays isolated in words."""
+    found = rescue(plan, outcomes)
+    return found.steps, "; ".join(f"{t.split('/', 1)[-1]} ({why})" for t, why in found.kept)
+
+
 def _unsafe(plan: SitePlan, target: str, isolate: Step | None, outcomes: Mapping[str, str], done: set[str]) -> str:
     """Why releasing ``target`` now would let a holder lock it ('' when it would not)."""
     if isolate is None and any(isinstance(s.kind, ReleaseClient) and s.target == target for s in plan.steps):

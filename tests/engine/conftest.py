@@ -49,8 +49,10 @@ sys.exit(main(sys.argv[1:]))
 class Lab:
     """A generated fleet being served, and the CLI pointed at it."""
 
-    def __init__(self, root: Path, spec: LabSpec, fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
-        self.root, self.spec, self.fleet, self.capsys = root, spec, fleet, capsys
+    def __init__(
+        self, root: Path, spec: LabSpec, fleet: Fleet, capsys: pytest.CaptureFixture[str], scale: float = SCALE
+    ) -> None:
+        self.root, self.spec, self.fleet, self.capsys, self.scale = root, spec, fleet, capsys, scale
 
     @property
     def playbook(self) -> str:
@@ -58,7 +60,7 @@ class Lab:
 
     def run(self, *args: str) -> tuple[int, str]:
         """Run the CLI; returns the exit code and stdout + stderr (stdout alone in ``self.stdout``)."""
-        code = main([*args, "--time-scale", str(SCALE)])
+        code = main([*args, "--time-scale", str(self.scale)])
         captured = self.capsys.readouterr()
         self.stdout = captured.out
         return code, captured.out + captured.err
@@ -106,13 +108,15 @@ class Lab:
 def lab(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
     fleets: list[Fleet] = []
 
-    def start(**options: Any) -> Lab:
+    def start(*, scale: float = SCALE, **options: Any) -> Lab:
+        """A generated fleet, served; ``scale`` its time scale (a large fleet's clients, re-polling hundreds of
+        times a second at the default, would measure the lab's own load)."""
         root = tmp_path / f"fleet-{uuid.uuid4().hex[:8]}"
         spec = generate(root, **{"sites": 2, "cameras": 3, "seed": 5, **options})
-        fleet = Fleet(spec, time_scale=SCALE, directory=root)
+        fleet = Fleet(spec, time_scale=scale, directory=root)
         fleet.start()
         fleets.append(fleet)
-        return Lab(root, spec, fleet, capsys)
+        return Lab(root, spec, fleet, capsys, scale)
 
     yield start
     for fleet in fleets:

@@ -11,6 +11,7 @@ PACKAGES = [
     "enforcer.plan",
     "enforcer.drivers.isapi",
     "enforcer.drivers.dahua",
+    "enforcer.engine.temporal",
     "enforcer.audit",
     "enforcer.report.audit",
 ]
