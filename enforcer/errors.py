@@ -9,6 +9,7 @@
     │   ├── VaultFormatError             not vault data, or a version or cipher not supported
     │   └── VaultPasswordError           a wrong password, or altered data
     ├── CredentialStoreError             the credential store cannot be read or written
+    │   └── CredentialStoreConflict      someone else changed a site's record since this run read it
     ├── JournalError                     the run journal cannot be read or written
     ├── Refused                          the login guard refused an attempt, before anything was sent
     ├── StalePlan                        a saved plan's devices changed since it was made
@@ -26,6 +27,7 @@
     │   └── Refusal                      it answered a request with an error of its own
     └── WireError                        a reply drivers cannot use, before it is put in a device's terms
         ├── TransportError               no whole reply (drivers raise it on as TransportFailed)
+    ├── UpgradeRefused               a WebSocket upgrade answered with a plain HTTP status
         ├── DigestError                  a digest challenge or exchange that cannot go on
         │   ├── BasicOnly                the device offers only Basic authentication
         │   └── Blocked                  the device refuses our source before authentication
@@ -68,6 +70,19 @@ class VaultPasswordError(VaultError):
 
 class CredentialStoreError(EnforcerError):
     """The store cannot be read, is malformed, or an operation makes no sense; never holds a secret."""
+
+
+class CredentialStoreConflict(CredentialStoreError):
+    """A compare-and-set write found the site's record changed by someone else since this run read it
+    (another machine rotated or applied it): the site stops, nothing more is sent to its devices."""
+
+    def __init__(self, site: str, detail: str) -> None:
+        self.site = site
+        super().__init__(
+            f"site {site}: the credential store changed under this run ({detail}): someone else rotated or "
+            "applied this site meanwhile; nothing more was sent to its devices. Run again to start from what "
+            "the store holds now"
+        )
 
 
 class JournalError(EnforcerError):
@@ -202,6 +217,14 @@ class TransportError(WireError):
     def __init__(self, kind: str, detail: str) -> None:
         self.kind, self.detail = kind, detail
         super().__init__(detail)
+
+
+class UpgradeRefused(WireError):
+    """A WebSocket upgrade answered with a plain HTTP ``status`` (and ``body``), not ``101``."""
+
+    def __init__(self, status: int, body: bytes = b"") -> None:
+        self.status, self.body = status, body
+        super().__init__(f"HTTP {status} to the WebSocket upgrade")
 
 
 class DigestError(WireError):

@@ -28,6 +28,9 @@ class Account:
     level: Level
     password: Secret | None
     present: bool = True
+    #: Declared ``!secret "store:"``: enforce rotate generates the password and the credential store keeps
+    #: it; ``password`` is the store's (pending, else current) once a run has read the store, None before.
+    generated: bool = False
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,15 @@ class Site:
 
 
 @dataclass(frozen=True)
+class KVStore:
+    """The credential store in HashiCorp Vault's KV v2 engine: one secret per site under ``path``; the
+    server and token come from ``VAULT_ADDR`` and ``VAULT_TOKEN``, never from the inventory."""
+
+    mount: str
+    path: str
+
+
+@dataclass(frozen=True)
 class Inventory:
     """A whole MSP repository's desired state."""
 
@@ -228,7 +240,7 @@ class Inventory:
     path: Path
     sites: tuple[Site, ...]
     groups: tuple[str, ...] = ()
-    credential_store: Path | None = None  # enforcer's record of each device's current passwords
+    credential_store: Path | KVStore | None = None  # enforcer's record of each device's current passwords
     vault_password: Secret | None = None  # opens the vault files and the credential store
 
     def site(self, name: str) -> Site | None:

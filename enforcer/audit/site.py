@@ -17,7 +17,8 @@ from enforcer.credentials.keyring import Known
 from enforcer.facts import DeviceFacts, SecurityLog
 from enforcer.model import Aspect, Client, Device, ManualSettings, Site
 from enforcer.plan.diff import Change, diff_channels, diff_device, isolation_change
-from enforcer.plan.planner import BUILTIN_KINDS, ClientKinds, StalePath, plan_site, stale_paths
+from enforcer.plan.holders import BUILTIN_KINDS, ClientKinds, StalePath, stale_paths
+from enforcer.plan.planner import plan_site
 
 
 def audit_site(

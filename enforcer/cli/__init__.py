@@ -18,14 +18,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from enforcer import __version__
-from enforcer.cli import apply, audit, completion, config, demo, facts, lab, worker
+from enforcer.cli import apply, audit, completion, config, demo, facts, lab, onboard, rotate, secrets, worker
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK, Parser
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 #: Command modules, in the order ``--help`` lists them.
-MODULES = (config, facts, apply, worker, audit, lab, demo, completion)
+MODULES = (onboard, config, facts, apply, rotate, worker, audit, secrets, lab, demo, completion)
 
 
 def parser() -> Parser:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from enforcer.cli._backend import add_backend_arguments, executor, shared_locks
 from enforcer.cli._common import (
@@ -30,11 +30,23 @@ from enforcer.errors import BackendError, CredentialStoreError, JournalError, Si
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from enforcer.engine.executor import SiteResult
     from enforcer.engine.journal import Journal
     from enforcer.engine.run import PlayRun
     from enforcer.engine.sitelocks import Held
     from enforcer.model import Play, Playbook
     from enforcer.plan.artifact import Plan, Step
+
+
+class Hooks(Protocol):
+    """What turns a play's run into another command's (rotate): called after facts, before the plan, and
+    after the play is applied (or found to need nothing); ``failed`` counts the sites they stopped."""
+
+    failed: int
+
+    def prepare(self, run: PlayRun, *, dry_run: bool) -> None: ...
+
+    def finish(self, run: PlayRun, plan: Plan, results: list[SiteResult]) -> None: ...
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -94,12 +106,14 @@ def _run_arguments(sub: argparse.ArgumentParser) -> None:
     )
 
 
-def _plans(args: argparse.Namespace, playbook: Playbook) -> list[tuple[PlayRun, Plan]]:
+def _plans(args: argparse.Namespace, playbook: Playbook, hooks: Hooks | None = None) -> list[tuple[PlayRun, Plan]]:
     """Gather and plan every play; returns the runs with their plans."""
     out: list[tuple[PlayRun, Plan]] = []
     for play in playbook.plays:
         run = _play_run(args, play)
         found = run.gather()
+        if hooks is not None:
+            hooks.prepare(run, dry_run=True)
         plan = run.plan(
             found, playbook=str(playbook.path), limit=tuple(args.limit), restore_unknown=args.restore_unknown_filters
         )
@@ -114,7 +128,7 @@ def _play_run(args: argparse.Namespace, play: Play) -> PlayRun:
     return PlayRun(play, DriverOptions(source_address=args.source_address), play.concurrency, args.time_scale)
 
 
-def run_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
+def run_plan(args: argparse.Namespace, out: Console, err: Console, *, hooks: Hooks | None = None) -> int:
     from rich.markup import escape
 
     from enforcer.plan.artifact import save_plans
@@ -126,7 +140,7 @@ def run_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
         return EXIT_ERROR
     try:
         with sites_held(args, playbook, err, "planned"):
-            runs = _plans(args, playbook)
+            runs = _plans(args, playbook, hooks)
     except SiteLockError as exc:
         err.print(f"[bold red]error:[/] {escape(lock_message(exc, args))}")
         return EXIT_ERROR
@@ -145,12 +159,12 @@ def run_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
             print_plan(out, plan)
         if args.out:
             out.print(f"saved to {escape(str(args.out))}: enforce apply {escape(str(args.out))}")
-    if any(p.failed for p in plans):
+    if any(p.failed for p in plans) or (hooks is not None and hooks.failed):
         return EXIT_ERROR
     return EXIT_CHANGES if any(p.has_changes for p in plans) else EXIT_OK
 
 
-def run_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
+def run_apply(args: argparse.Namespace, out: Console, err: Console, *, hooks: Hooks | None = None) -> int:
     from rich.markup import escape
 
     from enforcer.plan.artifact import load_plans
@@ -164,14 +178,14 @@ def run_apply(args: argparse.Namespace, out: Console, err: Console) -> int:
             return EXIT_ERROR
         args.playbook, args.limit = Path(saved[0].playbook), list(saved[0].limit)
     if args.check:
-        return run_plan(argparse.Namespace(**{**vars(args), "out": None}), out, err)
+        return run_plan(argparse.Namespace(**{**vars(args), "out": None}), out, err, hooks=hooks)
     playbook, diagnostics = load(args, err)
     if playbook is None:
         report_problems(args, diagnostics, err)
         return EXIT_ERROR
     try:
         with sites_held(args, playbook, err, "applied", shared_locks(args, playbook)) as held:
-            return _apply(args, playbook, saved, held, out, err)
+            return _apply(args, playbook, saved, held, out, err, hooks)
     except SiteLockError as exc:
         err.print(f"[bold red]error:[/] {escape(lock_message(exc, args))}")
         return EXIT_ERROR
@@ -184,6 +198,7 @@ def _apply(
     held: Callable[[Play], Held],
     out: Console,
     err: Console,
+    hooks: Hooks | None = None,
 ) -> int:
     """Every play in turn, the sites' locks held (``held`` gives each play's)."""
     from rich.markup import escape
@@ -211,6 +226,8 @@ def _apply(
             return EXIT_ERROR
         try:
             found = run.gather(rebooting=frozenset(journal.in_flight((FirmwareKind.action, RebootUnlock.action))))
+            if hooks is not None:
+                hooks.prepare(run, dry_run=False)
             plan = run.plan(
                 found,
                 playbook=str(playbook.path),
@@ -226,6 +243,8 @@ def _apply(
                 print_plan(out, plan)
             if not plan.has_changes and not any(s.steps or s.wait for s in plan.sites):
                 failed_sites += len(plan.failed)
+                if hooks is not None:
+                    hooks.finish(run, plan, [])
                 continue
             if not _confirm(args, out, err):
                 return EXIT_ERROR
@@ -251,8 +270,13 @@ def _apply(
                     held=held(play),
                     source_address=args.source_address,
                     replan=replan,
-                    executor=executor(args, play, found, saved[index] if saved else None, playbook.path),
+                    # The run's play (rotate narrows its sites and aspects) under the name the workers know it by.
+                    executor=executor(
+                        args, replace(run.play, name=play.name), found, saved[index] if saved else None, playbook.path
+                    ),
                 )
+            if hooks is not None:
+                hooks.finish(run, plan, results)
             all_results += results
             checklist += run.checklist
             failed_sites += sum(1 for r in results if r.status in ("failed", "skipped"))
@@ -272,7 +296,7 @@ def _apply(
             journal.close()
     if args.json:
         print_json(apply_view(all_results, checklist))
-    return EXIT_ERROR if failed_sites else EXIT_OK
+    return EXIT_ERROR if failed_sites or (hooks is not None and hooks.failed) else EXIT_OK
 
 
 def _journal(args: argparse.Namespace, play: Play) -> Journal:

@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    text = "Gather facts from every selected device: model, firmware, login, lock policy, channels."
+    text = (
+        "Gather facts from every selected device (model, firmware, login, lock policy, channels) and client with "
+        "an API (what it stores, whether it uses it)."
+    )
     sub = commands.add_parser("facts", help=text, description=f"{text} {HOLDS}")
     add_playbook_arguments(sub)
     sub.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per-request timeout (10)")
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     else:
         print_facts(out, results)
         out.print(summary(results))
-    return EXIT_ERROR if any(r.gathered.failures for r in results) else EXIT_OK
+    return EXIT_ERROR if any(r.gathered.failures or r.gathered.client_failures for r in results) else EXIT_OK
 
 
 def _read(args: argparse.Namespace, playbook: Playbook, err: Console) -> list[PlayFacts] | None:
@@ -81,7 +84,8 @@ def _read(args: argparse.Namespace, playbook: Playbook, err: Console) -> list[Pl
             return None
         try:
             devices = devices_of(play)
-            results.append(PlayFacts(play.name, devices, _gather(session, devices, args, err)))
+            gathered = _gather(session, devices, args, err)
+            results.append(PlayFacts(play.name, devices, gathered, dict(session.client_facts)))
         finally:
             session.close()
     return results

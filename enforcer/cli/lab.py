@@ -67,7 +67,8 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         default=(),
         metavar="LIST",
         help=f"clients to add to every site, holding its current credentials: comma list of {', '.join(CLIENT_KINDS)} "
-        "(ssh: a Frigate-like host behind a real sshd, needs openssh-server; viewer: a desktop viewer)",
+        "(milestone: an XProtect server over HTTPS; ssh: a Frigate-like host behind a real sshd, needs "
+        "openssh-server; viewer: a desktop viewer)",
     )
     gen.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write (missing or empty)")
     gen.set_defaults(run=_generate)
@@ -151,9 +152,9 @@ def _generate(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(f"[bold red]error:[/] {escape(str(exc))}")
         return EXIT_ERROR
     problems = sum(len(d.problems) for d in spec.devices) + sum(len(c.problems) for c in spec.clients)
+    clients = len(spec.clients) + len(spec.hosts) + len(spec.milestone)
     out.print(
-        f"[bold green]✓[/] wrote {escape(str(args.out))}: {len(spec.devices)} devices, "
-        f"{len(spec.clients) + len(spec.hosts)} clients, "
+        f"[bold green]✓[/] wrote {escape(str(args.out))}: {len(spec.devices)} devices, {clients} clients, "
         f"{problems} seeded problems"
     )
     out.print(f"  serve it:    enforce lab serve {escape(str(args.out))}")
@@ -199,6 +200,7 @@ def _announce(directory: Path, ready: threading.Event, out: Console) -> None:
     ready.wait()
     info = json.loads((directory / "lab.ready.json").read_text(encoding="utf-8"))
     out.print(
-        f"[bold green]lab ready:[/] {len(info['devices'])} devices, {len(info['clients'])} clients "
+        f"[bold green]lab ready:[/] {len(info['devices'])} devices, "
+        f"{len(info['clients']) + len(info.get('milestone', []))} clients "
         f"(details in {escape(str(directory / 'lab.ready.json'))}; Ctrl-C to stop)"
     )

@@ -22,10 +22,10 @@ from enforcer.config._layers import SETTINGS, Layered, is_secret, plain_copy
 from enforcer.config._sshbuild import check_files, ssh_settings
 from enforcer.config._yaml import Document, KeyPath
 from enforcer.config.diagnostics import Diagnostics, Location
-from enforcer.config.secrets import SecretResolver
+from enforcer.config.secrets import GENERATED, SecretResolver
 from enforcer.config.templating import is_template, render
 from enforcer.credentials.secret import Secret
-from enforcer.drivers.registry import driver_for
+from enforcer.drivers.registry import client_for, driver_for
 from enforcer.errors import SecretError, TemplateError
 from enforcer.model import (
     TLS,
@@ -143,7 +143,10 @@ class SiteBuilder:
                 self.diagnostics.error(where((name,)), f"account {name!r} has no level", "add level: administrator")
             if present and "password" not in spec:
                 self.diagnostics.error(where((name,)), f"account {name!r} has no password", "add password: !secret …")
-            password = self._secret(spec["password"], where((name, "password"))) if "password" in spec else None
+            generated = spec.get("password") == GENERATED
+            password = None
+            if "password" in spec and not generated:
+                password = self._secret(spec["password"], where((name, "password")))
             problem = rules.problem(password.reveal()) if password is not None and present else None
             if problem is not None:
                 self.diagnostics.error(
@@ -151,7 +154,7 @@ class SiteBuilder:
                     f"{vendor} firmware would refuse the password of {name!r}: {problem}",
                     "choose another password (the secret itself is never shown)",
                 )
-            out.append(Account(name, spec.get("level", "viewer"), password, present))
+            out.append(Account(name, spec.get("level", "viewer"), password, present, generated and present))
         return tuple(out)
 
     def _tls(self, tls: dict[str, Any]) -> TLS:
@@ -250,6 +253,8 @@ class SiteBuilder:
                     self.doc.where((*at, "holds", i)),
                     f"{device} declares no account {user!r}: this credential path is not managed",
                 )
+            else:
+                self._check_held(cname, kind, target, user, self.doc.where((*at, "holds", i)))
             holds.append(Hold(device, user))
         secret = {k: self._secret(v, self.doc.where((*at, k))) for k, v in values.items() if is_secret(v)}
 
@@ -268,6 +273,23 @@ class SiteBuilder:
         if isinstance(settings, SshSettings):
             check_files(client, by_name, where, self.diagnostics)
         return client
+
+    def _check_held(self, cname: str, kind: str, device: Device, user: str, where: Location) -> None:
+        """A declared password the client would refuse to store is an error here, so that no change starts that
+        the client phase would stop halfway (the devices changed, the client left with the old password)."""
+        try:
+            rules = getattr(client_for(kind), "password_rules", None)
+        except LookupError:
+            return  # no driver for the kind: the plan blocks what it holds
+        account = device.account(user)
+        password = account.password if account is not None and account.present else None
+        problem = rules.problem(password.reveal()) if rules is not None and password is not None else None
+        if problem is not None:
+            self.diagnostics.error(
+                where,
+                f"{cname} ({kind}) would refuse {device.name}'s {user} password: {problem}",
+                f"choose a password for {device.name}'s {user} that both accept (the secret itself is never shown)",
+            )
 
     # shared ------------------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from enforcer.config.diagnostics import Diagnostics, Location
 from enforcer.config.secrets import SecretResolver
 from enforcer.credentials.secret import Secret
 from enforcer.errors import SecretError
-from enforcer.model import Inventory, Site
+from enforcer.model import Inventory, KVStore, Site
 
 _TOP_MAPPINGS = ("vars", "defaults", "groups", "firmware", "sites")
 
@@ -37,7 +37,7 @@ class _Root:
 
     organisation: tuple[str, Document] | None = None
     vault_password: tuple[dict[str, str], Document] | None = None
-    credential_store: tuple[str, Document] | None = None
+    credential_store: tuple[str | dict[str, Any], Document] | None = None
     env_allowed: tuple[str, ...] = ()
     entries: dict[str, dict[str, tuple[Any, Document]]] = field(default_factory=lambda: {k: {} for k in _TOP_MAPPINGS})
 
@@ -188,11 +188,15 @@ def _collect(docs: list[Document], diagnostics: Diagnostics) -> _Root:
     return root
 
 
-def _credential_store(root: _Root, base: Path, diagnostics: Diagnostics) -> Path:
-    """The store apply writes to: inside the folder, like every file the inventory names."""
+def _credential_store(root: _Root, base: Path, diagnostics: Diagnostics) -> Path | KVStore:
+    """The store apply writes to: a vault file inside the folder, like every file the inventory names, or a
+    KV v2 engine of HashiCorp Vault (whose server and token the environment gives, never the inventory)."""
     if root.credential_store is None:
         return base / "credentials.vault"
     name, doc = root.credential_store
+    if isinstance(name, dict):
+        kv = name["hashicorp_vault"]
+        return KVStore(kv.get("mount", "secret"), kv["path"])
     try:
         _confine.inside(base, name, "credential store")
     except _confine.PathError as exc:

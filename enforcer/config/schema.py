@@ -44,7 +44,7 @@ def editor_schema() -> dict[str, Any]:
     edited["$defs"]["secret"] = {
         "description": edited["$defs"]["secret"]["description"],
         "type": "string",
-        "pattern": "^(env|file|vault):.+|^\\$ANSIBLE_VAULT;",
+        "pattern": "^(env|file|vault):.+|^store:$|^\\$ANSIBLE_VAULT;",
     }
     edited["title"] = "enforcer inventory (for editors: !secret and !vault as scalar tags)"
     return edited

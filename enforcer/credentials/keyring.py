@@ -11,7 +11,8 @@ Everything that chooses a password to send, or records what sending it came to, 
 - **what is known**: the password discovery proved (or the run set), else the store's ``current``;
 - **store-before-send**: :meth:`Keyring.staged` writes a new password to the store as pending,
   durably, before the device sees it, and commits it once the device took it; the same store keeps
-  what isolating a device replaced (:meth:`Keyring.remember_isolation`) until it is restored.
+  what isolating a device replaced (:meth:`Keyring.remember_isolation`) until it is restored, and
+  which clients are owed the new password (:meth:`Keyring.owe_update`) until their update is verified.
 
 Drivers supply only the protocol: how to probe for free and how to try one credential.
 
@@ -124,8 +125,11 @@ class Keyring:
                 continue
             entry = self.store.get(device_id, keys.user)
             if entry is not None and entry.current == keys.password:
-                if entry.pending is not None:
-                    self.store.discard_pending(device_id, keys.user)  # it never reached the device
+                account = keys.device.account(keys.user)
+                if entry.pending is not None and not (account is not None and account.generated):
+                    # It never reached the device. A generated account's pending password is a rotation
+                    # under way, to be sent yet: kept.
+                    self.store.discard_pending(device_id, keys.user)
                     changed = True
             else:
                 self.store.set_current(device_id, keys.user, keys.password)
@@ -159,6 +163,26 @@ class Keyring:
         """The device's filter is restored: forget the record, durably."""
         if self.store is not None and self.store.isolation(device_id) is not None:
             self.store.clear_isolation(device_id)
+            self.store.save()
+
+    # -- updates owed to clients ------------------------------------------------------------------------
+
+    def owed(self) -> Mapping[str, frozenset[tuple[str, str]]]:
+        """Per client id, the credential paths (device name, user) a run changed and has not given it yet."""
+        return self.store.owed() if self.store is not None else {}
+
+    def owe_update(self, clients: Iterable[str], device: str, user: str) -> None:
+        """Record, durably, before ``device``'s ``user`` password changes, that ``clients`` must be given it:
+        a run killed before their update leaves the record for the next one, whatever the devices then show."""
+        if self.store is None:
+            raise CredentialStoreError("no credential store to record an owed client update in")
+        changed = [self.store.owe(c, [(device, user)]) for c in clients]
+        if any(changed):
+            self.store.save()
+
+    def update_settled(self, client: str) -> None:
+        """The client's update is verified: it holds every password it was owed. Forget the record, durably."""
+        if self.store is not None and self.store.settle(client):
             self.store.save()
 
     # -- store-before-send ------------------------------------------------------------------------------

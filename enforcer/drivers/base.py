@@ -54,6 +54,7 @@ class PasswordRules:
     max_length: int = 64
     min_classes: int = 1  # of upper case, lower case, digits and other characters
     forbidden: str = ""
+    alphanumeric: bool = False  # letters and digits only (Milestone's hardware passwords)
 
     def problem(self, password: str) -> str | None:
         """Why the firmware would refuse ``password``, in words for a person; None when it would take it."""
@@ -61,6 +62,8 @@ class PasswordRules:
             return f"it must be {self.min_length} to {self.max_length} characters long"
         if any(c in self.forbidden for c in password):
             return f"it must not contain any of {' '.join(self.forbidden)}"
+        if self.alphanumeric and not (password.isascii() and password.isalnum()):
+            return "it may hold letters and digits only"
         present = [any(c.isupper() for c in password), any(c.islower() for c in password)]
         present += [any(c.isdigit() for c in password), any(not c.isalnum() for c in password)]
         if sum(present) < self.min_classes:
@@ -77,6 +80,9 @@ class DriverOptions:
     firmware_timeout: float = 600.0
     source_address: str | None = None  # bind outgoing connections here (the lab gives each source its own)
     login_user: str = "admin"
+    #: Real seconds per server second: the lab's ``--time-scale``, by which a client driver scales the waits
+    #: it chooses itself (a token's renewal, a task's polling, a reconnection it waits for).
+    time_scale: float = 1.0
 
 
 @runtime_checkable

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from enforcer.credentials.secret import Secret
-from enforcer.drivers.base import DriverOptions, Outcome
+from enforcer.drivers.base import DriverOptions, Outcome, PasswordRules
 from enforcer.model import Client, Device
 
 if TYPE_CHECKING:
@@ -77,9 +77,13 @@ class ClientDriver(Protocol):
     kind: ClassVar[str]
     #: Whether it has a way in; a client without one is kept out at the device and put on the checklist.
     updatable: ClassVar[bool]
+    #: What the client accepts as a stored password (None: anything); the loader refuses a declared device
+    #: password a holder would refuse, so that no change starts that the client phase would stop halfway.
+    password_rules: ClassVar[PasswordRules | None]
 
-    def facts(self) -> ClientFacts:
-        """What the client stores and whether it runs (read-only)."""
+    def facts(self, held: Sequence[Held]) -> ClientFacts:
+        """What the client stores and whether it runs (read-only); DeviceError when it cannot hold ``held`` as
+        the inventory says (it stores no such device, or logs in as another user): caught before any change."""
         ...
 
     def standing(self, held: Sequence[Held]) -> Standing:
@@ -113,5 +117,6 @@ class ClientFactory(Protocol):
 
     kind: ClassVar[str]
     updatable: ClassVar[bool]
+    password_rules: ClassVar[PasswordRules | None]
 
     def __call__(self, client: Client, *, keyring: Keyring, options: DriverOptions) -> ClientDriver: ...

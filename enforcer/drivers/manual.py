@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, NoReturn
 
-from enforcer.drivers.base import DriverOptions, Outcome
+from enforcer.drivers.base import DriverOptions, Outcome, PasswordRules
 from enforcer.drivers.client import ClientFacts, Held, Standing
 from enforcer.errors import DeviceError
 from enforcer.model import Client
@@ -24,11 +24,12 @@ class ManualClient:
 
     kind: ClassVar[str] = "manual"
     updatable: ClassVar[bool] = False
+    password_rules: ClassVar[PasswordRules | None] = None  # a person types whatever the device takes
 
     def __init__(self, client: Client, *, keyring: Keyring, options: DriverOptions) -> None:
         self.client = client
 
-    def facts(self) -> ClientFacts:
+    def facts(self, held: Sequence[Held]) -> ClientFacts:
         return ClientFacts(self.client.id, detail="no API: what it holds is what the inventory says")
 
     def standing(self, held: Sequence[Held]) -> Standing:

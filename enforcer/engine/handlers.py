@@ -31,6 +31,7 @@ from enforcer.errors import DeviceError
 from enforcer.facts import ISOLATION_MARKER, IPFilterFact
 from enforcer.model import Client, Device, Hold, Site
 from enforcer.plan.artifact import Step
+from enforcer.plan.holders import BUILTIN_KINDS, ClientKinds
 from enforcer.plan.steps import (
     ENFORCER,
     AccountKind,
@@ -55,7 +56,8 @@ def _done(detail: str, outcome: Outcome) -> Done:
 
 @dataclass
 class StepContext:
-    """Everything steps need: the desired state, one driver per device, and the keyring (and its store)."""
+    """Everything steps need: the desired state, one driver per device, and the keyring (and its store);
+    ``kinds``, the client kinds a driver can update (the planner's), to know whose updates a change owes."""
 
     sites: Mapping[str, Site]
     drivers: Mapping[str, DeviceDriver]
@@ -63,6 +65,7 @@ class StepContext:
     source_address: str | None = None
     open_client: Callable[[Client], ClientDriver] | None = None
     checklist: list[Step] = field(default_factory=list)
+    kinds: ClientKinds = field(default_factory=lambda: BUILTIN_KINDS)
 
     def device(self, device_id: str) -> Device:
         site, name = device_id.split("/", 1)
@@ -158,6 +161,11 @@ def _release_ip_filter(step: Step, kind: ReleaseFilter, ctx: StepContext) -> Don
         raise _unrecorded(step)
     else:
         return Done("not isolated", changed=False)
+    device = ctx.device(step.target)
+    site = ctx.sites[device.site]
+    owing = [c.name for c in site.clients if any(d == device.name for d, _ in ctx.keyring.owed().get(c.id, ()))]
+    if owing:
+        raise _still_owed(step, ", ".join(owing), [device.name], "the device stays isolated")
     driver.ensure_ip_filter(restored_filter(original, keep))
     ctx.keyring.released(step.target)
     return "filter restored" + (f", still blocking {', '.join(keep)}" if keep else "")
@@ -222,10 +230,17 @@ def _lock_policy(step: Step, kind: LockPolicyKind, ctx: StepContext) -> Done | s
 
 @handles(AccountKind)
 def _account(step: Step, kind: AccountKind, ctx: StepContext) -> Done | str:
+    """The API clients holding the password owe an update first (durably), then the store's pending, then
+    the device: a run killed once the device changed leaves both records for the next run."""
     device = ctx.device(step.target)
     account = device.account(kind.account)
     if account is None:
         raise DeviceError(site=step.site, device=step.target, step="account", detail=f"{kind.account} is not declared")
+    if account.present and any(c.key.endswith(".password") for c in step.changes):
+        site = ctx.sites[device.site]
+        holders = [c.id for c in site.clients if ctx.kinds.get(c.kind) and Hold(device.name, account.name) in c.holds]
+        if holders:
+            ctx.keyring.owe_update(holders, device.name, account.name)
     with ctx.keyring.staged(device.id, account.name, account.password if account.present else None):
         outcome = ctx.driver(device.id).ensure_account(account)
     done = "removed" if not account.present else "set"
@@ -269,17 +284,22 @@ def _update_client(step: Step, kind: UpdateClient, ctx: StepContext) -> Done | s
     host's config file is rendered whole, and the others are the devices' current ones already."""
     client, driver = ctx.client(step)
     held = held_of(ctx.sites[client.site], client.holds)
-    outcome = driver.update(held)
+    outcome = driver.update(held)  # verified by the driver, or it raised
+    ctx.keyring.update_settled(client.id)
     return _done("credentials updated" + (f": {outcome.detail}" if outcome.detail else ""), outcome)
 
 
 @handles(ReleaseClient)
 def _release_client(step: Step, kind: ReleaseClient, ctx: StepContext) -> Done | str:
-    """Put the client back exactly as its isolation recorded; nothing recorded, nothing to undo."""
+    """Put the client back exactly as its isolation recorded; nothing recorded, nothing to undo. Never while
+    it is owed an update: back on its devices with an old password, it would lock them."""
     client, driver = ctx.client(step)
     record = ctx.keyring.isolation(client.id)
     if record is None or record.client is None:
         return Done("not isolated", changed=False)
+    owed = sorted({d for d, _ in ctx.keyring.owed().get(client.id, ())})
+    if owed:
+        raise _still_owed(step, client.name, owed, "it is kept off its devices")
     driver.release(held_of(ctx.sites[client.site], kind.holds or client.holds), record.client)
     ctx.keyring.released(client.id)
     return "back on its devices"
@@ -289,6 +309,16 @@ def _release_client(step: Step, kind: ReleaseClient, ctx: StepContext) -> Done |
 def _checklist(step: Step, kind: Checklist, ctx: StepContext) -> Done | str:
     ctx.checklist.append(step)
     return Done("added to the checklist", changed=False)
+
+
+def _still_owed(step: Step, holders: str, devices: list[str], kept: str) -> DeviceError:
+    return DeviceError(
+        site=step.site,
+        device=step.target.split("/", 1)[-1],
+        step=step.action,
+        detail=f"not released: {holders} may still hold an old password of {', '.join(devices)} (its update is "
+        f"not verified) and would lock it; {kept} until a run updates it",
+    )
 
 
 def _resolve(address: str, ctx: StepContext, device_id: str) -> str:

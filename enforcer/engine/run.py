@@ -10,13 +10,12 @@ import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
+from enforcer.credentials.backends import open_store
 from enforcer.credentials.guard import LoginGuard
 from enforcer.credentials.keyring import Keyring, Known
-from enforcer.credentials.store import CredentialStore
 from enforcer.drivers.base import DeviceDriver, DriverOptions
-from enforcer.drivers.client import ClientDriver
+from enforcer.drivers.client import ClientDriver, ClientFacts
 from enforcer.drivers.registry import client_for, client_kinds, driver_for
 from enforcer.engine.executor import (
     Event,
@@ -33,8 +32,9 @@ from enforcer.engine.executor import (
 from enforcer.engine.gather import Failure, Gathered, Progress, devices_of, gather
 from enforcer.engine.handlers import StepContext, held_of, run_step
 from enforcer.engine.journal import Journal
+from enforcer.engine.rotate import stored
 from enforcer.engine.sitelocks import Held
-from enforcer.errors import CredentialStoreError, DeviceError, EnforcerError, StalePlan
+from enforcer.errors import DeviceError, EnforcerError, StalePlan
 from enforcer.model import Client, Device, Play, Site
 from enforcer.plan.artifact import Plan, SitePlan, Step
 from enforcer.plan.diff import CHANNEL_REFUSED
@@ -54,18 +54,17 @@ class PlayRun:
     keyring: Keyring = field(init=False)
     drivers: dict[str, DeviceDriver] = field(default_factory=dict)
     clients: dict[str, ClientDriver] = field(default_factory=dict)
+    client_facts: dict[str, ClientFacts] = field(default_factory=dict)
     checklist: list[Step] = field(default_factory=list)  # manual clients to update, after apply
 
     def __post_init__(self) -> None:
-        inventory = self.play.inventory
-        path = inventory.credential_store or Path(inventory.path) / "credentials.vault"
-        if path.exists() and inventory.vault_password is None:
-            raise CredentialStoreError(f"{path} needs a vault password: set vault_password in the inventory")
-        password = inventory.vault_password.reveal().encode() if inventory.vault_password else b""
+        if self.options.time_scale != self.time_scale:  # client drivers scale the waits they choose
+            self.options = replace(self.options, time_scale=self.time_scale)
         # Devices report lock times in their own seconds; on a time-scaled lab the guard's clock follows.
         scale = self.time_scale
         guard = LoginGuard(clock=lambda: time.monotonic() / scale)
-        self.keyring = Keyring(CredentialStore.load(path, password), guard=guard)
+        self.keyring = Keyring(open_store(self.play.inventory), guard=guard)
+        self.play = stored(self.play, self.keyring.store)  # passwords enforce rotate owns: the store's
 
     def open_driver(self, device: Device) -> DeviceDriver:
         if device.id not in self.drivers:
@@ -80,14 +79,17 @@ class PlayRun:
         return self.clients[client.id]
 
     def gather_clients(self) -> dict[str, str]:
-        """Read every client with an API once (preflight): by client id, why one cannot be reached. A client
-        kind with no driver is not read here; the plan blocks the changes it would hold stale."""
+        """Read every client with an API once (preflight), with the credential paths the inventory says it
+        holds: by client id, why one cannot be read or does not hold them as declared (its facts are kept in
+        ``client_facts``). A client kind with no driver is not read here; the plan blocks the changes it
+        would hold stale."""
         kinds = client_kinds()
-        clients = [c for s in self.play.selected() for c in s.clients if kinds.get(c.kind)]
+        clients = [(s, c) for s in self.play.selected() for c in s.clients if kinds.get(c.kind)]
 
-        def read(client: Client) -> tuple[str, str | None]:
+        def read(pair: tuple[Site, Client]) -> tuple[str, str | None]:
+            site, client = pair
             try:
-                self.open_client(client).facts()
+                self.client_facts[client.id] = self.open_client(client).facts(held_of(site, client.holds))
             except EnforcerError as exc:
                 return client.id, str(exc)
             return client.id, None
@@ -212,6 +214,7 @@ class PlayRun:
             self.keyring.isolated(),
             restore_unknown=restore_unknown,
             kinds=client_kinds(),
+            owed=self.keyring.owed(),
             client_failures=found.client_failures,
             unreachable=frozenset(f.id for f in found.failures if f.unreachable),
         )
@@ -242,7 +245,12 @@ class PlayRun:
         for site_plan in plan.sites:
             note_writes(site_plan, rewritten, touched)
         ctx = StepContext(
-            sites, self.drivers, self.keyring, source_address or self.options.source_address, self.open_client
+            sites,
+            self.drivers,
+            self.keyring,
+            source_address or self.options.source_address,
+            self.open_client,
+            kinds=client_kinds(),
         )
         work = Work(
             run_step=lambda step: run_step(step, ctx),

@@ -3,7 +3,9 @@
 Each really logs in over HTTP digest from its own source address, on its interval, with what it
 stores; a stale credential therefore spends the device's lock budget exactly as in the field. A
 poll never repeats a credential after a 401. New client kinds (VMS, SSH-managed NVR software)
-register a factory in :data:`CLIENT_KINDS`.
+register a factory in :data:`CLIENT_KINDS`, or, when they are servers of their own (an XProtect
+management server, :mod:`enforcer.lab.milestone`), run beside the fleet's devices and log in with
+:func:`login` too.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Protocol
 
 from enforcer.lab.clock import Clock
 from enforcer.lab.events import EventLog
-from enforcer.lab.net.httpclient import Outcome, insecure_tls, login_flow, run_flow
+from enforcer.lab.net.httpclient import Outcome, insecure_tls, login_flow, opening_login_flow, run_flow
 from enforcer.lab.spec import LabClient
 
 ISAPI_LOGIN_PATH = "/ISAPI/Security/userCheck"
@@ -43,6 +45,9 @@ class ClientHost(Protocol):
     def login_path(self, device: str) -> str:
         """The path that logs into ``device`` with its vendor's protocol (ISAPI userCheck, Dahua magicBox)."""
 
+    def takes(self, device: str, user: str, password: str) -> bool:
+        """Whether ``device`` takes ``password`` for ``user`` now (the lab's truth, for its events)."""
+
 
 class SimulatedClient(Protocol):
     """A client of the lab: ``run`` polls until cancelled; ``status`` is a JSON-able summary."""
@@ -64,10 +69,13 @@ async def login(
     pw: str,
     *,
     path: str = ISAPI_LOGIN_PATH,
+    opening: bool = False,
 ) -> Outcome:
-    """One login attempt (challenge + one answer) from ``source`` on ``path``."""
+    """One login attempt (challenge + one answer) from ``source`` on ``path``; with ``opening``, the
+    conversation opens with a Basic logon first, as Milestone's drivers do (some firmware counts it)."""
     tls = insecure_tls() if scheme == "https" else None
-    return await run_flow(login_flow(user, pw, uri=path), address, port, source=source, tls=tls)
+    flow = opening_login_flow(user, pw, uri=path) if opening else login_flow(user, pw, uri=path)
+    return await run_flow(flow, address, port, source=source, tls=tls)
 
 
 class Viewer:

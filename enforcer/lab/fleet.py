@@ -1,7 +1,8 @@
 """A running simulated fleet: every device of a :class:`LabSpec` on its own loopback address.
 
-One asyncio event loop, in a background thread, serves all devices, runs every recorder's channel
-loop and every simulated client. The lab writes three files under ``directory``:
+One asyncio event loop, in a background thread, serves all devices and every Milestone management
+server, runs every recorder's channel loop, every recording server's and every simulated client. The
+lab writes three files under ``directory``:
 
 - ``lab.ready.json`` once everything listens (atomically): devices, clients, file paths;
 - ``lab.state.json``, the same document, rewritten atomically whenever an account, a firmware,
@@ -39,6 +40,7 @@ from enforcer.lab.device import SimDevice
 from enforcer.lab.events import EventLog
 from enforcer.lab.frigate import FrigateHost, host_dir
 from enforcer.lab.isapi.device import HikDevice
+from enforcer.lab.milestone import MilestoneServer
 from enforcer.lab.net.httpclient import Outcome
 from enforcer.lab.net.httpserver import Endpoint
 from enforcer.lab.net.tls import server_context, write_certificate
@@ -98,9 +100,9 @@ class Fleet:
         self.cert_path: Path | None = None
         self.events = EventLog(self.events_path)
         self.idle_seconds = idle_seconds
-        names = [d.name for d in spec.devices]
+        names = [d.name for d in spec.devices] + [m.name for m in spec.milestone]
         if len(set(names)) != len(names):
-            raise LabError("device names must be unique")
+            raise LabError("device and Milestone server names must be unique")
         self.devices: dict[str, SimDevice] = {
             d.name: make_device(d, self, nonce_seconds=nonce_seconds) for d in spec.devices
         }
@@ -108,6 +110,7 @@ class Fleet:
         self.endpoints: dict[str, Endpoint] = {}
         self.pollers: dict[str, ChannelPoller] = {}
         self.clients: dict[str, SimulatedClient] = {c.name: make_client(c, self) for c in spec.clients}
+        self.milestones: dict[str, MilestoneServer] = {m.name: MilestoneServer(m, self) for m in spec.milestone}
         self.hosts: dict[str, FrigateHost] = {
             h.name: FrigateHost(h, self, host_dir(self.directory, h.name), self._login) for h in spec.hosts
         }
@@ -123,6 +126,10 @@ class Fleet:
 
     def state_changed(self) -> None:
         self._dirty = True
+
+    def spawn(self, coro: Any) -> None:
+        """Run ``coro`` on the loop, cancelled when the lab stops (a Milestone task, a poll)."""
+        self._spawn(coro)
 
     def call_later(self, device_seconds: float, callback: Callable[[], None]) -> None:
         assert self._loop is not None
@@ -178,6 +185,12 @@ class Fleet:
         """The path a client logs in with on ``device`` (its vendor's), ISAPI when unknown."""
         dev = self.devices.get(device)
         return dev.login_path if dev is not None else ISAPI_LOGIN_PATH
+
+    def takes(self, device: str, user: str, password: str) -> bool:
+        """Whether ``device`` takes ``password`` for ``user`` now: what its events say of a client they name."""
+        dev = self.devices.get(device)
+        account = dev.account(user) if dev is not None else None
+        return account is not None and account.password == password
 
     def is_up(self, device: str) -> bool:
         endpoint = self.endpoints.get(device)
@@ -259,6 +272,7 @@ class Fleet:
                 for c in self.clients.values()
             ]
             + [h.document() for h in self.hosts.values()],
+            "milestone": [m.document() for m in self.milestones.values()],
         }
 
     def _write_state(self) -> None:
@@ -315,6 +329,8 @@ class Fleet:
                 self._spawn(poller.run())
         for client in self.clients.values():
             self._spawn(client.run())
+        for server in self.milestones.values():
+            server.started()
         for host in self.hosts.values():
             self._spawn(host.run())
         self._spawn(self._housekeeping())
@@ -344,23 +360,28 @@ class Fleet:
 
     async def _start_endpoints(self) -> None:
         https = [d.address for d in self.spec.devices if d.scheme == "https"]
+        https += [m.address for m in self.spec.milestone if m.scheme == "https"]
         tls = None
         if https:
             self.cert_path, key_path = write_certificate(self.directory, https)
             tls = server_context(self.cert_path, key_path)
-        for dev in self.devices.values():
+        listeners = [
+            (d.name, d.handle, d.spec.address, d.spec.port, d.spec.scheme, d.server_header)
+            for d in self.devices.values()
+        ]
+        listeners += [
+            (m.name, m.handle, m.spec.address, m.spec.port, m.spec.scheme, m.server_header)
+            for m in self.milestones.values()
+        ]
+        for name, handle, address, port, scheme, header in listeners:
             endpoint = Endpoint(
-                dev.handle,
-                dev.spec.address,
-                dev.spec.port,
-                ssl_context=tls if dev.spec.scheme == "https" else None,
-                server_header=dev.server_header,
+                handle, address, port, ssl_context=tls if scheme == "https" else None, server_header=header
             )
-            self.endpoints[dev.name] = endpoint
+            self.endpoints[name] = endpoint
             try:
                 await endpoint.start()
             except OSError as exc:
-                raise LabError(f"{dev.name}: cannot listen on {dev.spec.address}:{dev.spec.port}: {exc}") from exc
+                raise LabError(f"{name}: cannot listen on {address}:{port}: {exc}") from exc
 
     def _open_hosts(self) -> None:
         """Lay out each Linux host and start its sshd (the known_hosts file already names it)."""
@@ -502,6 +523,14 @@ class Fleet:
     def client_status(self, client: str) -> dict[str, object]:
         """A simulated client's or host's summary (a host's: running, and each camera's last login)."""
         return self.call(lambda: (self.hosts[client] if client in self.hosts else self.clients[client]).status())
+
+    def milestone(self, name: str) -> dict[str, Any]:
+        """The current state of one Milestone server (stored passwords included)."""
+        return self.call(self.milestones[name].document)
+
+    def expire_milestone_tokens(self, name: str) -> None:
+        """Every bearer token of a Milestone server dies now (as after a server restart)."""
+        self.call(self.milestones[name].tokens.revoke_all)
 
     def flush(self) -> None:
         """Write pending events and, if anything changed, the state file."""

@@ -36,15 +36,22 @@ def moved(address: str, base: int, to: int, blocks: int) -> str:
     return ".".join(parts)
 
 
+def listeners(spec: LabSpec) -> list[tuple[str, int]]:
+    """Every (address, port) the lab listens on: its devices', its Milestone servers' and its hosts' sshd."""
+    found = [(d.address, d.port) for d in spec.devices] + [(m.address, m.port) for m in spec.milestone]
+    return found + [(h.address, h.ssh_port) for h in spec.hosts]
+
+
 def blocks_of(spec: LabSpec, base: int) -> int:
-    """How many consecutive blocks from ``base`` the spec's devices use."""
-    used = {int(d.address.split(".")[1]) for d in spec.devices if d.address.startswith("127.")}
+    """How many consecutive blocks from ``base`` the spec's devices and servers use."""
+    used = {int(a.split(".")[1]) for a, _ in listeners(spec) if a.startswith("127.")}
     inside = [b for b in used if b >= base]
     return max(inside) - base + 1 if inside else 1
 
 
 def relocate(spec: LabSpec, to: int) -> None:
-    """Move every device (and each recorder's channel to it) to the blocks starting at ``to``."""
+    """Move every device (and each recorder's channel to it), every Milestone server (and the hardware it
+    stores) and every Linux host to the blocks starting at ``to``."""
     if spec.base is None or to == spec.base:
         return
     count = blocks_of(spec, spec.base)
@@ -52,6 +59,10 @@ def relocate(spec: LabSpec, to: int) -> None:
         device.address = moved(device.address, spec.base, to, count)
         for channel in device.channels:
             channel.address = moved(channel.address, spec.base, to, count)
+    for server in spec.milestone:
+        server.address = moved(server.address, spec.base, to, count)
+        for hw in server.hardware:
+            hw.address = moved(hw.address, spec.base, to, count)
     for host in spec.hosts:  # a site's Linux host sits in its block, as its sshd listens there
         host.address = moved(host.address, spec.base, to, count)
     spec.base = to
@@ -68,8 +79,7 @@ def choose(spec: LabSpec, wanted: int | None = None) -> int:
         return wanted
     candidates = [spec.base, *(b for b in range(FIRST, LAST - count + 2) if b != spec.base)]
     for base in candidates:
-        endpoints = [(d.address, d.port) for d in spec.devices] + [(h.address, h.ssh_port) for h in spec.hosts]
-        if _free((moved(address, spec.base, base, count), port) for address, port in endpoints):
+        if _free((moved(a, spec.base, base, count), p) for a, p in listeners(spec)):
             return base
     raise NoFreeBlock(errno.EADDRINUSE, f"no free block of {count} × 65,536 loopback addresses in 127.{FIRST}–{LAST}")
 

@@ -30,7 +30,7 @@ UNSUPPORTABLE = ("lock_policy", "ip_filter", "channels", "channel_status", "moti
 #: What ``enforce lab generate`` writes: every site of one vendor, or mixed (each site one, in turn).
 VENDORS = ("hikvision", "annke", "dahua", "amcrest", "mixed")
 #: The clients it can add to every site (each has a writer in the generator).
-CLIENT_KINDS = ("ssh", "viewer")
+CLIENT_KINDS = ("milestone", "ssh", "viewer")
 
 PROBLEMS = (
     "default_password",
@@ -101,6 +101,10 @@ class LabProfile:
     retry_during_lock_resets_timer: bool = False
     basic_allowed: bool = False
     basic_attempt_counts: bool = False
+    #: Hikvision firmware 5.3.0 and later (Milestone KB 000002183): a Basic logon on this digest-only
+    #: firmware counts as an illegal login even with the right password. Milestone's drivers open every
+    #: conversation with one, so a recording server spends an attempt each time it (re)connects.
+    illegal_basic_logon: bool = False
     lock_can_be_disabled: bool = True
     requires_login_password: bool = True
     lock_time_unit: Literal["minutes", "seconds"] = "minutes"
@@ -177,6 +181,58 @@ class LabClient:
 
 
 @dataclass
+class LabHardware:
+    """A device as an XProtect management server stores it (a hardware item, protocols/clients.md §1.3).
+
+    ``password`` is what its recording server logs in with; the server never returns it. ``driver`` is
+    the device pack that speaks to it (``hikvision`` or ``dahua``: ISAPI or CGI), which also changes the
+    device's own password when a task asks it to."""
+
+    id: str
+    device: str  # the lab device's name
+    name: str
+    address: str
+    port: int
+    user: str
+    password: str
+    driver: Literal["hikvision", "dahua"] = "hikvision"
+    model: str = ""
+    enabled: bool = True
+    password_last_modified: str = "2024-01-15T09:24:58.9130000Z"
+
+
+@dataclass
+class LabMilestone:
+    """An XProtect management server (API Gateway, IDP, Config REST, Events and State) and its recording
+    server, which logs into every *enabled* hardware item from ``address`` every ``poll_seconds``.
+
+    The options are the points protocols/clients.md §1 leaves open, tagged [I] there."""
+
+    name: str
+    site: str
+    address: str
+    port: int
+    scheme: Literal["http", "https"]
+    username: str  # a basic user the token grant accepts
+    password: str
+    hardware: list[LabHardware] = field(default_factory=list)
+    poll_seconds: float = 10.0
+    token_seconds: int = 3600
+    #: The recording server opens each connection to a device with a Basic logon (Milestone's drivers).
+    opening_logon: bool = True
+    #: ``ChangePasswordHardware`` is answered as a queued task to poll (``result.path``), else at once.
+    queued_tasks: bool = True
+    task_seconds: float = 2.0  # how long a queued password task runs (device seconds)
+    task_shape: Literal["flat", "nested"] = "flat"  # task fields in ``data``, or under ``data.result`` (spec)
+    task_key: Literal["id", "name"] = "id"  # the key naming a task in ``?tasks`` listings
+    parent_type: Literal["recorders", "recordingServers"] = "recorders"
+    password_field: Literal["absent", "masked"] = "masked"
+    address_form: Literal["uri", "ip"] = "uri"  # ``http://10.0.0.5/`` (spec, MPST) or ``10.0.0.5`` (capture)
+    events_api: bool = True  # the Events and State WebSocket (XProtect 2023 R3 and later)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
 class LabHostCamera:
     """A camera as a host's software is configured for it when the lab starts."""
 
@@ -213,6 +269,7 @@ class LabSpec:
 
     devices: list[LabDevice]
     clients: list[LabClient] = field(default_factory=list)
+    milestone: list[LabMilestone] = field(default_factory=list)
     hosts: list[LabHost] = field(default_factory=list)
     version: int = SPEC_VERSION
     #: The second octet of the first loopback block the device addresses are written for; ``None``: the
@@ -236,6 +293,7 @@ class LabSpec:
         return cls(
             devices=[_device(d) for d in raw["devices"]],
             clients=[LabClient(**c) for c in raw.get("clients", [])],
+            milestone=[_milestone(m) for m in raw.get("milestone", [])],
             hosts=[_host(h) for h in raw.get("hosts", [])],
             base=raw.get("base"),
             vars_file=raw.get("vars_file"),
@@ -264,6 +322,11 @@ def _device(raw: dict[str, Any]) -> LabDevice:
         profile=LabProfile(**profile),
         **raw,
     )
+
+
+def _milestone(raw: dict[str, Any]) -> LabMilestone:
+    raw = dict(raw)
+    return LabMilestone(hardware=[LabHardware(**h) for h in raw.pop("hardware", [])], **raw)
 
 
 def _host(raw: dict[str, Any]) -> LabHost:

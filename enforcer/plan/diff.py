@@ -16,8 +16,13 @@ from enforcer.facts import ChannelFact, DeviceFacts
 from enforcer.model import Aspect, Device, Site
 
 Action = Literal["create", "update", "delete", "blocked"]
-Kind = Literal["firmware", "lock_policy", "account", "channel", "isolation"]
+Kind = Literal["firmware", "lock_policy", "account", "channel", "isolation", "client"]
 SENSITIVE = "(sensitive)"
+#: Why an account declared ``!secret "store:"`` cannot be planned: the store holds no password for it.
+NOT_STORED = (
+    "the credential store holds no password for it yet: enforce import records the one it has, "
+    "enforce rotate generates one"
+)
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,9 @@ def _accounts(device: Device, facts: DeviceFacts, known: Known) -> list[Change]:
         if not account.present:
             if have is not None:
                 out.append(Change(device.id, "credentials", "account", key, "delete", have.level, None))
+            continue
+        if account.generated and account.password is None:
+            out.append(_blocked(device, "credentials", "account", f"{key}.password", NOT_STORED))
             continue
         if have is None:
             out.append(Change(device.id, "credentials", "account", key, "create", None, account.level))
@@ -236,6 +244,21 @@ def isolation_change(target: str, key: str = "ip_filter") -> Change:
         "isolated by enforcer",
         "restored",
         reason="left isolated by an earlier run",
+    )
+
+
+def owed_change(client: str) -> Change:
+    """A client an interrupted run changed passwords for and never updated (the store's record): drift, since
+    it still holds the old passwords and will lock the devices with them."""
+    return Change(
+        client,
+        "credentials",
+        "client",
+        "credentials",
+        "update",
+        "old passwords",
+        "the declared ones",
+        reason="an earlier run changed passwords it holds and was interrupted before updating it",
     )
 
 

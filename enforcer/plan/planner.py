@@ -8,19 +8,28 @@ account we log in with changes last, so every other write still uses a credentia
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
 
 from enforcer.credentials.keyring import Known
 from enforcer.facts import DeviceFacts, IPFilterFact
-from enforcer.model import Aspect, Client, Device, ManualSettings, Site
+from enforcer.model import Aspect, Device, Site
 from enforcer.plan.artifact import Phase, SitePlan, Step
-from enforcer.plan.diff import Change, channel_port, diff_channels, diff_device, isolation_change
+from enforcer.plan.diff import Change, channel_port, diff_channels, diff_device, isolation_change, owed_change
+from enforcer.plan.holders import (
+    BUILTIN_KINDS,
+    ClientKinds,
+    StalePath,
+    client_steps,
+    manual_addresses,
+    owed_updates,
+    stale_paths,
+    unhandled,
+    unread,
+)
 from enforcer.plan.steps import (
     ENFORCER,
     AccountKind,
     ChannelKind,
-    Checklist,
     FirmwareKind,
     HoldRef,
     IsolateClient,
@@ -29,29 +38,9 @@ from enforcer.plan.steps import (
     RebootUnlock,
     ReleaseClient,
     ReleaseFilter,
-    UpdateClient,
     Verify,
     WaitUnlock,
 )
-
-#: Client kinds a driver is registered for, and whether it can update them through an API (else the client
-#: is kept out at the device and put on the checklist). The engine passes the registry's; this default,
-#: for callers that plan without drivers (tests, a plan made elsewhere), takes every built-in kind as handled.
-ClientKinds = Mapping[str, bool]
-BUILTIN_KINDS: ClientKinds = {"manual": False, "milestone": True, "ssh": True}
-
-
-@dataclass(frozen=True)
-class StalePath:
-    """A credential path that goes stale: ``holder`` logs into ``device`` as ``user``."""
-
-    device: Device
-    user: str
-    client: Client | None  # None: the camera's recorder, through its channel
-
-    @property
-    def holder(self) -> str:
-        return self.client.id if self.client else f"{self.device.site}/{self.device.recorder}"
 
 
 def plan_site(
@@ -66,6 +55,7 @@ def plan_site(
     kinds: ClientKinds = BUILTIN_KINDS,
     client_failures: Mapping[str, str] | None = None,
     unreachable: frozenset[str] = frozenset(),
+    owed: Mapping[str, Collection[tuple[str, str]]] | None = None,
 ) -> SitePlan:
     """The plan for one site; a site whose facts are incomplete gets an ``error`` and no steps.
 
@@ -75,8 +65,12 @@ def plan_site(
     off, keeping out the site's manual clients that hold it.
 
     A change whose stale holders cannot all be handled fails the site before any device is touched: a
-    client kind with no driver (``kinds``), one that could not be reached (``client_failures``), or one
-    with no API and no address to keep it out by.
+    client kind with no driver (``kinds``), one that could not be read or does not hold the paths the
+    inventory says (``client_failures``), or one with no API and no address to keep it out by.
+
+    An API client the store records as ``owed`` an update (by client id: the paths, device name and user,
+    an interrupted run changed before updating it) is updated before anything releases it or its devices,
+    also when the devices show nothing left to change.
     """
     failed = [f"{d.name}: {failures[d.id]}{_refused_there(site, facts, d)}" for d in site.devices if d.id in failures]
     if failed:
@@ -99,6 +93,8 @@ def plan_site(
     changes += diff_channels(site, facts, changes, enforce, isolated)
     changes += [isolation_change(d.id) for d in site.devices if d.id in marked]
     changes += [isolation_change(c.id, "isolation") for c in site.clients if c.id in recorded]
+    late, ignored = owed_updates(site, owed or {}, kinds)
+    changes += [owed_change(c) for c in late]
     pending = [c for c in changes if c.action != "blocked"]
     changed = {c.device for c in pending}
     lost = [d.name for d in site.devices if d.id in changed and facts[d.id].login is None]
@@ -109,7 +105,8 @@ def plan_site(
             error=f"no working credential for {', '.join(lost)}: no stored password was accepted",
         )
     stale = stale_paths(site, pending)
-    stuck = _unhandled(stale, kinds, client_failures or {}) + _unfilterable(facts, stale, kinds)
+    stuck = unhandled(stale, kinds, client_failures or {}) + _unfilterable(facts, stale, kinds)
+    stuck += unread(site, late, client_failures or {})
     if stuck:
         return SitePlan(
             site.name,
@@ -118,7 +115,7 @@ def plan_site(
             + "; ".join(stuck),
         )
     steps: list[Step] = []
-    warnings: list[str] = []
+    warnings: list[str] = list(ignored)
     _isolate(site, facts, stale, steps, warnings, frozenset(unknown), kinds)
     _wait(site, facts, changed, steps)
     phases: tuple[tuple[Phase, str], ...] = (("recorder", "recorder"), ("cameras", "camera"))
@@ -129,13 +126,13 @@ def plan_site(
     for change in pending:
         if change.kind == "channel":
             steps.append(_channel_step(site, facts, change))
-    _clients(site, stale, steps, kinds)
+    client_steps(site, stale, steps, kinds, late)
     _release(site, stale, steps)
     for device in site.devices:
         if device.id in isolated and not any(s.target == device.id and s.phase == "release" for s in steps):
             release = ReleaseFilter()
             if device.id in unknown:  # the operator chose: off, with the manual clients that hold it kept out
-                release = ReleaseFilter(IPFilterFact(False, "deny", ()), _manual_addresses(site, device, kinds))
+                release = ReleaseFilter(IPFilterFact(False, "deny", ()), manual_addresses(site, device, kinds))
             steps.append(Step(site.name, "release", device.id, release, reason="left isolated by an earlier run"))
     for client in site.clients:
         if client.id in recorded and not any(s.target == client.id and s.phase == "release" for s in steps):
@@ -147,12 +144,6 @@ def plan_site(
             Step(site.name, "verify", site.name, Verify(), reason="re-read facts: converged, unlocked, online")
         )
     return SitePlan(site.name, tuple(steps), tuple(changes), tuple(warnings))
-
-
-def _manual_addresses(site: Site, device: Device, kinds: ClientKinds) -> tuple[str, ...]:
-    """Addresses of the site's clients without an API that hold ``device``: they may hold an old password."""
-    holders = {c.address for c in site.clients for h in c.holds if h.device == device.name and not kinds.get(c.kind)}
-    return tuple(sorted(a for a in holders if a))
 
 
 def _unfilterable(facts: Mapping[str, DeviceFacts], stale: list[StalePath], kinds: ClientKinds) -> list[str]:
@@ -182,48 +173,6 @@ def _unfilterable(facts: Mapping[str, DeviceFacts], stale: list[StalePath], kind
         if why not in out:
             out.append(why)
     return out
-
-
-def _unhandled(stale: list[StalePath], kinds: ClientKinds, failures: Mapping[str, str]) -> list[str]:
-    """Why some stale holder has no way forward: no driver for its kind, unreachable, or no API and no address."""
-    out: list[str] = []
-    for path in stale:
-        client = path.client
-        if client is None:
-            continue
-        if client.kind not in kinds:
-            holds = f"{client.name} holds {path.device.name}'s {path.user} password"
-            why = f"{holds} and no driver handles {client.kind} clients"
-        elif client.id in failures:
-            why = f"{client.name} holds {path.device.name}'s {path.user} password and cannot be reached: "
-            why += failures[client.id]
-        elif not kinds[client.kind] and not client.address and path.device.isolation != "none":
-            why = (
-                f"{client.name} holds {path.device.name}'s {path.user} password, has no API and no address to keep it "
-                f"out by: give it its address, or set isolation: none on {path.device.name} to accept that it may "
-                "lock the device until updated by hand"
-            )
-        else:
-            continue
-        if why not in out:
-            out.append(why)
-    return out
-
-
-def stale_paths(site: Site, pending: list[Change]) -> list[StalePath]:
-    """The credential paths the ``pending`` password changes leave stale: clients' holds, then recorders'
-    channels (the audit names them too, before anything is changed)."""
-    rotating = {(c.device, c.key.split(".")[1]) for c in pending if c.kind == "account" and c.key.endswith(".password")}
-    paths = []
-    for client in site.clients:
-        for hold in client.holds:
-            device = site.device(hold.device)
-            if device and (device.id, hold.user) in rotating:
-                paths.append(StalePath(device, hold.user, client))
-    for camera in site.cameras:
-        if camera.recorder and (camera.id, camera.channel_user) in rotating:
-            paths.append(StalePath(camera, camera.channel_user, None))
-    return paths
 
 
 def _refused_there(site: Site, facts: Mapping[str, DeviceFacts], device: Device) -> str:
@@ -334,20 +283,6 @@ def _channel_step(site: Site, facts: Mapping[str, DeviceFacts], change: Change) 
     port = channel_port(camera, facts[recorder.id].channel(channel))
     kind = ChannelKind(channel, camera.id, camera.address, port, camera.channel_user)
     return Step(site.name, "channels", recorder.id, kind, (change,), change.reason)
-
-
-def _clients(site: Site, stale: list[StalePath], steps: list[Step], kinds: ClientKinds) -> None:
-    for client in site.clients:
-        holds = tuple(HoldRef(p.device.name, p.user) for p in stale if p.client == client)
-        if not holds:
-            continue
-        if kinds.get(client.kind):
-            steps.append(Step(site.name, "clients", client.id, UpdateClient(holds)))
-        else:
-            manual = client.settings if isinstance(client.settings, ManualSettings) else ManualSettings()
-            checklist = Checklist(holds, manual.what, manual.contact, client.address)
-            reason = "no API: update it by hand; it stays blocked until then"
-            steps.append(Step(site.name, "clients", client.id, checklist, reason=reason))
 
 
 def _release(site: Site, stale: list[StalePath], steps: list[Step]) -> None:

@@ -7,7 +7,11 @@ video is lost as well. So, after a failure, each isolation of the plan is releas
 - a password on the device may have changed (an account step on it ran, or the isolation was left by
   an earlier run, whose changes are unknown), and
 - a holder of the old password is still not updated: the recorder whose channel was not rewritten, a
-  client with an API that was not updated, a manual client that is not kept out by address.
+  client with an API whose planned update did not succeed (one an earlier run left owed an update, too),
+  a manual client that is not kept out by address.
+
+A client's or device's release is refused by the engine as well while the credential store says a client
+holding it is owed an update: this decides what to try, that guarantees it.
 
 Releases run in plan order; what stays isolated is said, with why, in the site's result.
 
@@ -21,7 +25,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from enforcer.plan.artifact import SitePlan, Step
-from enforcer.plan.steps import AccountKind, ChannelKind, Checklist, IsolateClient, IsolateFilter, UpdateClient
+from enforcer.plan.steps import (
+    AccountKind,
+    ChannelKind,
+    Checklist,
+    IsolateClient,
+    IsolateFilter,
+    ReleaseClient,
+    UpdateClient,
+)
 
 #: Outcomes that mean a step touched its target (a failed step may have, halfway).
 RAN = ("succeeded", "failed")
@@ -63,6 +75,10 @@ def undo(plan: SitePlan, outcomes: Mapping[str, str]) -> tuple[tuple[Step, ...],
 
 def _unsafe(plan: SitePlan, target: str, isolate: Step | None, outcomes: Mapping[str, str], done: set[str]) -> str:
     """Why releasing ``target`` now would let a holder lock it ('' when it would not)."""
+    if isolate is None and any(isinstance(s.kind, ReleaseClient) and s.target == target for s in plan.steps):
+        # A client an earlier run took off: its planned update (the run may have changed its devices) first.
+        late = any(s.target == target and isinstance(s.kind, UpdateClient) and s.id not in done for s in plan.steps)
+        return "it may hold a password an earlier run changed, and was not updated" if late else ""
     if isolate is not None and isinstance(isolate.kind, IsolateClient):
         # A client taken off its devices: put back with an old password, it locks them.
         ran = any(isinstance(s.kind, AccountKind) and outcomes.get(s.id) in RAN for s in plan.steps)
@@ -73,9 +89,12 @@ def _unsafe(plan: SitePlan, target: str, isolate: Step | None, outcomes: Mapping
     )
     if not changed:
         return ""
-    if isolate is None:  # left by an earlier run: its channel, if planned, must have gone first
+    if isolate is None:  # left by an earlier run: its channel and client updates, if planned, must have gone first
         pending = [s for s in plan.steps if _channel_of(s, target) and s.id not in done]
-        return f"its recorder's channel for it was not rewritten ({_name(pending[0].target)})" if pending else ""
+        if pending:
+            return f"its recorder's channel for it was not rewritten ({_name(pending[0].target)})"
+        owed = [s for s in plan.steps if _update_of(s, target) and s.id not in done]
+        return f"{_name(owed[0].target)} was not updated with its password" if owed else ""
     assert isinstance(isolate.kind, IsolateFilter)
     stale = [h for h in isolate.kind.holders if not _updated(plan, h, target, isolate.kind.keep_blocked, done)]
     if not stale:
@@ -93,6 +112,12 @@ def _updated(plan: SitePlan, holder: str, target: str, keep_blocked: tuple[str, 
         if step.target == holder and isinstance(step.kind, Checklist):
             return step.kind.address is not None and step.kind.address in keep_blocked
     return False
+
+
+def _update_of(step: Step, device: str) -> bool:
+    """Whether ``step`` updates a client's credentials for ``device`` (an id)."""
+    name = _name(device)
+    return isinstance(step.kind, UpdateClient) and any(h.device == name for h in step.kind.holds)
 
 
 def _channel_of(step: Step, camera: str) -> bool:

@@ -5,13 +5,14 @@ Facts hold no secret (the working credential is named by its role), so nothing h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
+from enforcer.drivers.client import ClientFacts
 from enforcer.engine.gather import Gathered
 from enforcer.facts import DeviceFacts
 from enforcer.model import Device
@@ -25,12 +26,13 @@ class PlayFacts:
     name: str
     devices: tuple[Device, ...]
     gathered: Gathered
+    clients: Mapping[str, ClientFacts] = field(default_factory=dict)  # what each client with an API stores
 
 
 def facts_view(plays: Sequence[PlayFacts]) -> dict[str, Any]:
     """The ``--json`` document: facts by device and failures, per play."""
     return {
-        "ok": all(not p.gathered.failures for p in plays),
+        "ok": all(not p.gathered.failures and not p.gathered.client_failures for p in plays),
         "plays": [
             {
                 "name": p.name,
@@ -39,6 +41,8 @@ def facts_view(plays: Sequence[PlayFacts]) -> dict[str, Any]:
                     {"site": x.site, "device": x.device, "step": x.step, "reason": x.reason}
                     for x in p.gathered.failures
                 ],
+                "clients": {client_id: asdict(f) for client_id, f in p.clients.items()},
+                "client_failures": dict(p.gathered.client_failures),
             }
             for p in plays
         ],
@@ -137,6 +141,8 @@ def print_facts(console: Console, plays: Sequence[PlayFacts]) -> None:
                     _channels(f, device),
                 )
             console.print(table)
+    for play in plays:
+        _print_clients(console, play)
     failures = [x for p in plays for x in p.gathered.failures]
     if failures:
         console.print(f"[bold red]{len(failures)} device{'s' * (len(failures) != 1)} failed:[/]")
@@ -144,9 +150,27 @@ def print_facts(console: Console, plays: Sequence[PlayFacts]) -> None:
             console.print(f"  [bold]{escape(x.site)}/{escape(x.device)}[/]: {escape(x.step)}: {escape(x.reason)}")
 
 
+def _print_clients(console: Console, play: PlayFacts) -> None:
+    """Each client with an API: what it stores, as whom, whether it uses it and whether that works."""
+    if not play.clients and not play.gathered.client_failures:
+        return
+    console.print(f"[bold]{escape(play.name)} · clients[/]")
+    for client_id, f in play.clients.items():
+        console.print(f"  [bold]{escape(client_id)}[/]: {escape(f.detail)}")
+        for path in f.stored:
+            used = {True: "enabled", False: "[yellow]disabled[/]", None: "[dim]?[/]"}[path.enabled]
+            works = {True: "[green]connected[/]", False: "[red]not connected[/]", None: "[dim]connection ?[/]"}
+            console.print(f"    {escape(path.address)} as {escape(path.user or '?')}: {used}, {works[path.online]}")
+    for client_id, reason in play.gathered.client_failures.items():
+        console.print(f"  [bold red]✗ {escape(client_id)}[/]: {escape(reason)}")
+
+
 def summary(plays: Sequence[PlayFacts]) -> str:
     total = sum(len(p.devices) for p in plays)
     failed = sum(len(p.gathered.failures) for p in plays)
-    return f"facts for {total - failed} of {total} device{'s' * (total != 1)}" + (
-        f", {failed} failed" if failed else ""
+    clients = sum(len(p.gathered.client_failures) for p in plays)
+    return (
+        f"facts for {total - failed} of {total} device{'s' * (total != 1)}"
+        + (f", {failed} failed" if failed else "")
+        + (f"; {clients} client{'s' * (clients != 1)} could not be read" if clients else "")
     )

@@ -15,7 +15,18 @@ from rich.markup import escape
 
 from enforcer.plan.artifact import PHASES, Plan, SitePlan, Step
 from enforcer.plan.diff import SENSITIVE, Change
-from enforcer.plan.steps import ENFORCER, AccountKind, ChannelKind, Checklist, IsolateFilter, ReleaseFilter, WaitUnlock
+from enforcer.plan.steps import (
+    ENFORCER,
+    AccountKind,
+    ChannelKind,
+    Checklist,
+    IsolateClient,
+    IsolateFilter,
+    ReleaseClient,
+    ReleaseFilter,
+    UpdateClient,
+    WaitUnlock,
+)
 
 _SYMBOL = {"create": "[green]+[/]", "update": "[yellow]~[/]", "delete": "[red]-[/]", "blocked": "[red]![/]"}
 _PHASE_TITLE = {
@@ -86,6 +97,12 @@ def _describe(step: Step) -> str:
     if isinstance(kind, Checklist):
         holds = ", ".join(f"{h.device} as {h.user}" for h in kind.holds)
         return f"[magenta]checklist[/]: update {escape(kind.what or 'this client')} by hand ({holds})"
+    if isinstance(kind, UpdateClient):
+        return "store the new passwords: " + ", ".join(f"{h.device} as {h.user}" for h in kind.holds)
+    if isinstance(kind, IsolateClient):
+        return "take it off " + ", ".join(f"{h.device} as {h.user}" for h in kind.holds)
+    if isinstance(kind, ReleaseClient):
+        return "put it back on its devices, exactly as it was"
     return step.action.replace("_", " ")
 
 

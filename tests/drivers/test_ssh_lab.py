@@ -172,7 +172,7 @@ def test_update_installs_atomically_keeps_the_previous_file_and_reloads(host: Ho
 def test_facts_name_whom_the_file_holds_and_whether_it_runs(host: Host) -> None:
     with _closing(driver(host.client())) as d:
         d.update(held())
-        facts = d.facts()
+        facts = d.facts(held())
     assert facts.running is True
     assert [(p.address, p.user) for p in facts.stored] == [("127.10.0.2", "admin"), ("127.10.0.3", "admin")]
     assert NEW not in repr(facts)
@@ -184,14 +184,14 @@ def test_a_missing_folder_is_found_at_facts_before_anything_changes(host: Host) 
     elsewhere = replace(client.settings.files[0], path=str(host.root / "nowhere" / "config.yml"))
     moved = replace(client, settings=replace(client.settings, files=(elsewhere,)))
     with pytest.raises(DeviceError, match=f"facts: {host.root / 'nowhere'} does not exist on .*: create it"):
-        driver(moved).facts()
+        driver(moved).facts(held())
 
 
 def test_a_host_known_hosts_does_not_name_is_never_connected_to(host: Host) -> None:
     other, _ = host_key_pair()
     host.known_hosts.write_text(f"[127.0.0.1]:{host.server.port + 1} {_public(other)}\n")
     with pytest.raises(DeviceError, match=r"holds no key for \[127.0.0.1\]:\d+: .*nothing was sent") as err:
-        driver(host.client()).facts()
+        driver(host.client()).facts(held())
     assert err.value.step == "facts" and err.value.device == "frigate"
     assert not host.sshd_saw("Connection from")
 
@@ -199,7 +199,7 @@ def test_a_host_known_hosts_does_not_name_is_never_connected_to(host: Host) -> N
 def test_a_known_hosts_file_that_cannot_be_read_connects_nowhere(host: Host) -> None:
     host.known_hosts.write_text(f"[127.0.0.1]:{host.server.port} ssh-ed25519 not!base64\n")
     with pytest.raises(DeviceError, match=r"known_hosts known_hosts cannot be read \(InvalidHostKey\)"):
-        driver(host.client()).facts()
+        driver(host.client()).facts(held())
     assert not host.sshd_saw("Connection from")
 
 
@@ -220,7 +220,7 @@ def test_a_key_the_host_refuses_is_named(host: Host) -> None:
     assert isinstance(client.settings, SshSettings)
     refused = replace(client, settings=replace(client.settings, key=Secret(stranger, "vault:x#k")))
     with pytest.raises(DeviceError, match=f"refused the SSH login as {host.server.user} \\(key\\)"):
-        driver(refused).facts()
+        driver(refused).facts(held())
 
 
 def test_a_failing_reload_rolls_the_host_back_and_reloads_it_again(host: Host) -> None:

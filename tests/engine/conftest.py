@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
+import signal
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -9,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from enforcer.cli import main
+from enforcer.config import vault
 from enforcer.credentials.store import CredentialStore
 from enforcer.lab.fleet import Fleet
 from enforcer.lab.generate.generator import generate
@@ -23,12 +28,31 @@ ENFORCE = str(Path(sys.executable).parent / "enforce")
 #: (account-wide locks: a stale client locks the account for everyone, enforcer included).
 VENDORS = ("hikvision", "mixed")
 
+#: ``enforce apply`` killed (SIGKILL: nothing cleaned up, nothing flushed) at the first step of a kind:
+#: ``before`` it runs or ``after`` it ran. Arguments: before|after, the step kind's class name, apply's own.
+KILLED = """
+import os, signal, sys
+from enforcer.cli import main
+from enforcer.engine import handlers
+from enforcer.plan import steps
+when, kind = sys.argv.pop(1), getattr(steps, sys.argv.pop(1))
+handler = handlers._HANDLERS[kind]
+def die(*args):
+    if when == "after":
+        handler(*args)
+    os.kill(os.getpid(), signal.SIGKILL)
+handlers._HANDLERS[kind] = die
+sys.exit(main(sys.argv[1:]))
+"""
+
 
 class Lab:
     """A generated fleet being served, and the CLI pointed at it."""
 
-    def __init__(self, root: Path, spec: LabSpec, fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
-        self.root, self.spec, self.fleet, self.capsys = root, spec, fleet, capsys
+    def __init__(
+        self, root: Path, spec: LabSpec, fleet: Fleet, capsys: pytest.CaptureFixture[str], scale: float = SCALE
+    ) -> None:
+        self.root, self.spec, self.fleet, self.capsys, self.scale = root, spec, fleet, capsys, scale
 
     @property
     def playbook(self) -> str:
@@ -36,10 +60,17 @@ class Lab:
 
     def run(self, *args: str) -> tuple[int, str]:
         """Run the CLI; returns the exit code and stdout + stderr (stdout alone in ``self.stdout``)."""
-        code = main([*args, "--time-scale", str(SCALE)])
+        code = main([*args, "--time-scale", str(self.scale)])
         captured = self.capsys.readouterr()
         self.stdout = captured.out
         return code, captured.out + captured.err
+
+    def apply_killed(self, *point: str, script: str = KILLED) -> None:
+        """Run ``enforce apply`` in a process of its own that ``script`` SIGKILLs at ``point`` (:data:`KILLED`'s:
+        before or after, and a class of :mod:`enforcer.plan.steps`)."""
+        command = [sys.executable, "-c", script, *point, "apply", self.playbook, "--yes", "--time-scale", str(SCALE)]
+        killed = subprocess.run(command, capture_output=True, text=True, timeout=180)
+        assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
 
     def events(self) -> list[dict[str, Any]]:
         self.fleet.flush()
@@ -49,10 +80,24 @@ class Lab:
         password = (self.root / "inventory" / ".vault-password").read_text().strip().encode()
         return CredentialStore.load(self.root / "inventory" / "credentials.vault", password)
 
+    def rotate(self) -> None:
+        """New desired passwords for every device account (as ``enforce rotate`` would write them): letters and
+        digits of every case, which every vendor and Milestone accept."""
+        key = (self.root / "inventory" / ".vault-password").read_text().strip().encode()
+        path = self.root / "inventory" / "secrets" / "fleet.vault"
+        desired = yaml.safe_load(vault.decrypt(path.read_text(), key))
+        devices = {d.name for d in self.spec.devices}
+        for name in desired:
+            if name.split("/")[0] in devices:  # device/account; clients' own secrets and the SSH key stay
+                desired[name] = "Rt7" + secrets.token_hex(6)
+        path.write_text(vault.encrypt(yaml.safe_dump(desired).encode(), key))
+
     def secrets(self) -> set[str]:
         """Every password the lab or the repo knows: none may appear in any output."""
         values = {a.password for d in self.spec.devices for a in d.accounts}
         values |= {c.password for c in self.spec.clients}
+        for server in self.fleet.state()["milestone"]:
+            values |= {server["password"], *(h["password"] for h in server["hardware"])}
         store = self.store()
         for _, _, entry in store.entries():
             values |= {s.reveal() for s in (entry.current, entry.pending, entry.previous) if s is not None}
@@ -63,13 +108,15 @@ class Lab:
 def lab(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
     fleets: list[Fleet] = []
 
-    def start(**options: Any) -> Lab:
+    def start(*, scale: float = SCALE, **options: Any) -> Lab:
+        """A generated fleet, served; ``scale`` its time scale (a large fleet's clients, re-polling hundreds of
+        times a second at the default, would measure the lab's own load)."""
         root = tmp_path / f"fleet-{uuid.uuid4().hex[:8]}"
         spec = generate(root, **{"sites": 2, "cameras": 3, "seed": 5, **options})
-        fleet = Fleet(spec, time_scale=SCALE, directory=root)
+        fleet = Fleet(spec, time_scale=scale, directory=root)
         fleet.start()
         fleets.append(fleet)
-        return Lab(root, spec, fleet, capsys)
+        return Lab(root, spec, fleet, capsys, scale)
 
     yield start
     for fleet in fleets:

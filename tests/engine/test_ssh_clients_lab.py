@@ -7,18 +7,13 @@ and whose logins succeeded; the host's service says whether it runs and what its
 
 from __future__ import annotations
 
-import secrets
-import signal
 import subprocess
-import sys
 from typing import Any
 
 import pytest
-import yaml
 
-from enforcer.config import vault
 from enforcer.lab.frigate import CTL, host_dir
-from tests.engine.conftest import SCALE, Lab, locks
+from tests.engine.conftest import Lab, locks
 from tests.engine.test_apply_lab import wait_for
 
 pytestmark = pytest.mark.lab
@@ -32,19 +27,8 @@ def stale_site(lab: Any, vendor: str, isolation: str = "ip_filter") -> Lab:
     if isolation != "ip_filter":
         inventory = fleet.root / "inventory" / "fleet.yml"
         inventory.write_text(inventory.read_text().replace("isolation: ip_filter", f"isolation: {isolation}"))
-    rotate(fleet)
+    fleet.rotate()
     return fleet
-
-
-def rotate(fleet: Lab) -> None:
-    """New desired passwords for every account of the site (as ``enforce rotate`` would write them)."""
-    key = (fleet.root / "inventory" / ".vault-password").read_text().strip().encode()
-    path = fleet.root / "inventory" / "secrets" / "fleet.vault"
-    desired = yaml.safe_load(vault.decrypt(path.read_text(), key))
-    for name in desired:
-        if "/" in name:  # device/account; the fleet's SSH key stays
-            desired[name] = "Rt7!" + secrets.token_hex(6)
-    path.write_text(vault.encrypt(yaml.safe_dump(desired).encode(), key))
 
 
 def host_of(fleet: Lab) -> tuple[str, str]:
@@ -122,35 +106,13 @@ def test_taken_off_on_its_side_the_host_is_stopped_before_the_cameras_change(lab
     assert fleet.run("plan", fleet.playbook)[0] == 0
 
 
-#: ``enforce apply`` killed (SIGKILL) just after it took the Frigate host off its cameras.
-KILLED_AFTER_CLIENT_ISOLATION = """
-import os, signal, sys
-from enforcer.cli import main
-from enforcer.engine import handlers
-from enforcer.plan.steps import IsolateClient
-isolate = handlers._HANDLERS[IsolateClient]
-def die(*args):
-    done = isolate(*args)
-    os.kill(os.getpid(), signal.SIGKILL)
-handlers._HANDLERS[IsolateClient] = die
-sys.exit(main(sys.argv[1:]))
-"""
-
-
 @pytest.mark.parametrize("running", [True, False], ids=["running", "stopped-before"])
 def test_killed_during_isolation_the_rerun_puts_the_host_back_exactly(lab: Any, running: bool) -> None:
     fleet = stale_site(lab, "hikvision", isolation="client")
     name, _ = host_of(fleet)
     if not running:
         assert frigatectl(fleet, "stop") == 0
-    command = ["apply", fleet.playbook, "--yes", "--time-scale", str(SCALE)]
-    killed = subprocess.run(
-        [sys.executable, "-c", KILLED_AFTER_CLIENT_ISOLATION, *command],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    fleet.apply_killed("after", "IsolateClient")
     assert not host_state(fleet)["running"]  # taken off, and left so by the killed run
     assert fleet.store().isolation(f"site-001/{name}") is not None  # what it replaced, recorded first
     code, output = fleet.run("apply", fleet.playbook, "--yes")

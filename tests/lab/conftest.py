@@ -20,7 +20,9 @@ from enforcer.lab.spec import (
     LabChannel,
     LabClient,
     LabDevice,
+    LabHardware,
     LabLockPolicy,
+    LabMilestone,
     LabProfile,
     LabSpec,
 )
@@ -77,6 +79,39 @@ def recorder(name: str, address: str, channels: list[LabChannel], *, password: s
         channels=channels,
         **fields,
     )
+
+
+# -- Milestone ------------------------------------------------------------------------------------
+
+MS_USER, MS_PW = "enforcer-svc", "Svc0Passw0rd"
+
+
+def xprotect(address: str, devices: list[LabDevice], *, scheme: str = "http", **kw: Any) -> LabMilestone:
+    """An XProtect server on ``address:8443`` storing each of ``devices`` as admin with its actual password;
+    item ids are ``0000…0N`` in the order given. Any LabMilestone field can be given."""
+    hardware = [
+        LabHardware(
+            id=f"00000000-0000-4000-8000-{i:012d}",
+            device=d.name,
+            name=f"{d.model} ({d.name})",
+            address=d.address,
+            port=d.port,
+            user="admin",
+            password=next(a.password for a in d.accounts if a.name == "admin"),
+            driver="dahua" if d.vendor in ("dahua", "amcrest") else "hikvision",
+            model=d.model,
+        )
+        for i, d in enumerate(devices, start=1)
+    ]
+    fields: dict[str, Any] = {"poll_seconds": 10.0, "task_seconds": 2.0}
+    fields.update(kw)
+    return LabMilestone(
+        "xprotect", "s1", address, 8443, "https" if scheme == "https" else "http", MS_USER, MS_PW, hardware, **fields
+    )
+
+
+def hw_id(i: int) -> str:
+    return f"00000000-0000-4000-8000-{i:012d}"
 
 
 # -- Dahua ----------------------------------------------------------------------------------------
@@ -236,4 +271,4 @@ def events_of(fleet: Fleet, event: str, **match: Any) -> list[dict[str, Any]]:
     return [e for e in fleet.read_events() if e["event"] == event and all(e.get(k) == v for k, v in match.items())]
 
 
-__all__ = ["LabChannel", "LabClient", "LabLockPolicy", "LabProfile", "LabSpec"]
+__all__ = ["LabChannel", "LabClient", "LabLockPolicy", "LabMilestone", "LabProfile", "LabSpec"]

@@ -611,6 +611,64 @@ def test_the_cli_writes_a_dahua_repo(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert not (tmp_path / "axis").exists()
 
 
+@pytest.mark.parametrize("vendor", ["hikvision", "mixed"])
+def test_clients_milestone_and_viewer_hold_each_sites_current_credentials(tmp_path: Path, vendor: str) -> None:
+    """``--clients milestone,viewer``: every site gets an XProtect server storing each of its devices as admin with
+    its actual password (stale once enforcer changes it) and a desktop viewer holding the recorder's admin, both
+    in the inventory; Milestone stores letters and digits only, so every password drawn is such."""
+    out = tmp_path / "clients"
+    spec = gen.generate(
+        out,
+        sites=4,
+        cameras=2,
+        seed=3,
+        vendor=vendor,
+        problems=("stale_viewer", "weak_password"),
+        clients=("milestone", "viewer"),
+    )
+    fleet = load(out)
+    assert [m.site for m in spec.milestone] == [s.name for s in fleet.inventory.sites]
+    by_name = {d.name: d for d in spec.devices}
+    for server, site in zip(spec.milestone, fleet.inventory.sites, strict=True):
+        (client,) = [c for c in site.clients if c.kind == "milestone"]
+        assert [h.device for h in client.holds] == [d.name for d in site.devices]
+        assert [h.device for h in server.hardware] == [d.name for d in site.devices]
+        for hw, device in zip(server.hardware, site.devices, strict=True):
+            lab = by_name[hw.device]
+            assert (hw.address, hw.port, hw.user, hw.password) == (lab.address, lab.port, "admin", actual(lab, "admin"))
+            assert hw.driver == ("dahua" if lab.vendor in ("dahua", "amcrest") else "hikvision")
+            assert desired(device, "admin").isalnum() and not desired(device, "admin").isdigit()
+        assert server.address == f"127.10.{spec.milestone.index(server)}.254" and server.scheme == "https"
+        settings = client.settings
+        assert settings.url == f"https://{server.address}:{server.port}"  # type: ignore[union-attr]
+        assert settings.password is not None and settings.password.reveal() == server.password  # type: ignore[union-attr]
+        viewers = [c for c in spec.clients if c.site == site.name]
+        tag = site.name[-3:]
+        assert [(v.name, v.user, v.problems) for v in viewers] == [
+            (f"viewer-{tag}", "operator", ["stale_viewer"]),
+            (f"desk-{tag}", "admin", []),
+        ]
+        assert len({v.source for v in viewers}) == 2
+    assert "--clients milestone,viewer" in (out / "inventory" / "fleet.yml").read_text()
+
+
+def test_the_clients_option_names_its_kinds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "x"
+    with pytest.raises(SystemExit) as exit:
+        main(["lab", "generate", "--clients", "milestone,frigate", "--out", str(out)])
+    assert (
+        exit.value.code == 1
+        and "unknown client kind 'frigate': choose from milestone, ssh, viewer" in capsys.readouterr().err
+    )
+    assert (
+        main(["lab", "generate", "--sites", "1", "--cameras", "1", "--clients", "viewer,milestone", "--out", str(out)])
+        == 0
+    )
+    assert "2 devices, 2 clients" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="at most 252 cameras"):
+        gen.generate(tmp_path / "big", sites=1, cameras=253, seed=1, clients=("milestone",))
+
+
 def test_a_large_fleet_is_split_into_files_under_the_size_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

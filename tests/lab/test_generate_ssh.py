@@ -98,7 +98,7 @@ def test_clients_leave_the_rest_of_the_fleet_as_the_seed_made_it(tmp_path: Path)
 
 
 def test_bad_client_options_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(ValueError, match="unknown client kind 'vms': choose from ssh, viewer"):
+    with pytest.raises(ValueError, match="unknown client kind 'vms': choose from milestone, ssh, viewer"):
         gen.parse_clients("ssh,vms")
     assert gen.parse_clients(" viewer, ssh ,") == ("ssh", "viewer")
     with pytest.raises(ValueError, match="ssh clients hold a site's cameras"):

@@ -293,6 +293,27 @@ def test_a_damaged_store_or_journal_is_an_error_never_a_traceback(repo: Repo, co
         assert "credential store" in err, err
 
 
+def test_a_password_a_holder_would_refuse_to_store_is_refused_before_any_device(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Milestone stores letters and digits only: a device password with a symbol, held by an XProtect server,
+    would change the device and then fail the client phase (the site left isolated). Refused at the hold."""
+    monkeypatch.setenv("NW_VMS", "Vms-Service-Pw1")
+    repo.replace(
+        "      desk: {kind: manual, what: iVMS-4200 at the desk, holds: [nvr]}\n",
+        "      desk: {kind: manual, what: iVMS-4200 at the desk, holds: [nvr]}\n"
+        '      vms: {kind: milestone, url: "https://10.1.0.5", username: svc, password: !secret "env:NW_VMS",\n'
+        "            holds: [cam1]}\n",
+    )
+    err = _fails_at(
+        repo,
+        repo.line_of("holds: [cam1]"),
+        "sites.hq.clients.vms.holds[0]",
+        "vms (milestone) would refuse cam1's admin password: it may hold letters and digits only",
+    )
+    assert "Cam3ra-Secret-99" not in err
+
+
 @pytest.mark.parametrize("folder", ["group_vars", "host_vars"])
 def test_ansible_variable_folders_are_refused_not_ignored(repo: Repo, folder: str) -> None:
     (repo.root / folder).mkdir()

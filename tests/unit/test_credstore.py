@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from enforcer.config import vault
-from enforcer.credentials import store as credstore
+from enforcer.credentials import vaultfile
 from enforcer.credentials.secret import Secret
-from enforcer.credentials.store import CredentialStore, Entry, Isolation
+from enforcer.credentials.store import CredentialStore, Entry, Isolation, Rotation
 from enforcer.errors import CredentialStoreError
 from enforcer.facts import IPFilterFact
 
@@ -195,7 +195,7 @@ def test_a_crash_while_writing_leaves_the_old_file(path: Path, monkeypatch: pyte
     store.save()
     old = path.read_bytes()
     store.set_pending(DEV, "admin", s("B"))
-    monkeypatch.setattr(credstore, "_write", _half_then_crash)
+    monkeypatch.setattr(vaultfile, "_write", _half_then_crash)
     with pytest.raises(CredentialStoreError, match="cannot write credential store") as info:
         store.save()
     assert isinstance(info.value.__cause__, _Crash)
@@ -262,6 +262,27 @@ def test_runs_on_other_sites_saving_meanwhile_keep_each_others_passwords(path: P
     assert stored.get("a/nvr", "admin") == Entry(current=s("A-new"))
     assert stored.get("b/nvr", "admin") == Entry(current=s("B-new"), previous=s("B-now"))
     assert one.get("b/nvr", "admin") == Entry(current=s("B-now"), pending=s("B-new"))  # read back at its save
+
+
+def test_a_record_another_run_removed_is_not_brought_back_by_a_later_save(path: Path) -> None:
+    """Runs on two sites: one isolates a device and starts a rotation, the other saves meanwhile (and so holds
+    those records too), the first releases and finishes; the other's next save must not write them back
+    (a released isolation brought back made the next plan restore a filter that was never left isolated)."""
+    CredentialStore(path, PASSWORD).save()
+    one, two = CredentialStore.load(path, PASSWORD), CredentialStore.load(path, PASSWORD)
+    one.set_isolation("a/cam", Isolation(IPFilterFact(False, "deny", ())))
+    one.set_rotation("a", Rotation("r1", "2025-01-01T00:00:00Z", ("admin",)))
+    one.save()
+    two.set_current("b/nvr", "admin", s("B-1"))
+    two.save()  # reads the file again: two now holds a's isolation and rotation
+    one.clear_isolation("a/cam")
+    one.set_rotation("a", None)
+    one.save()
+    two.set_current("b/nvr", "admin", s("B-2"))
+    two.save()
+    stored = CredentialStore.load(path, PASSWORD)
+    assert stored.isolated() == frozenset() and stored.rotations() == {}
+    assert stored.get("b/nvr", "admin") == Entry(current=s("B-2"), previous=s("B-1"))
 
 
 #: A run in another process: records a password for each of its devices, saving after each.
@@ -375,3 +396,60 @@ def test_two_runs_isolating_different_devices_keep_both_records(path: Path) -> N
     one.clear_isolation("a/nvr")
     one.save()
     assert CredentialStore.load(path, PASSWORD).isolated() == frozenset({"b/nvr"})
+
+
+def test_an_owed_update_survives_a_reload_grows_and_is_cleared_when_settled(path: Path) -> None:
+    """Which clients must still be given which passwords is the record a later run (any machine, no journal)
+    reads to update them before anything releases them."""
+    store = CredentialStore.load(path, PASSWORD)
+    assert store.owe("hq/vms", [("nvr-01", "admin")])
+    assert not store.owe("hq/vms", [("nvr-01", "admin")])  # nothing new
+    assert store.owe("hq/vms", [("cam-01", "admin")])
+    store.save()
+    loaded = CredentialStore.load(path, PASSWORD)
+    assert loaded.owed() == {"hq/vms": frozenset({("nvr-01", "admin"), ("cam-01", "admin")})}
+    assert "owed" in decrypted(path)  # type: ignore[operator]
+    assert loaded.settle("hq/vms") and not loaded.settle("hq/vms")
+    loaded.save()
+    assert CredentialStore.load(path, PASSWORD).owed() == {}
+    assert "owed" not in decrypted(path)  # type: ignore[operator]
+
+
+def test_runs_on_other_sites_keep_each_others_owed_updates(path: Path) -> None:
+    one, two = CredentialStore.load(path, PASSWORD), CredentialStore.load(path, PASSWORD)
+    one.owe("a/vms", [("nvr", "admin")])
+    two.owe("b/frigate", [("cam", "admin")])
+    one.save()
+    two.save()
+    assert set(CredentialStore.load(path, PASSWORD).owed()) == {"a/vms", "b/frigate"}
+    one.settle("a/vms")
+    one.save()
+    assert set(CredentialStore.load(path, PASSWORD).owed()) == {"b/frigate"}
+
+
+@pytest.mark.parametrize(
+    "doc", ["version: 1\ndevices: {}\nowed: [a]\n", "version: 1\ndevices: {}\nowed: {hq/vms: [{device: nvr}]}\n"]
+)
+def test_a_malformed_owed_record_is_refused_by_key(path: Path, doc: str) -> None:
+    path.write_text(vault.encrypt(doc.encode(), PASSWORD))
+    with pytest.raises(CredentialStoreError, match="owed"):
+        CredentialStore.load(path, PASSWORD)
+
+
+def test_a_save_with_nothing_changed_writes_nothing_and_a_new_store_writes_its_empty_document(path: Path) -> None:
+    """Threads share saves: one whose change another's save took along has nothing left to write."""
+    CredentialStore(path, PASSWORD).save()
+    assert decrypted(path) == {"version": 1, "devices": {}}
+    store = CredentialStore.load(path, PASSWORD)
+    store.set_current(DEV, "admin", s("A"))
+    store.save()
+    written = path.stat().st_ino  # each save renames a new file over the store
+    store.save()
+    CredentialStore.load(path, PASSWORD).save()
+    assert path.stat().st_ino == written
+    other = CredentialStore.load(path, PASSWORD)  # another run changes the file: it is read again, not cached
+    other.set_current(DEV, "operator", s("B"))
+    other.save()
+    store.set_current("hq/cam", "admin", s("C"))
+    store.save()
+    assert revealed(CredentialStore.load(path, PASSWORD).candidates(DEV, "operator")) == ["B"]

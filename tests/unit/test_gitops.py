@@ -32,13 +32,16 @@ def parses(argv: list[str]) -> bool:
     return True
 
 
-def test_the_pre_commit_hook_runs_validate() -> None:
+def test_the_pre_commit_hooks_run_validate_and_secrets_check() -> None:
     hooks: Any = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
-    [hook] = hooks
-    assert hook["id"] == "enforce-validate" and hook["entry"] == "enforce validate" and not hook["pass_filenames"]
+    assert [(h["id"], h["entry"], h["pass_filenames"]) for h in hooks] == [
+        ("enforce-validate", "enforce validate", False),
+        ("enforce-secrets-check", "enforce secrets check", False),
+    ]
     config: Any = yaml.safe_load((ROOT / "examples" / "gitops" / "pre-commit-config.yaml").read_text())
-    [used] = config["repos"][0]["hooks"]
-    assert used["id"] == hook["id"] and parses(["validate", *used["args"]])
+    used = config["repos"][0]["hooks"]
+    assert [u["id"] for u in used] == [h["id"] for h in hooks]
+    assert all(parses([*h["entry"].split()[1:], *u["args"]]) for h, u in zip(hooks, used, strict=True))
 
 
 def test_the_ci_examples_run_enforce_commands_that_exist() -> None:
@@ -48,7 +51,7 @@ def test_the_ci_examples_run_enforce_commands_that_exist() -> None:
     scripts = [s.get("run", "") for job in github["jobs"].values() for s in job["steps"]]
     scripts += ["\n".join(gitlab[job]["script"]) for job in ("validate", "plan")]
     invoked = [argv for text in scripts for argv in commands(text)]
-    assert {argv[0] for argv in invoked} == {"validate", "plan"}
+    assert {argv[0] for argv in invoked} == {"validate", "secrets", "plan"}
     assert all(parses(argv) for argv in invoked), invoked
     for text in scripts:
         if "enforce plan" in text:

@@ -15,7 +15,14 @@ ROOT = Path(__file__).resolve().parents[2] / "enforcer"
 #: package → module prefixes it must never import (directly, at any depth of the package).
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     # an independent implementation of each protocol: one misunderstanding cannot pass both sides
-    "lab": ("enforcer.drivers", "enforcer.engine", "enforcer.plan", "enforcer.cli", "enforcer.report"),
+    "lab": (
+        "enforcer.drivers",
+        "enforcer.engine",
+        "enforcer.plan",
+        "enforcer.cli",
+        "enforcer.report",
+        "enforcer.credentials.keyring",
+    ),
     # pure planning: no I/O, no drivers, nothing that applies
     "plan": ("enforcer.drivers", "enforcer.engine", "enforcer.cli", "enforcer.report", "requests", "socket", "sqlite3"),
     # the owner of secrets knows no protocol and no engine
@@ -56,6 +63,7 @@ def test_config_reaches_drivers_only_through_the_registry() -> None:
         "enforcer.drivers.registry",
         "enforcer.drivers.registry.vendors",
         "enforcer.drivers.registry.driver_for",
+        "enforcer.drivers.registry.client_for",
     }
 
 

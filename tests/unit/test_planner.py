@@ -38,7 +38,7 @@ from enforcer.model import (
 )
 from enforcer.plan.artifact import PHASES, Plan, SitePlan
 from enforcer.plan.planner import plan_site
-from enforcer.plan.steps import ReleaseFilter
+from enforcer.plan.steps import HoldRef, ReleaseFilter, UpdateClient
 
 ALL = frozenset({"credentials", "lock_policy", "firmware"})
 SSH = SshSettings("enforcer", Path("known_hosts"), (), ServiceCommands.systemd("frigate"))
@@ -487,7 +487,7 @@ def test_a_change_whose_holder_cannot_be_handled_is_blocked_before_any_device() 
     desk = Client("s", "desk", "manual", (Hold("nvr", "admin"),), ManualSettings("iVMS"), None)
     for clients, options, words in (
         ((vms,), {"kinds": {"manual": False}}, "no driver handles milestone clients"),
-        ((vms,), {"client_failures": {"s/vms": "HTTP 401 from the token endpoint"}}, "cannot be reached: HTTP 401"),
+        ((vms,), {"client_failures": {"s/vms": "HTTP 401 from the token endpoint"}}, "cannot be updated: HTTP 401"),
         ((desk,), {}, "no API and no address to keep it out by"),
     ):
         site = site_of(nvr, clients=clients)
@@ -501,11 +501,66 @@ def test_a_change_whose_holder_cannot_be_handled_is_blocked_before_any_device() 
     assert plan_site(site, fs, {}, ALL, known).error is None
 
 
-def test_a_client_left_isolated_by_an_earlier_run_is_released() -> None:
+def test_a_client_an_interrupted_run_owes_an_update_is_updated_before_it_is_released() -> None:
+    """The run that isolated the VMS changed the recorder and died before the clients phase; the store recorded,
+    before the change, that the VMS is owed the recorder's password. The rerun sees no password to change, yet
+    gives the VMS the declared one before putting it back; a client isolated with no update owed is just
+    released (its run died before any password changed)."""
     nvr = device("nvr", "recorder")
     vms = Client("s", "vms", "milestone", (Hold("nvr", "admin"),), MilestoneSettings("https://vms"), "10.0.0.66")
     site = site_of(nvr, clients=(vms,))
     fs, known = converged(site)
-    plan = plan_site(site, fs, {}, ALL, known, recorded=frozenset({vms.id}))
-    assert actions(plan) == [("release", "release_client", "vms"), ("verify", "verify", "s")]
-    assert [(c.device, c.kind) for c in plan.pending] == [(vms.id, "isolation")]
+    owed = {vms.id: {("nvr", "admin")}}
+    plan = plan_site(site, fs, {}, ALL, known, recorded=frozenset({vms.id}), owed=owed)
+    assert actions(plan) == [
+        ("clients", "update_client", "vms"),
+        ("release", "release_client", "vms"),
+        ("verify", "verify", "s"),
+    ]
+    assert [(c.device, c.kind) for c in plan.pending] == [(vms.id, "isolation"), (vms.id, "client")]
+    assert "interrupted before updating it" in plan.steps[0].reason
+    just_released = plan_site(site, fs, {}, ALL, known, recorded=frozenset({vms.id}))
+    assert actions(just_released) == [("release", "release_client", "vms"), ("verify", "verify", "s")]
+    failed = plan_site(
+        site, fs, {}, ALL, known, recorded=frozenset({vms.id}), owed=owed, client_failures={vms.id: "HTTP 503"}
+    )
+    assert failed.steps == () and failed.error is not None and "may hold an old password of nvr" in failed.error
+
+
+def test_a_device_left_isolated_is_released_only_after_the_clients_owed_its_password_are_updated() -> None:
+    """A killed run isolated the recorder by IP filter, changed its password and died: the rerun sees no password
+    change, but the VMS and the Frigate host still hold the old one. Both are updated before the filter opens;
+    the manual viewer is not (it is kept out by address)."""
+    nvr = device("nvr", "recorder")
+    vms = Client("s", "vms", "milestone", (Hold("nvr", "admin"),), MilestoneSettings("https://vms"))
+    frigate = Client("s", "frigate", "ssh", (Hold("nvr", "admin"),), SSH, "10.0.0.40")
+    desk = Client("s", "desk", "manual", (Hold("nvr", "admin"),), ManualSettings("iVMS"), "10.0.0.55")
+    site = site_of(nvr, clients=(vms, frigate, desk))
+    fs, known = converged(site)
+    owed = {vms.id: {("nvr", "admin")}, frigate.id: {("nvr", "admin")}}
+    plan = plan_site(site, fs, {}, ALL, known, recorded=frozenset({nvr.id}), owed=owed)
+    assert actions(plan) == [
+        ("clients", "update_client", "vms"),
+        ("clients", "update_client", "frigate"),
+        ("release", "release_ip_filter", "nvr"),
+        ("verify", "verify", "s"),
+    ]
+    update = next(s for s in plan.steps if s.action == "update_client")
+    assert update.kind == UpdateClient((HoldRef("nvr", "admin"),))
+
+
+def test_an_owed_update_with_nothing_isolated_and_nothing_to_change_is_still_planned() -> None:
+    """``isolation: none``: the killed run isolated nothing, so only the store's record says the clients hold old
+    passwords. The plan is not "no changes": it updates them. A record for a client no driver updates now is a
+    warning, not a step; one for a client of another site is not this site's."""
+    nvr = device("nvr", "recorder", isolation="none")
+    cam = device("cam", isolation="none")
+    frigate = Client("s", "frigate", "ssh", (Hold("cam", "admin"),), SSH, "10.0.0.40")
+    desk = Client("s", "desk", "manual", (Hold("nvr", "admin"),), ManualSettings("iVMS"), "10.0.0.55")
+    site = site_of(nvr, cam, clients=(frigate, desk))
+    fs, known = converged(site)
+    owed = {frigate.id: {("cam", "admin")}, desk.id: {("nvr", "admin")}, "other/vms": {("nvr", "admin")}}
+    plan = plan_site(site, fs, {}, ALL, known, owed=owed)
+    assert actions(plan) == [("clients", "update_client", "frigate"), ("verify", "verify", "s")]
+    assert plan.pending and {c.device for c in plan.pending} == {frigate.id}
+    assert any("desk was owed the new passwords of nvr" in w for w in plan.warnings), plan.warnings

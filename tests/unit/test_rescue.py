@@ -107,3 +107,37 @@ def test_no_release_lets_a_stale_holder_back_in(scenario: tuple, cut: int, faile
                 assert any(s.kind.address in isolate.kind.keep_blocked for s in manual), (holder, target)  # type: ignore[attr-defined]
             else:
                 assert update and all(s.id in done for s in update), (holder, target)
+
+
+def rerun_owing_the_vms(isolation: str) -> tuple[SitePlan, SitePlan, str]:
+    """A killed run changed the recorder's password and left it (``ip_filter``) or the VMS (``client``) isolated,
+    the VMS owed the password: the rerun's plan, the plan had nothing been owed, and the isolated target."""
+    nvr = device("nvr", "recorder", isolation=isolation)
+    vms = Client("s", "vms", "milestone", (Hold("nvr", "admin"),), MilestoneSettings("https://vms"), "10.0.0.66")
+    site = site_of(nvr, clients=(vms,))
+    fs, known = converged(site)
+    left = nvr.id if isolation == "ip_filter" else vms.id
+    owed = {vms.id: {("nvr", "admin")}}
+    plans = [plan_site(site, fs, {}, ALL, known, recorded=frozenset({left}), owed=o) for o in (owed, {})]
+    return plans[0], plans[1], left
+
+
+def test_a_device_left_isolated_stays_so_until_the_clients_owed_its_password_are_updated() -> None:
+    """A failure before the VMS is updated must not open the recorder's filter to the VMS's old password."""
+    plan, _, nvr = rerun_owing_the_vms("ip_filter")
+    update = next(s for s in plan.steps if isinstance(s.kind, UpdateClient))
+    found = rescue(plan, {update.id: "failed"})
+    assert found.steps == () and found.kept == ((nvr, "vms was not updated with its password"),)
+    assert [s.target for s in rescue(plan, {update.id: "succeeded", "x": "failed"}).steps] == [nvr]
+
+
+def test_a_client_left_isolated_stays_off_until_its_owed_update_succeeds() -> None:
+    """An update that fails leaves the VMS off its devices (back on, it would retry the old password); one that
+    succeeded lets it back; with nothing owed, the killed run changed nothing it holds, and it goes back."""
+    plan, nothing_owed, vms = rerun_owing_the_vms("client")
+    update = next(s for s in plan.steps if isinstance(s.kind, UpdateClient))
+    found = rescue(plan, {update.id: "failed"})
+    assert found.steps == ()
+    assert found.kept == ((vms, "it may hold a password an earlier run changed, and was not updated"),)
+    assert [s.target for s in rescue(plan, {update.id: "succeeded", "x": "failed"}).steps] == [vms]
+    assert [s.target for s in rescue(nothing_owed, {"x": "failed"}).steps] == [vms]

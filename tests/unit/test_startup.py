@@ -48,4 +48,5 @@ print(json.dumps(seen))
 def test_a_client_kinds_driver_is_imported_when_the_kind_is_looked_up() -> None:
     """The ssh driver imports paramiko: a fleet whose sites have no ssh client never pays for it."""
     done = subprocess.run([sys.executable, "-c", CLIENT_KINDS], capture_output=True, text=True, check=True)
-    assert json.loads(done.stdout) == [False, False, True, True, ["manual", "ssh"]]
+    manual, before, ssh, after, kinds = json.loads(done.stdout)
+    assert (manual, before, ssh, after) == (False, False, True, True) and {"manual", "ssh"} <= set(kinds)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from enforcer.config.clientfiles import render_client_file
-from enforcer.drivers.base import DriverOptions, Outcome
+from enforcer.drivers.base import DriverOptions, Outcome, PasswordRules
 from enforcer.drivers.client import ClientFacts, Held, Standing
 from enforcer.drivers.ssh import _files
 from enforcer.drivers.ssh._parse import stored_paths
@@ -39,6 +39,7 @@ class SshClient:
 
     kind: ClassVar[str] = "ssh"
     updatable: ClassVar[bool] = True
+    password_rules: ClassVar[PasswordRules | None] = None  # rendered through the inventory's own templates
 
     def __init__(self, client: Client, *, keyring: Keyring, options: DriverOptions) -> None:
         if not isinstance(client.settings, SshSettings):
@@ -51,8 +52,10 @@ class SshClient:
 
     # -- ClientDriver -------------------------------------------------------------------------------
 
-    def facts(self) -> ClientFacts:
-        """Whether the software runs, and whom its files say it logs into (read back, passwords dropped)."""
+    def facts(self, held: Sequence[Held]) -> ClientFacts:
+        """Whether the software runs, and whom its files say it logs into (read back, passwords dropped).
+
+        ``held`` is not checked against the files: they are the inventory's templates, rendered whole."""
         session = self._open("facts")
         running = self._running(session)
         stored, present = [], 0

@@ -22,7 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from temporalio import activity
@@ -154,6 +154,8 @@ class SiteActivities:
                 f"this worker serves plays {', '.join(sorted(self.plays))}, not {name!r}: start it with the "
                 "submitter's playbook"
             )
+        if "enforce" in order["play"]:  # (workflows submitted before the aspects travelled have none)
+            play = replace(play, enforce=frozenset(order["play"]["enforce"]))
         site = next((s for s in play.selected() if s.name == order["site"]), None)
         if site is None:
             raise EnforcerError(f"site {order['site']} is not among the sites this worker's play {name!r} selects")

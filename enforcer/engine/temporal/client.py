@@ -91,7 +91,9 @@ class Submission:
             d: fp for d, fp in (self.saved.fingerprints if self.saved else {}).items() if d.startswith(plan.site + "/")
         }
         return {
-            "play": {"playbook": self.playbook, "play": self.play.name},
+            # The aspects it enforces travel too: a worker verifies and plans again what the submitter planned
+            # (enforce rotate: credentials alone), not all its own play enforces.
+            "play": {"playbook": self.playbook, "play": self.play.name, "enforce": sorted(self.play.enforce)},
             "plan": plan.to_dict(),
             "skip": sorted(work.skip),
             "time_scale": options.time_scale,

@@ -19,7 +19,8 @@ devices' sites, ``sites-002.yml`` and ``secrets/fleet-002.vault`` the next, and 
 a later part names its vault file in its ``vars``).
 
 Site ``i`` (from 0) is ``site-{i+1:03}``; its devices listen on ``127.(10 + i // 250).(i % 250).d``,
-recorder ``d=1``, cameras ``d=2…``; viewers have their own sources in ``127.200+.x.10``. Device names
+recorder ``d=1``, cameras ``d=2…``, the clients ``--clients`` adds past them (a Frigate host ``d=250``, an
+XProtect server ``d=254``); viewers have their own sources in ``127.200+.x.10``. Device names
 (``nvr-001``, ``cam-001-01``) are unique across the fleet, as the lab keys devices by name. Every
 random choice comes from ``random.Random(seed)``: a seed reproduces the fleet (the vault files'
 salts are fresh, so those differ byte for byte but decrypt to the same content).
@@ -45,6 +46,10 @@ viewer) and means exactly:
 
 The four admin-password problems go to different devices of a site; the others to any device.
 
+``clients`` adds clients of those kinds to every site, holding the site's current credentials (stale once
+enforcer changes them): :data:`CLIENT_WRITERS` has one writer per kind. With an XProtect server, every
+password drawn is letters and digits only, as Milestone stores no other.
+
 ``vendor`` is ``hikvision``, ``annke``, ``dahua``, ``amcrest`` or ``mixed``: site ``i`` of a mixed
 fleet is all of vendor ``MIXED[i % 4]`` (a recorder records its own vendor's cameras), and the sites
 whose lock defaults differ from the first site's join a group that holds them. Models and firmware are
@@ -63,8 +68,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from enforcer.lab.generate.hosts import HOST_OCTET, add_ssh_host, write_hosts
+from enforcer.lab.generate.milestone import MILESTONE_OCTET, add_milestone
 from enforcer.lab.generate.models import CAMERAS, FAMILY, RECORDERS, VIEWERS, Family, Model
-from enforcer.lab.generate.profile import DAHUA_ATTEMPTS, default_lock, draw_lock, failure_window, profile, serial
+from enforcer.lab.generate.profile import (
+    DAHUA_ATTEMPTS,
+    default_lock,
+    draw_lock,
+    failure_window,
+    illegal_basic_logon,
+    profile,
+    serial,
+)
 from enforcer.lab.generate.repo import GROUP_NAMES, HTTP_PORT, lock_text, write_repo
 from enforcer.lab.spec import (
     CLIENT_KINDS,
@@ -180,8 +194,9 @@ def generate(
             ``../lab.cert.pem``, the certificate ``enforce lab serve`` writes beside ``lab.spec.json``).
         organisation: the MSP's name.
         clients: :data:`CLIENT_KINDS` to add to every site, holding the site's current credentials (so
-            stale once enforcer changes them): ``ssh`` a Frigate-like host holding its cameras, ``viewer`` a
-            desktop viewer holding its recorder's admin password.
+            stale once enforcer changes them): ``ssh`` a Frigate-like host holding its cameras, ``milestone``
+            an XProtect server holding every device as ``admin``, ``viewer`` a desktop viewer holding its
+            recorder's admin password.
     """
     chosen = _check_problems(problems)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 _.-]*", organisation):
@@ -190,6 +205,11 @@ def generate(
     kinds = parse_clients(",".join(clients))
     if "ssh" in kinds and not 1 <= cameras < HOST_OCTET - 1:
         raise ValueError(f"ssh clients hold a site's cameras: give 1 to {HOST_OCTET - 2} cameras per site")
+    if "milestone" in kinds and cameras >= MILESTONE_OCTET - 1:
+        most = MILESTONE_OCTET - 2
+        raise ValueError(
+            f"a site's XProtect server listens on .{MILESTONE_OCTET}: give at most {most} cameras per site"
+        )
     rng = random.Random(seed)
     fleet = _Fleet(rng, vendor, cameras, tuple(thresholds) if thresholds else None, https_share, out, kinds)
     for i, site_problems in enumerate(_assign(rng, sites, cameras, chosen, problem_share)):
@@ -303,9 +323,20 @@ class _Fleet:
         """The family whose lock defaults are the inventory's: the first site's."""
         return FAMILY[site_vendor(self.vendor, 0)]
 
+    @property
+    def alphanumeric(self) -> bool:
+        """Whether passwords are letters and digits only: an XProtect server stores no other."""
+        return "milestone" in self.clients
+
     def password(self) -> str:
-        """16 characters (the most Hikvision accepts) from every character class: valid for every vendor."""
+        """16 characters (the most Hikvision accepts) from every character class: valid for every vendor
+        (with :attr:`alphanumeric`, an upper-case and a lower-case letter and a digit, and nothing else)."""
         rng = self.rng
+        if self.alphanumeric:
+            chars = [rng.choice(c) for c in (string.ascii_lowercase, string.ascii_uppercase, string.digits)]
+            chars += rng.choices(string.ascii_letters + string.digits, k=13)
+            rng.shuffle(chars)
+            return "".join(chars)
         chars = [rng.choice(c) for c in (string.ascii_lowercase, string.ascii_uppercase, string.digits, _SYMBOLS)]
         chars += rng.choices(_ALPHABET, k=12)
         rng.shuffle(chars)
@@ -395,6 +426,7 @@ class _Fleet:
             sdk_port=SDK_PORTS[family],
         )
         device.profile.failure_window_seconds = failure_window(device.serial)
+        device.profile.illegal_basic_logon = illegal_basic_logon(family, role, device.firmware_version, device.serial)
         self.spec.devices.append(device)
         extra = [f'address: "{self.net}.{address.rsplit(".", 1)[1]}"']
         if recorder:
@@ -473,8 +505,13 @@ def _ssh(fleet: _Fleet, at: _Site, lines: list[str]) -> None:
     add_ssh_host(fleet, at.site, at.tag, (at.net, fleet.net), at.cameras, lines)
 
 
+def _milestone(fleet: _Fleet, at: _Site, lines: list[str]) -> None:
+    add_milestone(fleet, at.site, at.tag, (at.net, fleet.net), [at.recorder, *at.cameras], lines)
+
+
 #: What ``--clients`` can add to every site, and the writer of each (a client in the lab and the inventory).
 CLIENT_WRITERS: dict[str, Callable[[_Fleet, _Site, list[str]], None]] = {
+    "milestone": _milestone,
     "ssh": _ssh,
     "viewer": _Fleet.desk,
 }

@@ -17,7 +17,15 @@ from typing import Literal
 from enforcer.lab.generate.models import FAMILY, Family, Model
 from enforcer.lab.spec import LabProfile, Role
 
-__all__ = ["DAHUA_ATTEMPTS", "default_lock", "draw_lock", "failure_window", "profile", "serial"]
+__all__ = [
+    "DAHUA_ATTEMPTS",
+    "default_lock",
+    "draw_lock",
+    "failure_window",
+    "illegal_basic_logon",
+    "profile",
+    "serial",
+]
 
 Scope = Literal["source", "source_user", "account"]
 LockDefault = dict[str, int | bool]
@@ -122,6 +130,22 @@ def failure_window(serial: str) -> float | Literal["lock"] | None:
     draw the generator made before this setting existed stays as it was: a seed's fleet is unchanged.
     """
     return random.Random(serial).choices(_WINDOWS, [70, 20, 10])[0]
+
+
+def illegal_basic_logon(family: Family, role: Role, version: str, serial: str) -> bool:
+    """Whether a camera counts a Basic logon as illegal even with the right password: Hikvision firmware
+    5.3.0 and later, where Milestone's drivers, opening each conversation with one, caused the lock-outs
+    of Milestone KB 000002183 (protocols/clients.md §1.5). Half of those cameras do (Milestone later
+    improved its drivers; firmware differs), drawn from a stream of the serial's own, as
+    :func:`failure_window` is, so that a seed's fleet is otherwise unchanged."""
+    if family != "isapi" or role != "camera":
+        return False
+    parts = version.lstrip("Vv").split(".")
+    try:
+        major, minor = int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        return False
+    return (major, minor) >= (5, 3) and random.Random(f"basic:{serial}").random() < 0.5
 
 
 def serial(rng: random.Random, vendor: str, model: Model) -> str:

@@ -186,8 +186,9 @@ class HikDevice(BaseDevice):
         user, acc, right = self.check_basic(token)
         key = self.locks.key(req.source, user)
         if not self.profile.basic_allowed:
-            if self.profile.basic_attempt_counts and not right and not self.locks.is_locked(key):
-                self.count_failure(key, req.source, user, "basic_refused")
+            counted = (self.profile.basic_attempt_counts and not right) or self.profile.illegal_basic_logon
+            if counted and not self.locks.is_locked(key):
+                self.count_failure(key, req.source, user, "basic_refused" if not right else "illegal_logon")
             return self.unauthorized(key)
         judged = self.judge(req, user, acc, Verdict.OK if right else Verdict.WRONG)
         if judged.session is None:

@@ -3,21 +3,25 @@
 The protocol is a generator (:func:`login_flow`) that yields requests and receives replies, so it
 has no I/O and tests need no sockets; :func:`run_flow` drives it over a real connection bound to a
 chosen source address. The flow never repeats a credential after a 401, except one fresh handshake
-after ``stale="TRUE"`` (protocol §5).
+after ``stale="TRUE"`` (protocol §5). :func:`opening_login_flow` is the login of clients that open a
+conversation with a Basic logon before digest (Milestone's drivers, pyHik); :func:`drive` runs any
+flow, one that sends bodies and returns what it read included.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 import ssl
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 from enforcer.lab.net.digest import digest_response, parse_authorization
 
 Outcome = Literal["ok", "auth_failed", "error", "unreachable"]
+T = TypeVar("T")
 
 
 @dataclass
@@ -35,6 +39,7 @@ class Outgoing:
     method: str
     uri: str
     headers: dict[str, str]
+    body: bytes = b""
 
 
 def digest_challenge(reply: Reply) -> dict[str, str] | None:
@@ -93,6 +98,31 @@ def login_flow(
     return "auth_failed"
 
 
+def basic(user: str, password: str) -> str:
+    """An ``Authorization: Basic`` value."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def opening_login_flow(
+    user: str, password: str, method: str = "GET", uri: str = "/ISAPI/Security/userCheck"
+) -> Generator[Outgoing, Reply, Outcome]:
+    """A conversation opened with a Basic logon, then digest on the 401's challenge (one answer).
+
+    Firmware that takes Basic lets the logon in at once; digest-only firmware refuses it, and some
+    counts it as an illegal login even with the right password (Hikvision 5.3.0 and later, the lock-outs
+    of Milestone KB 000002183, protocols/clients.md §1.5)."""
+    reply = yield Outgoing(method, uri, {"Authorization": basic(user, password)})
+    if reply.status == 200:
+        return "ok"
+    chal = digest_challenge(reply) if reply.status == 401 else None
+    if chal is None:
+        return "error"
+    reply = yield Outgoing(method, uri, {"Authorization": authorization(chal, user, password, method, uri, 1)})
+    if reply.status == 200:
+        return "ok"
+    return "auth_failed" if reply.status in (401, 403) else "error"
+
+
 async def _read_reply(reader: asyncio.StreamReader) -> Reply:
     head = await reader.readuntil(b"\r\n\r\n")
     status_line, *lines = head.decode("latin-1").split("\r\n")
@@ -115,6 +145,42 @@ def insecure_tls() -> ssl.SSLContext:
     return ctx
 
 
+async def drive(
+    flow: Generator[Outgoing, Reply, T],
+    host: str,
+    port: int,
+    *,
+    source: str | None = None,
+    tls: ssl.SSLContext | None = None,
+    timeout: float = 5.0,
+) -> T:
+    """Drive ``flow`` over one keep-alive connection from ``source`` (reconnecting if closed) and return
+    what it returns; OSError, TimeoutError, ``asyncio.IncompleteReadError`` or ssl.SSLError when the
+    connection fails, ValueError or IndexError for a reply that is not HTTP."""
+    conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+    try:
+        out = next(flow)
+        while True:
+            if conn is None or conn[1].is_closing():
+                local = (source, 0) if source else None
+                conn = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=tls, local_addr=local), timeout)
+            reader, writer = conn
+            head = [f"{out.method} {out.uri} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(out.body)}"]
+            head += [f"{k}: {v}" for k, v in out.headers.items()]
+            writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + out.body)
+            reply = await asyncio.wait_for(_read_reply(reader), timeout)
+            if "close" in ",".join(reply.header("connection")).lower():
+                writer.close()
+            try:
+                out = flow.send(reply)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+    finally:
+        if conn is not None:
+            conn[1].close()
+
+
 async def run_flow(
     flow: Generator[Outgoing, Reply, Outcome],
     host: str,
@@ -124,30 +190,11 @@ async def run_flow(
     tls: ssl.SSLContext | None = None,
     timeout: float = 5.0,
 ) -> Outcome:
-    """Drive ``flow`` over one keep-alive connection from ``source`` (reconnecting if closed)."""
-    conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+    """Drive a login ``flow``: its outcome, ``unreachable`` when the connection fails, ``error`` for a
+    reply that is not HTTP."""
     try:
-        out = next(flow)
-        while True:
-            if conn is None or conn[1].is_closing():
-                local = (source, 0) if source else None
-                conn = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=tls, local_addr=local), timeout)
-            reader, writer = conn
-            head = [f"{out.method} {out.uri} HTTP/1.1", f"Host: {host}:{port}", "Content-Length: 0"]
-            head += [f"{k}: {v}" for k, v in out.headers.items()]
-            writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
-            reply = await asyncio.wait_for(_read_reply(reader), timeout)
-            if "close" in ",".join(reply.header("connection")).lower():
-                writer.close()
-            try:
-                out = flow.send(reply)
-            except StopIteration as stop:
-                result: Outcome = stop.value
-                return result
+        return await drive(flow, host, port, source=source, tls=tls, timeout=timeout)
     except (OSError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError):
         return "unreachable"
     except (ValueError, IndexError):
         return "error"
-    finally:
-        if conn is not None:
-            conn[1].close()

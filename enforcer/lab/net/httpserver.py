@@ -5,7 +5,9 @@ function ``handle(Request) -> Response``; :class:`Endpoint` owns its listening s
 connections, and can go down (connections refused, open ones closed) and come back up (a reboot).
 
 Keep-alive and pipelining are supported; request bodies need ``Content-Length`` (no chunked
-uploads, as the ISAPI clients we model never send them).
+uploads, as the ISAPI clients we model never send them). A reply can take the connection over: a
+stream (an event stream the device writes until either side hangs up) or an upgrade (a WebSocket,
+:mod:`.websocket`, that reads as well as writes).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 LOG = logging.getLogger("enforcer.lab")
@@ -51,10 +54,23 @@ class Request:
 Stream = Callable[[Callable[[bytes], None]], Callable[[], None]]
 
 
+class Tunnel(Protocol):
+    """What an upgraded connection's bytes go to, once the ``101`` head is sent."""
+
+    def receive(self, data: bytes) -> None: ...
+
+    def lost(self) -> None: ...
+
+
+#: An upgrade's other end: called with the connection's ``write`` and ``close``; returns its tunnel.
+Upgrade = Callable[[Callable[[bytes], None], Callable[[], None]], Tunnel]
+
+
 @dataclass
 class Response:
     """A reply; ``after`` runs once the reply has been handed to the socket. With ``stream`` the body is
-    written by the stream, without ``Content-Length``, until the connection closes (an event stream)."""
+    written by the stream, without ``Content-Length``, until the connection closes (an event stream);
+    with ``upgrade`` (a ``101``) the connection is the tunnel's from the head on, both ways."""
 
     status: int
     body: bytes = b""
@@ -63,6 +79,7 @@ class Response:
     close: bool = False
     after: Callable[[], None] | None = None
     stream: Stream | None = None
+    upgrade: Upgrade | None = None
 
 
 Handler = Callable[[Request], Response]
@@ -71,6 +88,10 @@ _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
 
 def serialize(resp: Response, server_header: str, keep_alive: bool) -> bytes:
+    if resp.upgrade is not None:  # 101 Switching Protocols: no body, the headers say the rest
+        head = [f"HTTP/1.1 {resp.status} {_REASONS.get(resp.status, 'Unknown')}", f"Server: {server_header}"]
+        head.extend(f"{k}: {v}" for k, v in resp.headers)
+        return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
     lines = [
         f"HTTP/1.1 {resp.status} {_REASONS.get(resp.status, 'Unknown')}",
         f"Server: {server_header}",
@@ -91,6 +112,7 @@ class _Connection(asyncio.Protocol):
         self.source = ""
         self.last_active = time.monotonic()
         self.detach: Callable[[], None] | None = None  # stops a streamed reply
+        self.tunnel: Tunnel | None = None  # an upgraded connection's other end
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -108,20 +130,39 @@ class _Connection(asyncio.Protocol):
         if self.detach is not None:
             self.detach()
             self.detach = None
+        if self.tunnel is not None:
+            self.tunnel.lost()
+            self.tunnel = None
+
+    def _write(self, data: bytes) -> None:
+        """What a streamed reply or a tunnel writes: sent while the connection is open, and it keeps it active."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.last_active = time.monotonic()
+            self.transport.write(data)
 
     def _stream(self, resp: Response) -> None:
         """Hand the connection to ``resp.stream``: it writes parts until either side hangs up."""
         assert resp.stream is not None
+        self.detach = resp.stream(self._write)
 
-        def write(data: bytes) -> None:
-            if self.transport is not None and not self.transport.is_closing():
-                self.last_active = time.monotonic()
-                self.transport.write(data)
+    def _upgrade(self, resp: Response) -> None:
+        """Hand the connection to ``resp.upgrade``'s tunnel, with what the client sent after its request."""
+        assert resp.upgrade is not None
 
-        self.detach = resp.stream(write)
+        def close() -> None:
+            if self.transport is not None:
+                self.transport.close()
+
+        self.tunnel = resp.upgrade(self._write, close)
+        if self.buffer:
+            rest, self.buffer = bytes(self.buffer), bytearray()
+            self.tunnel.receive(rest)
 
     def data_received(self, data: bytes) -> None:
         self.last_active = time.monotonic()
+        if self.tunnel is not None:
+            self.tunnel.receive(data)
+            return
         if self.detach is not None:
             return  # a streamed reply owns the connection: nothing more is read from it
         self.buffer.extend(data)
@@ -182,6 +223,10 @@ class _Connection(asyncio.Protocol):
         if resp.stream is not None:
             self.transport.write(serialize(resp, self.endpoint.server_header, False))
             self._stream(resp)
+            return False
+        if resp.upgrade is not None:
+            self.transport.write(serialize(resp, self.endpoint.server_header, True))
+            self._upgrade(resp)
             return False
         self.transport.write(serialize(resp, self.endpoint.server_header, keep))
         if not keep:
