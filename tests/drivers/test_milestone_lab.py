@@ -38,6 +38,7 @@ class Site:
 
     def __init__(self, fleet: Fleet, spec: LabSpec, net: str, scheme: str) -> None:
         self.fleet, self.spec, self.net, self.scheme = fleet, spec, net, scheme
+        self.drivers: list[ClientDriver] = []  # closed when the test ends
         self.devices = {d.name: device_for(d, NEW[d.name]) for d in spec.devices}
         self.server = f"{net}.5"
 
@@ -57,7 +58,8 @@ class Site:
 
     def driver(self, **kw: Any) -> ClientDriver:
         options = DriverOptions(timeout=5.0, time_scale=SCALE, source_address="127.0.0.1")
-        return MilestoneClient(self.client(**kw), keyring=Keyring(), options=options)
+        self.drivers.append(MilestoneClient(self.client(**kw), keyring=Keyring(), options=options))
+        return self.drivers[-1]
 
     def items(self) -> dict[str, dict[str, Any]]:
         return {h["device"]: h for h in self.fleet.milestone("xprotect")["hardware"]}
@@ -76,6 +78,7 @@ class Site:
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Callable[..., Site]]:
     fleets: list[Fleet] = []
+    sites: list[Site] = []
 
     def make(net: str, *, scheme: str = "http", **options: Any) -> Site:
         cam = camera("cam1", f"{net}.2", profile=LabProfile(illegal_basic_logon=True))
@@ -87,9 +90,13 @@ def site(tmp_path: Path) -> Iterator[Callable[..., Site]]:
         fleets.append(fleet)
         made = Site(fleet, spec, net, scheme)
         wait_for(lambda: all(h["state"] == "started" for h in made.items().values()))
+        sites.append(made)
         return made
 
     yield make
+    for made in sites:
+        for driver in made.drivers:
+            driver.close()
     for fleet in fleets:
         fleet.stop()
 

@@ -130,17 +130,27 @@ DEVICES_PER_FILE = 4000
 
 def _parts(built: Built) -> list[tuple[list[str], set[str]]]:
     """The sites' blocks in parts of at most :data:`DEVICES_PER_FILE` devices (a site is never split),
-    each with the names of its devices."""
-    by_site: dict[str, set[str]] = {}
+    each with the names of what its sites hold (devices, clients, hosts, XProtect servers: the vault keys
+    ``NAME/ACCOUNT`` of the part's vault)."""
+    devices: dict[str, int] = {}
+    owners: dict[str, set[str]] = {}
     for device in built.spec.devices:
-        by_site.setdefault(device.site, set()).add(device.name)
+        devices[device.site] = devices.get(device.site, 0) + 1
+    spec = built.spec
+    held = [(d.site, d.name) for d in spec.devices] + [(c.site, c.name) for c in spec.clients]
+    held += [(h.site, h.name) for h in spec.hosts] + [(m.site, m.name) for m in spec.milestone]
+    for site, name in held:
+        owners.setdefault(site, set()).add(name)
     parts: list[tuple[list[str], set[str]]] = [([], set())]
+    size = 0
     for block in built.sites_yaml:
-        names = by_site.get(_site_of(block), set())
-        if parts[-1][0] and len(parts[-1][1]) + len(names) > DEVICES_PER_FILE:
+        site = _site_of(block)
+        if parts[-1][0] and size + devices.get(site, 0) > DEVICES_PER_FILE:
             parts.append(([], set()))
+            size = 0
         parts[-1][0].append(block)
-        parts[-1][1].update(names)
+        parts[-1][1].update(owners.get(site, set()))
+        size += devices.get(site, 0)
     return parts
 
 
@@ -208,9 +218,12 @@ def write_repo(
     (out / "site.yml").write_text(string.Template(_PLAYBOOK).substitute(values), encoding="utf-8")
 
     key = password.encode("utf-8")
+    owned = set().union(*(names for _, names in parts))
     for number, (_, names) in enumerate(parts, 1):
-        # a key that is no device's (the fleet's SSH key) is in every part's vault
-        desired = {k: v for k, v in built.desired.items() if "/" not in k or k.partition("/")[0] in names}
+        # a key that is no site's (the fleet's SSH key) is in every part's vault
+        desired = {
+            k: v for k, v in built.desired.items() if k.partition("/")[0] in names or k.partition("/")[0] not in owned
+        }
         plain = yaml.safe_dump(desired, sort_keys=True, allow_unicode=True).encode("utf-8")
         (inventory / _vault_file(number)).write_text(vault.encrypt(plain, key), encoding="ascii")
     store = CredentialStore(inventory / "credentials.vault", key)
