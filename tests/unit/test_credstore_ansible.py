@@ -116,8 +116,8 @@ def test_an_ansible_vault_edit_of_our_store_is_read(cli: AnsibleVaultCli) -> Non
         "import sys\n"
         "text = open(sys.argv[-1], encoding='utf-8').read()\n"
         # the store is JSON (which is YAML): the operator edits it as it is
-        "text = text.replace('\"current\": \"Old-Admin-Pw7\"', '\"current\": \"Set by: hand #1\"')\n"
-        "text = text.replace('\"previous\": null', '\"previous\": \"Old-Admin-Pw7\"')\n"
+        'text = text.replace(\'"current": "Old-Admin-Pw7"\', \'"current": "Set by: hand #1"\')\n'
+        'text = text.replace(\'"previous": null\', \'"previous": "Old-Admin-Pw7"\')\n'
         "open(sys.argv[-1], 'w', encoding='utf-8').write(text)\n"
     )
     cli.run("edit", *cli.secret_args(None), str(path), extra_env=editor(cli, edit))
