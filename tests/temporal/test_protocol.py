@@ -86,10 +86,10 @@ def test_a_queue_s_rate_limit_holds_for_all_its_workers_together(temporal: Tempo
         e["time"] for runs in histories.values() for e in runs[0]["events"] if e["type"] == "ACTIVITY_TASK_STARTED"
     )
     assert len(started) == 3 * sites
-    # The service lets a burst through as the limit reaches it (the first second), then holds the queue to it,
-    # handing out its tokens in bursts (here 4 every 0.8 s): two bursts can fall in one second, so the limit is
-    # checked over two.
+    # The service's limiter is a token bucket: it lets a burst through as the limit reaches it (the first
+    # second), then hands out its tokens in bursts (here 4 every 0.8 s). In any two seconds a bucket lets
+    # through at most a burst (a second's tokens) and two seconds' worth: 3 x rate (unlimited: the next line).
     later = [t for t in started if t >= started[0] + 1.0]
     busiest = max((sum(1 for t in later if s <= t < s + 2.0) for s in later), default=0)
-    assert busiest <= 2 * rate + 1, started
+    assert busiest <= 3 * rate, started
     assert started[-1] - started[0] >= (len(started) - 2 * rate) / rate, started  # unlimited: all within a second
