@@ -98,11 +98,7 @@ class _Compiler:
             if build is None:
                 raise Unsupported(keyword)
             checks.append(build(rule, schema))
-        if not checks:
-            return lambda _: True
-        if len(checks) == 1:
-            return checks[0]
-        return lambda value: all(check(value) for check in checks)
+        return _every(checks)
 
     # references ----------------------------------------------------------------------------------
 
@@ -139,8 +135,7 @@ class _Compiler:
         return self._kw_enum([rule], _)
 
     def _kw_allOf(self, rule: list[Any], _: dict[str, Any]) -> Check:
-        checks = [self.compile(s) for s in rule]
-        return lambda value: all(check(value) for check in checks)
+        return _every([self.compile(s) for s in rule])
 
     def _kw_anyOf(self, rule: list[Any], _: dict[str, Any]) -> Check:
         checks = [self.compile(s) for s in rule]
@@ -234,6 +229,18 @@ class _Compiler:
             not isinstance(value, dict)
             or all(all(name in value for name in needed) for present, needed in rule.items() if present in value)
         )
+
+
+def _every(checks: list[Check]) -> Check:
+    """A check passing where each of ``checks`` passes (two, the common case, without a generator)."""
+    if not checks:
+        return lambda _: True
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda value: first(value) and second(value)
+    return lambda value: all(check(value) for check in checks)
 
 
 def _number_rule(rule: Any) -> None:
