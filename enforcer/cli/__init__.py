@@ -66,11 +66,13 @@ def parser(argv: Sequence[str] = ()) -> Parser:
 
 
 def _modules(argv: Sequence[str]) -> tuple[str, ...]:
-    """The modules of the command ``argv`` names (its first word: no top-level option takes a value); every
-    module when it names none, or asks for the top-level help, which lists them all."""
+    """The modules of the command ``argv`` names (its first word: no top-level option takes a value); none
+    for ``--version``; every module when it names none, or asks for the top-level help, which lists them all."""
     for arg in argv:
         if arg in ("-h", "--help"):
             break
+        if arg == "--version":
+            return ()
         if not arg.startswith("-"):
             if arg in COMMANDS:
                 return (COMMANDS[arg],)
