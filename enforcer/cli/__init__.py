@@ -69,7 +69,7 @@ def _modules(argv: Sequence[str]) -> tuple[str, ...]:
     """The modules of the command ``argv`` names (its first word: no top-level option takes a value); none
     for ``--version``; every module when it names none, or asks for the top-level help, which lists them all."""
     for arg in argv:
-        if arg in ("-h", "--help"):
+        if _asks_help(arg):
             break
         if arg == "--version":
             return ()
@@ -78,6 +78,13 @@ def _modules(argv: Sequence[str]) -> tuple[str, ...]:
                 return (COMMANDS[arg],)
             break
     return tuple(dict.fromkeys(COMMANDS.values()))
+
+
+def _asks_help(arg: str) -> bool:
+    """``-h``, ``--help`` as argparse reads it too: abbreviated (``--he``) or among short flags (``-vh``)."""
+    if arg.startswith("--"):
+        return len(arg) > 2 and "--help".startswith(arg)
+    return arg.startswith("-") and "h" in arg
 
 
 def verbose(level: int, err: Console) -> logging.Handler | None:

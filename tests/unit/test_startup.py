@@ -61,6 +61,11 @@ def _names(top: argparse.ArgumentParser) -> list[str]:
     return [name for a in top._actions if isinstance(a, argparse._SubParsersAction) for name in a.choices]
 
 
+@pytest.mark.parametrize("argv", [["--help", "facts"], ["--he", "facts"], ["-vh", "facts"], ["nothing"], []])
+def test_the_top_level_help_and_an_unknown_command_see_every_command(argv: list[str]) -> None:
+    assert _names(parser(argv)) == list(COMMANDS)
+
+
 def test_every_command_is_listed_with_the_module_that_registers_it() -> None:
     """COMMANDS is what lets a run import one module: a command missing from it would be missing from --help."""
     assert _names(parser()) == list(COMMANDS)
