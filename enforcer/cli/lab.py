@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from enforcer.cli._common import EXIT_ERROR, EXIT_OK, Parser
-from enforcer.lab.spec import CLIENT_KINDS, PROBLEMS, VENDORS
+from enforcer.lab.choices import CLIENT_KINDS, PROBLEMS, VENDORS
 
 if TYPE_CHECKING:
     from rich.console import Console

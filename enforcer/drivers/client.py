@@ -22,13 +22,13 @@ Invariants every implementation keeps:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from enforcer.credentials.secret import Secret
 from enforcer.drivers.base import DriverOptions, Outcome, PasswordRules
-from enforcer.model import Client, Device
+from enforcer.model import Client, Device, Site
 
 if TYPE_CHECKING:
     from enforcer.credentials.keyring import Keyring
@@ -44,6 +44,27 @@ class Held:
     device: Device
     user: str
     password: Secret
+
+
+class HoldPath(Protocol):
+    """A credential path as the inventory or a plan names it: ``device`` (a name in its site) as ``user``."""
+
+    @property
+    def device(self) -> str: ...
+
+    @property
+    def user(self) -> str: ...
+
+
+def held_of(site: Site, holds: Iterable[HoldPath]) -> tuple[Held, ...]:
+    """The credential paths as a client must hold them now: each device with the password it declares."""
+    out = []
+    for hold in holds:
+        device = site.device(hold.device)
+        account = device.account(hold.user) if device is not None else None
+        if device is not None and account is not None and account.password is not None:
+            out.append(Held(device, hold.user, account.password))
+    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ credential store as *pending*, durably, before any device sees it.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -25,7 +25,7 @@ from enforcer.drivers.base import (
     SupportsIPFilter,
     SupportsReboot,
 )
-from enforcer.drivers.client import ClientDriver, Held
+from enforcer.drivers.client import ClientDriver, held_of
 from enforcer.engine.executor import Done
 from enforcer.errors import DeviceError
 from enforcer.facts import ISOLATION_MARKER, IPFilterFact
@@ -38,7 +38,6 @@ from enforcer.plan.steps import (
     ChannelKind,
     Checklist,
     FirmwareKind,
-    HoldRef,
     IsolateClient,
     IsolateFilter,
     LockPolicyKind,
@@ -86,17 +85,6 @@ class StepContext:
                 site=step.site, device=name, step=step.action, detail="no such client, or no driver for it"
             )
         return client, self.open_client(client)
-
-
-def held_of(site: Site, holds: Iterable[HoldRef | Hold]) -> tuple[Held, ...]:
-    """The credential paths as a client must hold them now: each device with the password it declares."""
-    out = []
-    for hold in holds:
-        device = site.device(hold.device)
-        account = device.account(hold.user) if device is not None else None
-        if device is not None and account is not None and account.password is not None:
-            out.append(Held(device, hold.user, account.password))
-    return tuple(out)
 
 
 _K = TypeVar("_K", bound=StepKind)

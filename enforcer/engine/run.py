@@ -10,37 +10,24 @@ import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from enforcer.credentials.backends import open_store
 from enforcer.credentials.guard import LoginGuard
 from enforcer.credentials.keyring import Keyring, Known
 from enforcer.drivers.base import DeviceDriver, DriverOptions
-from enforcer.drivers.client import ClientDriver, ClientFacts
+from enforcer.drivers.client import ClientDriver, ClientFacts, held_of
 from enforcer.drivers.registry import client_for, client_kinds, driver_for
-from enforcer.engine.executor import (
-    Event,
-    Executor,
-    LocalExecutor,
-    RunOptions,
-    SiteFinished,
-    SitePlanned,
-    SiteResult,
-    StepFinished,
-    StepStarted,
-    Work,
-)
 from enforcer.engine.gather import Failure, Gathered, Progress, devices_of, gather
-from enforcer.engine.handlers import StepContext, held_of, run_step
-from enforcer.engine.journal import Journal
 from enforcer.engine.rotate import stored
-from enforcer.engine.sitelocks import Held
 from enforcer.errors import DeviceError, EnforcerError, StalePlan
 from enforcer.model import Client, Device, Play, Site
-from enforcer.plan.artifact import Plan, SitePlan, Step
-from enforcer.plan.diff import CHANNEL_REFUSED
-from enforcer.plan.planner import plan_site
-from enforcer.plan.rescue import undo
-from enforcer.plan.steps import ChannelKind, Checklist, ReleaseClient, UpdateClient
+
+if TYPE_CHECKING:  # planning and applying are imported by the methods that do them: `facts` needs neither
+    from enforcer.engine.executor import Event, Executor, RunOptions, SiteResult
+    from enforcer.engine.journal import Journal
+    from enforcer.engine.sitelocks import Held
+    from enforcer.plan.artifact import Plan, SitePlan, Step
 
 
 @dataclass
@@ -172,6 +159,8 @@ class PlayRun:
         With ``defer_locked`` (apply), a site with a device that has locked enforcer out is planned to
         wait (``SitePlan.wait``) and is planned for real by :meth:`replan` once its timer has run.
         """
+        from enforcer.plan.artifact import Plan
+
         sites = tuple(
             _waiting(site, found.failures) or self._plan_site(site, found, restore_unknown)
             if defer_locked
@@ -193,6 +182,8 @@ class PlayRun:
         With ``saved`` (apply PLANFILE), the saved plan's steps for the site run if its devices are as
         they were when it was made; else the site fails as stale.
         """
+        from enforcer.plan.artifact import SitePlan
+
         site = next(s for s in self.play.selected() if s.name == site_name)
         found = replace(self.gather(site.devices, clients=False), client_failures=client_failures)
         self.keyring.reconcile(only={d.id for d in site.devices})
@@ -205,6 +196,8 @@ class PlayRun:
         return next(s for s in saved.sites if s.site == site.name)
 
     def _plan_site(self, site: Site, found: Gathered, restore_unknown: bool) -> SitePlan:
+        from enforcer.plan.planner import plan_site
+
         return plan_site(
             site,
             found.facts,
@@ -237,6 +230,10 @@ class PlayRun:
         checks them: work is never begun, nor resumed, on a site another live run may hold). ``replan``
         plans a site that waited for a lock (see :meth:`replan`). ``executor``: the backend that runs the
         sites, this process (:class:`LocalExecutor`) unless another is given (Temporal's workers)."""
+        from enforcer.engine.executor import LocalExecutor, SiteFinished, SitePlanned, StepFinished, StepStarted, Work
+        from enforcer.engine.handlers import StepContext, run_step
+        from enforcer.plan.rescue import undo
+
         run, resumed = journal.begin(plan.playbook, plan.play, [s.site for s in plan.sites], held)
         self.keyring.reconcile()  # what discovery proved is the store's current from here on
         sites = {s.name: s for s in self.play.selected()}
@@ -286,6 +283,9 @@ class PlayRun:
         not unconverged: the recorder has not logged in again, or a lock its old password caused lasts.
         Each client in ``touched`` (this run updated or released it) must have its connections back.
         """
+        from enforcer.plan.diff import CHANNEL_REFUSED
+        from enforcer.plan.planner import plan_site
+
         found = self.gather(tuple(d for d in site.devices), clients=False)
         if found.failures:
             raise DeviceError(
@@ -324,6 +324,8 @@ class PlayRun:
 
 def note_writes(plan: SitePlan, rewritten: set[tuple[str, str]], touched: set[str]) -> None:
     """Add what ``plan`` will write to the sets verify reads: channels rewritten, clients touched."""
+    from enforcer.plan.steps import ChannelKind, ReleaseClient, UpdateClient
+
     for step in plan.steps:
         if isinstance(step.kind, ChannelKind):
             rewritten.update((c.device, c.key) for c in step.changes)
@@ -333,6 +335,8 @@ def note_writes(plan: SitePlan, rewritten: set[tuple[str, str]], touched: set[st
 
 def checklist_of(results: Collection[SiteResult]) -> list[Step]:
     """The manual clients' checklist steps that ran, from the sites' results."""
+    from enforcer.plan.steps import Checklist
+
     return [s.step for r in results for s in r.steps if isinstance(s.step.kind, Checklist) and s.status == "succeeded"]
 
 
@@ -353,6 +357,8 @@ def check_fresh(saved: Plan, found: Gathered, *, sites: Collection[str] | None =
 
 def _waiting(site: Site, failures: Collection[Failure]) -> SitePlan | None:
     """The plan of a site that must wait: some device has locked enforcer out, so it could not be read."""
+    from enforcer.plan.artifact import SitePlan
+
     locked = {f.device: f.unlock_seconds for f in failures if f.site == site.name and f.unlock_seconds}
     if not locked:
         return None

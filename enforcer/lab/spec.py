@@ -27,22 +27,6 @@ FAMILY: dict[str, Family] = {"hikvision": "isapi", "annke": "isapi", "dahua": "d
 #: ISAPI resources a profile can lack (``LabProfile.lacks``): the firmware answers them 403 notSupport.
 UNSUPPORTABLE = ("lock_policy", "ip_filter", "channels", "channel_status", "motion_detection", "log_search")
 
-#: What ``enforce lab generate`` writes: every site of one vendor, or mixed (each site one, in turn).
-VENDORS = ("hikvision", "annke", "dahua", "amcrest", "mixed")
-#: The clients it can add to every site (each has a writer in the generator).
-CLIENT_KINDS = ("milestone", "ssh", "viewer")
-
-PROBLEMS = (
-    "default_password",
-    "weak_password",
-    "old_firmware",
-    "lock_disabled",
-    "locked",
-    "stale_viewer",
-    "stale_channel",
-    "unknown_password",
-)
-
 
 @dataclass
 class LabAccount:

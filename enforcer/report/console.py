@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
-from rich.tree import Tree
 
 from enforcer.config import limits
-from enforcer.config.diagnostics import Diagnostic
-from enforcer.model import Playbook
-from enforcer.report.desired import playbook_view
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from enforcer.config.diagnostics import Diagnostic
+    from enforcer.model import Playbook
 
 
 def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic]) -> None:
@@ -61,6 +61,11 @@ def _count(n: int, noun: str) -> str:
 
 def print_inventory(console: Console, playbook: Playbook) -> None:
     """The resolved desired state per site: a device table and the clients that hold credentials."""
+    from rich.table import Table  # here: printing diagnostics (every command) needs neither
+    from rich.tree import Tree
+
+    from enforcer.report.desired import playbook_view
+
     for play in playbook_view(playbook)["plays"]:
         name, organisation = escape(play["name"]), escape(play["organisation"])
         console.rule(f"[bold]{name}[/] · {organisation} · enforce {', '.join(play['enforce'])}")

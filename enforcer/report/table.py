@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.cells import cell_len
@@ -22,8 +23,10 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markup import render
 from rich.segment import Segment
 from rich.style import Style
-from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = ["RowTable"]
 
@@ -52,6 +55,8 @@ class RowTable:
 
     def rich_table(self) -> Table:
         """The same table as rich's Table: what is drawn when this one cannot be drawn directly."""
+        from rich.table import Table  # only when the table cannot be drawn directly
+
         table = Table(title=self.title, title_justify="left", expand=False)
         for name, width in self.columns:
             table.add_column(name, min_width=width, overflow="fold")

@@ -10,7 +10,8 @@ from enforcer.credentials.guard import LoginGuard
 from enforcer.credentials.secret import Secret
 from enforcer.engine.gather import Failure
 from enforcer.errors import DeviceError
-from enforcer.lab.spec import PROBLEMS, LabProfile, LabSpec
+from enforcer.lab.choices import PROBLEMS
+from enforcer.lab.spec import LabProfile, LabSpec
 from tests.lab.conftest import wait_for
 
 from .conftest import ENFORCER, SCALE, Bench, DictCredentials, Repo, device_for, lab_camera

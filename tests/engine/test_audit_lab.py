@@ -17,8 +17,9 @@ from junitparser import JUnitXml
 
 from enforcer.credentials.secret import Secret
 from enforcer.engine.sitelocks import FileSiteLocks, Holder
+from enforcer.lab.choices import PROBLEMS
 from enforcer.lab.net.httpclient import login_flow, run_flow
-from enforcer.lab.spec import FAMILY, PROBLEMS, LabDevice
+from enforcer.lab.spec import FAMILY, LabDevice
 from tests.lab.conftest import wait_for
 
 from .conftest import ENFORCER, VENDORS, Lab, locks

@@ -26,12 +26,13 @@ from enforcer.config.diagnostics import Diagnostics
 from enforcer.config.playbook import load_playbook
 from enforcer.credentials.secret import Secret
 from enforcer.credentials.store import CredentialStore, Entry
+from enforcer.lab.choices import PROBLEMS
 from enforcer.lab.firmware import parse_image
 from enforcer.lab.generate import generator as gen
 from enforcer.lab.generate import models
 from enforcer.lab.generate.models import Model
 from enforcer.lab.isapi.security import is_risky
-from enforcer.lab.spec import PROBLEMS, LabClient, LabDevice, LabSpec
+from enforcer.lab.spec import LabClient, LabDevice, LabSpec
 from enforcer.model import Device, Inventory, ManualSettings, Playbook
 
 SITES, CAMERAS, SEED = 4, 4, 11

@@ -6,7 +6,8 @@ login (challenge, answer, logout), then one request per fact: ``getSoftwareVersi
 ``getSystemInfo``, ``getUserInfoAll``, ``General``, ``IPFilter``, and for recorders ``RemoteDevice``
 and ``getCameraState``. A config the firmware lacks (answered 400, 403, 501 or ``Error``) is a
 :class:`~enforcer.facts.Gap` in the facts, never a failed device: the plan reports what it blocks.
-Writes live in :mod:`._users`, :mod:`._write` and :mod:`._firmware`, each over the session alone.
+Writes live in :mod:`._users`, :mod:`._write` and :mod:`._firmware`, each over the session alone
+(:mod:`._firmware` and :mod:`._log` imported by the methods that use them: facts needs neither).
 
     >>> from enforcer.drivers.registry import driver_for
     >>> driver_for("amcrest") is DahuaDriver
@@ -22,7 +23,7 @@ from typing import ClassVar
 from enforcer.credentials.keyring import Keyring
 from enforcer.credentials.secret import Secret
 from enforcer.drivers.base import DriverOptions, Outcome, PasswordRules, Progress
-from enforcer.drivers.dahua import _firmware, _log, _parse, _users, _write
+from enforcer.drivers.dahua import _parse, _users, _write
 from enforcer.drivers.dahua._login import MAX_FAILURES, RpcLogin
 from enforcer.drivers.dahua._session import DahuaSession
 from enforcer.drivers.dahua._users import PASSWORD_RULES
@@ -144,6 +145,8 @@ class DahuaDriver:
         credential is sent."""
         if self.keys.login is None:
             raise self.error("security log", "no working credential (facts not gathered)")
+        from enforcer.drivers.dahua import _log
+
         return _log.read(self.session, since, time.time())
 
     def read_channels(self) -> tuple[ChannelFact, ...] | str:
@@ -215,10 +218,14 @@ class DahuaDriver:
 
     def reboot(self, *, wait: bool = True) -> None:
         self.ensure_login()
+        from enforcer.drivers.dahua import _firmware
+
         _firmware.reboot(self.session, wait=wait)
 
     def ensure_firmware(self, firmware: Firmware, *, progress: Progress | None = None) -> Outcome:
         self.ensure_login()
+        from enforcer.drivers.dahua import _firmware
+
         return _firmware.ensure_firmware(self.session, firmware, progress=progress)
 
     def close(self) -> None:

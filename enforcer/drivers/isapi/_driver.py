@@ -3,8 +3,9 @@
 Facts cost one free challenge plus one request per fact on a single nonce: ``userCheck`` (the login,
 and the default/risk flags), ``deviceInfo``, ``users``, ``illegalLoginLock`` (and ``capabilities``
 only when no firmware table knows the lock-time unit), ``ipFilter``, and for recorders the channel
-list and status. Writes live in :mod:`._write` and :mod:`._firmware`, each over the session alone;
-this class ties them to one session per device.
+list and status. Writes live in :mod:`._write` and :mod:`._firmware`, each over the session alone,
+imported by the methods that write (``facts`` needs neither, nor :mod:`._log`); this class ties them
+to one session per device.
 
     >>> from enforcer.drivers.registry import driver_for
     >>> driver_for("hikvision") is IsapiDriver
@@ -21,7 +22,7 @@ from enforcer.credentials.guard import Verdict
 from enforcer.credentials.keyring import Keyring, Probe
 from enforcer.credentials.secret import Secret
 from enforcer.drivers.base import DriverOptions, Outcome, PasswordRules, Progress
-from enforcer.drivers.isapi import _firmware, _log, _parse, _write
+from enforcer.drivers.isapi import _parse
 from enforcer.drivers.isapi._parse import LockCaps
 from enforcer.drivers.isapi._session import PROBE_PATH, IsapiSession
 from enforcer.drivers.isapi._xml import user_check
@@ -193,16 +194,22 @@ class IsapiDriver:
         """Rejected logins the device logged since ``since`` (:mod:`._log`); only the proven credential is sent."""
         if self.keys.login is None:
             raise self.session.error("security log", "no working credential (facts not gathered)")
+        from enforcer.drivers.isapi import _log
+
         return _log.read(self.session, since, time.time())
 
     # -- writes ---------------------------------------------------------------------------------------
 
     def ensure_account(self, account: Account) -> Outcome:
         self.ensure_login()
+        from enforcer.drivers.isapi import _write
+
         return _write.ensure_account(self.session, account)
 
     def ensure_lock_policy(self, policy: LockPolicy) -> Outcome:
         self.ensure_login()
+        from enforcer.drivers.isapi import _write
+
         return _write.ensure_lock_policy(self.session, policy, read=self.read_lock_policy, unit=lambda: self.unit)
 
     def ensure_channel(
@@ -210,24 +217,34 @@ class IsapiDriver:
     ) -> Outcome:
         """Store the credential for ``channel``; with ``wait``, also until the channel is online."""
         self.ensure_login()
+        from enforcer.drivers.isapi import _write
+
         return _write.ensure_channel(
             self.session, channel, address=address, port=port, user=user, password=password, wait=wait
         )
 
     def read_ip_filter(self) -> IPFilterFact:
         self.ensure_login()
+        from enforcer.drivers.isapi import _write
+
         return _write.read_filter(self.session, "ipFilter")
 
     def ensure_ip_filter(self, wanted: IPFilterFact) -> Outcome:
         self.ensure_login()
+        from enforcer.drivers.isapi import _write
+
         return _write.ensure_ip_filter(self.session, wanted)
 
     def reboot(self, *, wait: bool = True) -> None:
         self.ensure_login()
+        from enforcer.drivers.isapi import _firmware
+
         _firmware.reboot(self.session, wait=wait)
 
     def ensure_firmware(self, firmware: Firmware, *, progress: Progress | None = None) -> Outcome:
         self.ensure_login()
+        from enforcer.drivers.isapi import _firmware
+
         return _firmware.ensure_firmware(self.session, firmware, progress=progress)
 
     def close(self) -> None:

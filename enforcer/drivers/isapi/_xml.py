@@ -13,7 +13,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
 
 from enforcer.errors import XmlError
 
@@ -142,7 +141,7 @@ def element(name: str, value: object) -> str:
     """``<name>value</name>`` with the value escaped; booleans as ``true``/``false``."""
     if isinstance(value, bool):
         value = "true" if value else "false"
-    return f"<{name}>{escape(str(value))}</{name}>"
+    return f"<{name}>{_escape(str(value))}</{name}>"
 
 
 def elements(pairs: Iterable[tuple[str, object]]) -> str:
@@ -153,3 +152,9 @@ def elements(pairs: Iterable[tuple[str, object]]) -> str:
 def document(root: str, inner: str) -> bytes:
     """A request body; devices take it without a namespace (protocol §3.8)."""
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<{root}>{inner}</{root}>'.encode()
+
+
+def _escape(value: str) -> str:
+    """``&``, ``<`` and ``>`` as entities, as ``xml.sax.saxutils.escape`` does: that module imports
+    ``urllib.request`` (and ``http.client``, ``email``), 5 ms of every command that reads a device."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -67,6 +67,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from enforcer.lab.choices import CLIENT_KINDS, PROBLEMS, VENDORS
 from enforcer.lab.generate.hosts import HOST_OCTET, add_ssh_host, write_hosts
 from enforcer.lab.generate.milestone import MILESTONE_OCTET, add_milestone
 from enforcer.lab.generate.models import CAMERAS, FAMILY, RECORDERS, VIEWERS, Family, Model
@@ -81,9 +82,6 @@ from enforcer.lab.generate.profile import (
 )
 from enforcer.lab.generate.repo import GROUP_NAMES, HTTP_PORT, lock_text, write_repo
 from enforcer.lab.spec import (
-    CLIENT_KINDS,
-    PROBLEMS,
-    VENDORS,
     LabAccount,
     LabChannel,
     LabClient,
