@@ -32,7 +32,7 @@ from typing import Literal, NamedTuple, Protocol, TypeVar
 from enforcer.errors import EnforcerError, LockWaitExpired
 from enforcer.facts import LockState
 from enforcer.plan.artifact import PHASES, SitePlan, Step
-from enforcer.plan.steps import Verify, WaitUnlock
+from enforcer.plan.steps import SettleChannels, Verify, WaitUnlock
 
 _A = TypeVar("_A")
 _R = TypeVar("_R")
@@ -333,6 +333,8 @@ class SiteRunner:
         for step in steps:
             outcome = await self._step(step)
             result.steps.append(outcome)
+            if step.phase != "release":
+                continue
             name = step.target.split("/", 1)[-1]
             ok = outcome.status == "succeeded"
             said.append(f"released {name}" if ok else f"could not release {name}: {outcome.detail}")
@@ -361,6 +363,10 @@ class SiteRunner:
         try:
             if isinstance(step.kind, WaitUnlock):
                 done = Done(await self._wait(step, step.kind), changed=False)
+            elif isinstance(step.kind, SettleChannels):
+                delay = step.kind.seconds * self.options.time_scale
+                await self.ops.countdown(delay, partial(Waiting, step, delay))
+                done = Done(f"settled {step.kind.seconds:.0f} s", changed=False)
             elif isinstance(step.kind, Verify):
                 done = Done(await self.ops.verify(step.site), changed=False)
             else:

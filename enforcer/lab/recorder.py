@@ -4,7 +4,9 @@ Every ``profile.channel_poll_seconds`` (device time) the recorder logs into each
 address, over HTTP digest on the login path of the camera's vendor (a channel speaking the maker's
 own protocol points at the camera's SDK port, and is taken as such), and records the result: a stale
 credential reads ``errorUserNameOrPasswd`` and, poll after poll, locks the camera for the recorder's address. A
-changed channel is polled at once. A 401 is never retried within one poll.
+changed channel is polled at once. A 401 is never retried within one poll. A login takes the channel's
+credential when it starts: one begun before a change goes on with the old password
+(``profile.channel_login_delay_seconds`` makes it take a while to reach the camera).
 """
 
 from __future__ import annotations
@@ -64,12 +66,15 @@ class ChannelPoller:
         return address, port, scheme, self.host.login_path(name)
 
     async def _poll(self, ch: LabChannel) -> None:
-        target = self._target(ch)
+        target, user, password = self._target(ch), ch.user, ch.password  # what this login goes on with
         source = self.device.spec.address
+        delay = self.device.profile.channel_login_delay_seconds
+        if delay:
+            await asyncio.sleep(self.host.clock.real(delay))
         outcome: Outcome = "unreachable"
         if target is not None:
             address, port, scheme, path = target
-            outcome = await login(self.host, address, port, scheme, source, ch.user, ch.password, path=path)
+            outcome = await login(self.host, address, port, scheme, source, user, password, path=path)
         self.polls += 1
         result = CHANNEL_RESULTS[outcome]
         if self.device.channels.set_result(ch.id, result):

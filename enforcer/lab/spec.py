@@ -100,6 +100,10 @@ class LabProfile:
     reboot_seconds: float = 90.0
     upgrade_seconds: float = 60.0
     channel_poll_seconds: float = 30.0
+    #: A recorder's channel login: how long (device seconds) from taking the channel's credential to its
+    #: first request reaching the camera (a connection attempt through a busy switch, a slow handshake).
+    #: The login keeps the credential it took, as a real recorder's connection attempt does.
+    channel_login_delay_seconds: float = 0.0
     max_attempts_range: tuple[int, int] = (3, 20)
     default_password: str = "12345"
     unknown_resource_status: Literal[403, 404] = 403  # a path the firmware does not know at all

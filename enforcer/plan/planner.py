@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 
 from enforcer.credentials.keyring import Known
 from enforcer.facts import DeviceFacts, IPFilterFact
-from enforcer.model import Aspect, Device, Site
+from enforcer.model import CHANNEL_SETTLE, Aspect, Device, Site
 from enforcer.plan.artifact import Phase, SitePlan, Step
 from enforcer.plan.diff import Change, channel_port, diff_channels, diff_device, isolation_change, owed_change
 from enforcer.plan.holders import (
@@ -38,6 +38,7 @@ from enforcer.plan.steps import (
     RebootUnlock,
     ReleaseClient,
     ReleaseFilter,
+    SettleChannels,
     Verify,
     WaitUnlock,
 )
@@ -56,6 +57,7 @@ def plan_site(
     client_failures: Mapping[str, str] | None = None,
     unreachable: frozenset[str] = frozenset(),
     owed: Mapping[str, Collection[tuple[str, str]]] | None = None,
+    settle: float = CHANNEL_SETTLE,
 ) -> SitePlan:
     """The plan for one site; a site whose facts are incomplete gets an ``error`` and no steps.
 
@@ -71,6 +73,9 @@ def plan_site(
     An API client the store records as ``owed`` an update (by client id: the paths, device name and user,
     an interrupted run changed before updating it) is updated before anything releases it or its devices,
     also when the devices show nothing left to change.
+
+    A recorder whose channels are rewritten while its cameras keep it out waits ``settle`` seconds before
+    they let it in again (:class:`SettleChannels`).
     """
     failed = [f"{d.name}: {failures[d.id]}{_refused_there(site, facts, d)}" for d in site.devices if d.id in failures]
     if failed:
@@ -126,6 +131,7 @@ def plan_site(
     for change in pending:
         if change.kind == "channel":
             steps.append(_channel_step(site, facts, change))
+    _settle(site, steps, settle)
     client_steps(site, stale, steps, kinds, late)
     _release(site, stale, steps)
     for device in site.devices:
@@ -283,6 +289,15 @@ def _channel_step(site: Site, facts: Mapping[str, DeviceFacts], change: Change) 
     port = channel_port(camera, facts[recorder.id].channel(channel))
     kind = ChannelKind(channel, camera.id, camera.address, port, camera.channel_user)
     return Step(site.name, "channels", recorder.id, kind, (change,), change.reason)
+
+
+def _settle(site: Site, steps: list[Step], seconds: float) -> None:
+    """After its channels, a recorder that cameras of this plan keep out waits before the release lets it in."""
+    kept_out = {h for s in steps if isinstance(s.kind, IsolateFilter) for h in s.kind.holders}
+    rewritten = dict.fromkeys(s.target for s in steps if isinstance(s.kind, ChannelKind) and s.target in kept_out)
+    for recorder in rewritten if seconds > 0 else ():
+        reason = "a login it began with an old password ends before its cameras let it in"
+        steps.append(Step(site.name, "channels", recorder, SettleChannels(seconds), reason=reason))
 
 
 def _release(site: Site, stale: list[StalePath], steps: list[Step]) -> None:

@@ -13,6 +13,7 @@ video is lost as well. So, after a failure, each isolation of the plan is releas
 A client's or device's release is refused by the engine as well while the credential store says a client
 holding it is owed an update: this decides what to try, that guarantees it.
 
+A recorder whose channels were rewritten first waits as its settle step says, if that has not run.
 Releases run in plan order; what stays isolated is said, with why, in the site's result.
 
     >>> rescue(SitePlan("s"), {}).steps
@@ -32,6 +33,7 @@ from enforcer.plan.steps import (
     IsolateClient,
     IsolateFilter,
     ReleaseClient,
+    SettleChannels,
     UpdateClient,
 )
 
@@ -64,6 +66,10 @@ def rescue(plan: SitePlan, outcomes: Mapping[str, str]) -> Rescue:
             kept.append((release.target, why))
         else:
             steps.append(release)
+    if steps:  # a recorder whose channels changed lets its old logins end before a release lets it in
+        rewrote = {s.target for s in plan.steps if isinstance(s.kind, ChannelKind) and s.id in outcomes}
+        settle = [s for s in plan.steps if isinstance(s.kind, SettleChannels) and s.target in rewrote]
+        steps = [s for s in settle if s.id not in done] + steps
     return Rescue(tuple(steps), tuple(kept))
 
 

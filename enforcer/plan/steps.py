@@ -167,6 +167,17 @@ class ChannelKind(StepKind):
         return str(self.channel)
 
 
+@kind
+@dataclass(frozen=True)
+class SettleChannels(StepKind):
+    """Keep a recorder out of its cameras a while after its channels were rewritten: a login it began
+    before with an old password either meets the IP filter or ends in the recorder's own time-out, and
+    never reaches a camera that would count it (a timer, not a thread)."""
+
+    action: ClassVar[str] = "settle"
+    seconds: float = 0.0
+
+
 # -- clients ---------------------------------------------------------------------------------------
 
 

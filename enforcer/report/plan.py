@@ -24,6 +24,7 @@ from enforcer.plan.steps import (
     IsolateFilter,
     ReleaseClient,
     ReleaseFilter,
+    SettleChannels,
     UpdateClient,
     WaitUnlock,
 )
@@ -90,6 +91,8 @@ def _describe(step: Step) -> str:
         return "restore the IP filter" + (f", keep {', '.join(keep)} out" if keep else "")
     if isinstance(kind, WaitUnlock):
         return f"wait {kind.seconds:.0f} s for the lock to clear"
+    if isinstance(kind, SettleChannels):
+        return f"wait {kind.seconds:g} s, still kept out of its cameras"
     if isinstance(kind, AccountKind):
         return f"account {kind.account}" + ("" if kind.present else " (remove)")
     if isinstance(kind, ChannelKind):

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,11 +108,13 @@ class Lab:
 def lab(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
     fleets: list[Fleet] = []
 
-    def start(*, scale: float = SCALE, **options: Any) -> Lab:
+    def start(*, scale: float = SCALE, tune: Callable[[LabSpec], None] | None = None, **options: Any) -> Lab:
         """A generated fleet, served; ``scale`` its time scale (a large fleet's clients, re-polling hundreds of
-        times a second at the default, would measure the lab's own load)."""
+        times a second at the default, would measure the lab's own load); ``tune`` changes its spec first."""
         root = tmp_path / f"fleet-{uuid.uuid4().hex[:8]}"
         spec = generate(root, **{"sites": 2, "cameras": 3, "seed": 5, **options})
+        if tune is not None:
+            tune(spec)
         fleet = Fleet(spec, time_scale=scale, directory=root)
         fleet.start()
         fleets.append(fleet)

@@ -36,7 +36,15 @@ from enforcer.facts import LockState
 from enforcer.model import Inventory, Play, Site
 from enforcer.plan.artifact import SitePlan, Step
 from enforcer.plan.rescue import undo
-from enforcer.plan.steps import AccountKind, IsolateFilter, LockPolicyKind, ReleaseFilter, Verify, WaitUnlock
+from enforcer.plan.steps import (
+    AccountKind,
+    IsolateFilter,
+    LockPolicyKind,
+    ReleaseFilter,
+    SettleChannels,
+    Verify,
+    WaitUnlock,
+)
 
 STEP_SECONDS = float(os.environ.get("FAKE_STEP_SECONDS", "0"))
 
@@ -115,10 +123,14 @@ def _isolated(site: str, *middle: Step) -> SitePlan:
 
 
 def plans() -> list[SitePlan]:
-    """One site of each kind: converges; waits to be read, then planned; waits out a lock; fails and is
+    """One site of each kind: converges (after a settle); waits to be read, then planned; waits out a lock; fails and is
     rescued; has nothing to do."""
     return [
-        _isolated("a", Step("a", "recorder", "a/nvr", AccountKind("operator"))),
+        _isolated(
+            "a",
+            Step("a", "recorder", "a/nvr", AccountKind("operator")),
+            Step("a", "channels", "a/nvr", SettleChannels(1.0)),
+        ),
         SitePlan("b", locked_out=("b/cam",), wait=2.0),
         SitePlan(
             "c",

@@ -15,6 +15,7 @@ from enforcer.engine.executor import (
     SiteWaiting,
     StepFinished,
     StepStarted,
+    Waiting,
     Work,
     batches,
 )
@@ -27,6 +28,7 @@ from enforcer.plan.steps import (
     ChannelKind,
     IsolateFilter,
     ReleaseFilter,
+    SettleChannels,
     StepKind,
     Verify,
     WaitUnlock,
@@ -142,6 +144,26 @@ def test_a_device_still_locked_after_the_wait_is_waited_for_again() -> None:
     )
     assert result.status == "converged"
     assert result.steps[0][2].startswith("unlocked after")
+
+
+def test_a_settle_waits_its_scaled_time_between_the_channels_and_the_release_and_calls_no_device() -> None:
+    rec, stamps = Recorder(), {}
+    plan = site("a", *STEPS)
+    settle = Step("a", "channels", "a/nvr", SettleChannels(40.0))
+    channel = next(i for i, s in enumerate(plan.steps) if s.action == "channel")
+    plan = SitePlan("a", (*plan.steps[: channel + 1], settle, *plan.steps[channel + 1 :]))
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, StepFinished):
+            stamps[event.step.action] = time.monotonic()
+        rec.events.append(event)
+
+    [result] = LocalExecutor().run([plan], rec.work(), RunOptions(time_scale=0.01), on_event)
+    assert result.status == "converged"
+    assert "a/nvr:settle" not in rec.calls  # a timer, not a driver call
+    assert rec.calls.index("a/nvr:channel:1") + 1 == rec.calls.index("a/cam:release_ip_filter")
+    assert stamps["release_ip_filter"] - stamps["channel"] >= 0.4  # 40 s at a time scale of 0.01
+    assert any(isinstance(e, Waiting) and e.step == settle for e in rec.events)
 
 
 def test_resumed_run_skips_finished_steps_but_repeats_releases() -> None:

@@ -23,6 +23,7 @@ from enforcer.facts import (
     LoginFact,
 )
 from enforcer.model import (
+    CHANNEL_SETTLE,
     TLS,
     Account,
     Client,
@@ -166,6 +167,7 @@ def test_camera_password_change_moves_the_recorder_channel_and_keeps_the_recorde
         ("isolate", "isolate_ip_filter", "cam"),
         ("cameras", "account", "cam"),
         ("channels", "channel", "nvr"),
+        ("channels", "settle", "nvr"),
         ("release", "release_ip_filter", "cam"),
         ("verify", "verify", "s"),
     ]
@@ -177,6 +179,27 @@ def test_camera_password_change_moves_the_recorder_channel_and_keeps_the_recorde
         "port": 80,
         "user": "admin",
     }
+    # a login the recorder began with the old password ends before the camera lets it in again
+    assert plan.steps[3].params == {"seconds": CHANNEL_SETTLE}
+
+
+def test_a_recorder_waits_once_after_all_its_channels_and_not_at_all_when_told_so() -> None:
+    nvr = device("nvr", "recorder")
+    cams = [
+        device(f"cam{i}", accounts=(Account("admin", "administrator", CAM),), channel=i, address=f"10.0.1.{i}")
+        for i in (1, 2)
+    ]
+    site = site_of(nvr, *cams)
+    fs, known = converged(site)
+    for cam in cams:
+        known[(cam.id, "admin")] = OLD
+    plan = plan_site(site, fs, {}, ALL, known, settle=2.5)
+    channels = [(a, t) for p, a, t in actions(plan) if p == "channels"]
+    assert channels == [("channel", "nvr"), ("channel", "nvr"), ("settle", "nvr")]
+    assert plan.steps[[s.action for s in plan.steps].index("settle")].params == {"seconds": 2.5}
+    unsettled = plan_site(site, fs, {}, ALL, known, settle=0)
+    assert "settle" not in [s.action for s in unsettled.steps]
+    assert [s for s in unsettled.steps if s.action != "settle"] == [s for s in plan.steps if s.action != "settle"]
 
 
 def test_camera_isolation_lets_its_recorder_in_when_the_channel_does_not_go_stale() -> None:

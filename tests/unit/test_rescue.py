@@ -9,7 +9,7 @@ from enforcer.model import Client, Hold, ManualSettings, MilestoneSettings
 from enforcer.plan.artifact import SitePlan
 from enforcer.plan.planner import plan_site
 from enforcer.plan.rescue import rescue
-from enforcer.plan.steps import AccountKind, ChannelKind, Checklist, IsolateFilter, UpdateClient
+from enforcer.plan.steps import AccountKind, ChannelKind, Checklist, IsolateFilter, SettleChannels, UpdateClient
 from tests.unit.test_planner import ALL, OLD, converged, device, scenarios, site_of
 
 
@@ -46,7 +46,11 @@ def test_a_camera_whose_password_changed_stays_isolated_until_its_channel_is_rew
     assert found.steps == ()
     assert found.kept == (("s/cam", "its password changed and nvr still hold the old one"),)
     released = rescue(plan, ran(plan, channel.id, "succeeded") | {"later": "failed"})
-    assert [s.target for s in released.steps] == ["s/cam"]
+    # the recorder's settle had not run: its old logins end before the camera lets it in
+    assert [(s.action, s.target) for s in released.steps] == [("settle", "s/nvr"), ("release_ip_filter", "s/cam")]
+    settle = next(s for s in plan.steps if isinstance(s.kind, SettleChannels))
+    settled = rescue(plan, ran(plan, settle.id, "succeeded") | {"later": "failed"})
+    assert [(s.action, s.target) for s in settled.steps] == [("release_ip_filter", "s/cam")]
 
 
 def test_a_failed_account_step_may_have_changed_the_password() -> None:
