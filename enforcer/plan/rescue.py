@@ -66,11 +66,14 @@ def rescue(plan: SitePlan, outcomes: Mapping[str, str]) -> Rescue:
             kept.append((release.target, why))
         else:
             steps.append(release)
-    if steps:  # a recorder whose channels changed lets its old logins end before a release lets it in
-        rewrote = {s.target for s in plan.steps if isinstance(s.kind, ChannelKind) and s.id in outcomes}
-        settle = [s for s in plan.steps if isinstance(s.kind, SettleChannels) and s.target in rewrote]
-        steps = [s for s in settle if s.id not in done] + steps
-    return Rescue(tuple(steps), tuple(kept))
+    # a recorder whose channels changed lets its old logins end before a release lets it in
+    released = {s.target for s in steps}
+    let_in = {
+        h for s in plan.steps if isinstance(s.kind, IsolateFilter) and s.target in released for h in s.kind.holders
+    }
+    rewrote = {s.target for s in plan.steps if isinstance(s.kind, ChannelKind) and s.id in outcomes}
+    settle = [s for s in plan.steps if isinstance(s.kind, SettleChannels) and s.target in rewrote & let_in]
+    return Rescue(tuple(s for s in settle if s.id not in done) + tuple(steps), tuple(kept))
 
 
 def undo(plan: SitePlan, outcomes: Mapping[str, str]) -> tuple[tuple[Step, ...], str]:

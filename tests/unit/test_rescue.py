@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from enforcer.model import Client, Hold, ManualSettings, MilestoneSettings
@@ -94,7 +94,20 @@ def test_no_release_lets_a_stale_holder_back_in(scenario: tuple, cut: int, faile
     stop = plan.steps[min(cut, len(plan.steps) - 1)]
     outcomes = ran(plan, stop.id, failed)
     done = {i for i, s in outcomes.items() if s == "succeeded"}
-    for release in rescue(plan, outcomes).steps:
+    steps = rescue(plan, outcomes).steps
+    settles = [s for s in steps if isinstance(s.kind, SettleChannels)]
+    event("a recorder settles before a release" if settles else "no settle")
+    assert steps[: len(settles)] == tuple(settles)  # a recorder lets its old logins end before any release
+    for release in steps[len(settles) :]:
+        isolate = next((s for s in plan.steps if s.phase == "isolate" and s.target == release.target), None)
+        for holder in isolate.kind.holders if isolate and isinstance(isolate.kind, IsolateFilter) else ():
+            rewritten = any(
+                isinstance(s.kind, ChannelKind) and s.target == holder and s.id in outcomes for s in plan.steps
+            )
+            settle = next((s for s in plan.steps if isinstance(s.kind, SettleChannels) and s.target == holder), None)
+            if rewritten and settle is not None and settle.id not in done:  # let in with logins on their way
+                assert settle in settles, (holder, release.target)
+    for release in steps[len(settles) :]:
         isolate = next((s for s in plan.steps if s.phase == "isolate" and s.target == release.target), None)
         if isolate is None or not isinstance(isolate.kind, IsolateFilter):
             continue
