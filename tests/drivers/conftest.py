@@ -17,6 +17,7 @@ from enforcer.credentials.guard import LoginGuard
 from enforcer.credentials.keyring import Keyring
 from enforcer.credentials.secret import Secret
 from enforcer.credentials.store import CredentialStore, Entry
+from enforcer.drivers._wire.hub import Hub
 from enforcer.drivers.base import DeviceDriver, DriverOptions
 from enforcer.drivers.isapi._driver import IsapiDriver
 from enforcer.engine.gather import Gathered, devices_of, gather
@@ -204,3 +205,30 @@ def bench(tmp_path: Path) -> Iterator[Callable[..., Bench]]:
 def cert_fingerprint(pem: Path) -> str:
     """SHA-256 of the certificate's DER bytes, hex lower-case without colons."""
     return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem.read_text())).hexdigest()
+
+
+@pytest.fixture(params=["threads", "hub"])
+def waits(request: pytest.FixtureRequest) -> str:
+    """How the test's transports wait for their sockets: blocking in the kernel (a thread's), or through a
+    hub (a greenlet's, as ``gather`` reads a fleet); a test asking for it runs once each way."""
+    return str(request.param)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """A test run with ``waits`` = hub runs in a greenlet of a hub, as one device of ``gather`` does."""
+    if pyfuncitem.funcargs.get("waits") != "hub":
+        return None
+    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    raised: list[BaseException] = []
+
+    def body(_: None) -> None:
+        try:
+            pyfuncitem.obj(**arguments)
+        except BaseException as exc:  # given back to pytest below
+            raised.append(exc)
+
+    Hub().run(body, [None], 1)
+    if raised:
+        raise raised[0]
+    return True

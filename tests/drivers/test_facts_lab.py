@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
 from enforcer.credentials.guard import LoginGuard
 from enforcer.credentials.secret import Secret
-from enforcer.engine.gather import Failure
+from enforcer.drivers.base import DriverOptions
+from enforcer.drivers.isapi._driver import IsapiDriver
+from enforcer.engine.gather import Failure, gather
 from enforcer.errors import DeviceError
 from enforcer.lab.choices import PROBLEMS
 from enforcer.lab.spec import LabProfile, LabSpec
+from enforcer.model import Device
 from tests.lab.conftest import wait_for
 
 from .conftest import ENFORCER, SCALE, Bench, DictCredentials, Repo, device_for, lab_camera
@@ -130,3 +135,27 @@ def test_a_camera_refused_at_the_reserve_is_tried_again_in_the_same_run_once_it_
     assert (login.candidate, login.attempts_spent) == ("desired", 0)
     assert len(b.events("auth_failed", source=ENFORCER)) == 3  # the stale ones were never sent again
     assert b.events("locked") == []
+
+
+def test_a_fleet_named_by_address_is_read_in_one_thread_and_one_with_a_host_name_by_threads(
+    repo: Callable[..., Repo],
+) -> None:
+    """Devices named by IP address are read by greenlets of the calling thread (no interpreter lock passed
+    between threads on every request); a fleet with a device named by host name is read by threads, so
+    that a slow name server holds up that device alone."""
+    r = repo(sites=2, cameras=2)
+    keyring = r.credentials().keyring(LoginGuard())
+    seen: list[str] = []
+
+    def open_driver(d: Device) -> IsapiDriver:
+        seen.append(threading.current_thread().name)
+        return IsapiDriver(d, keyring=keyring, options=DriverOptions(timeout=5.0))
+
+    found = gather(r.devices, open_driver)
+    assert not found.failures and len(found.facts) == len(r.devices) == 6
+    assert set(seen) == {threading.current_thread().name}
+    seen.clear()
+    named = (replace(r.devices[0], address="localhost"), *r.devices[1:])
+    found = gather(named, open_driver)
+    assert len(found.facts) == 5  # the lab has nothing at localhost's address and port
+    assert seen and all(name.startswith("facts") for name in seen)

@@ -17,7 +17,7 @@ import pytest
 from enforcer.drivers._wire.http import Transport, Trust
 from enforcer.errors import TransportError
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("waits")]
 
 
 class Canned:

@@ -7,6 +7,10 @@ every socket, TLS or HTTP error into a :class:`TransportError` whose ``detail`` 
 (never a header, so never a secret); sessions raise it on as :class:`TransportFailed`, a DeviceError
 naming the device and step.
 
+Where it runs in a greenlet of a :class:`~enforcer.drivers._wire.hub.Hub` (``gather`` reads a fleet so),
+its socket does not block: where it would, the hub waits for it along with every other device's, in one
+thread. Elsewhere (a step of ``apply`` in a worker thread) it blocks in the kernel as any socket does.
+
 Why its own HTTP/1.1 and not ``requests`` or ``http.client``: a device gets a handful of small
 requests one at a time on one connection. ``requests`` spent about 300 µs of interpreter time on each
 (URL parsing, hooks, adapters, urllib3's pool); ``http.client`` still spent half of a fleet's facts in
@@ -27,6 +31,7 @@ import errno
 import hashlib
 import hmac
 import logging
+import os
 import re
 import select
 import socket
@@ -38,6 +43,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from enforcer.drivers._wire.digest import Reply
+from enforcer.drivers._wire.hub import READ, WRITE, Hub
+from enforcer.drivers._wire.hub import current as current_hub
 from enforcer.errors import DeviceError, TransportError
 from enforcer.model import TLS, Device
 
@@ -170,17 +177,21 @@ class _Connection:
     over the socket would poll before every read.
     """
 
-    def __init__(self, sock: socket.socket, *, kernel_timeouts: bool) -> None:
+    def __init__(self, sock: socket.socket, *, kernel_timeouts: bool, hub: Hub | None = None) -> None:
         self.sock = sock
-        self.kernel_timeouts = kernel_timeouts
+        self.kernel_timeouts = kernel_timeouts and hub is None
+        self.hub = hub  # the hub this connection waits through (its socket does not block), or None
         self.timeout: float | None = None
         self.buffer = bytearray()
-        if kernel_timeouts:
+        if self.kernel_timeouts:
             sock.settimeout(None)
 
     def set_timeout(self, seconds: float) -> None:
         """Each request's limit; a system call only when it changes."""
         if seconds == self.timeout:
+            return
+        if self.hub is not None:
+            self.timeout = seconds  # the hub's waits take it
             return
         if self.kernel_timeouts:
             whole, fraction = divmod(seconds, 1.0)
@@ -193,19 +204,44 @@ class _Connection:
         self.timeout = seconds
 
     def sendall(self, data: bytes) -> None:
+        if self.hub is not None:
+            self._send_through_hub(self.hub, memoryview(data))
+            return
         try:
             self.sock.sendall(data)
         except BlockingIOError:  # the kernel's send timeout
             raise TimeoutError("timed out") from None
 
+    def _send_through_hub(self, hub: Hub, data: memoryview) -> None:
+        while data:
+            try:
+                data = data[self.sock.send(data) :]
+            except (BlockingIOError, ssl.SSLWantWriteError):
+                self._wait(hub, WRITE)
+            except ssl.SSLWantReadError:  # TLS: a renegotiation reads before it writes
+                self._wait(hub, READ)
+
     def _fill(self) -> bool:
         """Read what the device has sent next into the buffer; False at the end of the connection."""
-        try:
-            data = self.sock.recv(65536)
-        except BlockingIOError:  # the kernel's receive timeout
-            raise TimeoutError("timed out") from None
+        while True:
+            try:
+                data = self.sock.recv(65536)
+                break
+            except (BlockingIOError, ssl.SSLWantReadError):
+                if self.hub is None:  # the kernel's receive timeout
+                    raise TimeoutError("timed out") from None
+                self._wait(self.hub, READ)
+            except ssl.SSLWantWriteError:
+                if self.hub is None:
+                    raise
+                self._wait(self.hub, WRITE)
         self.buffer += data
         return bool(data)
+
+    def _wait(self, hub: Hub, events: int) -> None:
+        """Let the hub's other devices go on until the socket is ready, for at most the request's limit."""
+        assert self.timeout is not None, "set_timeout comes before the first request"
+        hub.wait(self.sock, events, self.timeout)
 
     def readline(self, limit: int) -> bytes:
         """A line with its end, at most ``limit`` bytes of one (so that a longer line shows), or what is left
@@ -263,14 +299,22 @@ class Transport:
     def _connect(self, limit: float) -> _Connection:
         """A new connection (TLS verified, or its certificate matched to the pin, before anything is sent)."""
         timeout = min(self.timeout, limit)
+        through = current_hub()
         try:
-            sock = socket.create_connection((self._host, self._port), timeout=timeout, source_address=self._source)
+            if through is None:
+                sock = socket.create_connection((self._host, self._port), timeout=timeout, source_address=self._source)
+            else:
+                sock = _connect_through(through, self._host, self._port, timeout, self._source)
         except TimeoutError as exc:
             raise TransportError("timeout", f"no connection within {timeout:g} s") from exc
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._https:
-                sock = _context(self._trust.verify).wrap_socket(sock, server_hostname=self._host)
+                context = _context(self._trust.verify)
+                if through is None:
+                    sock = context.wrap_socket(sock, server_hostname=self._host)
+                else:
+                    sock = _handshake_through(through, context, sock, self._host, timeout)
                 pin = self._trust.fingerprint
                 if pin is not None:
                     der = sock.getpeercert(binary_form=True) or b""
@@ -279,7 +323,7 @@ class Transport:
         except BaseException:
             sock.close()
             raise
-        return _Connection(sock, kernel_timeouts=_KERNEL_TIMEOUTS and not self._https)
+        return _Connection(sock, kernel_timeouts=_KERNEL_TIMEOUTS and not self._https, hub=through)
 
     def send(
         self,
@@ -294,8 +338,10 @@ class Transport:
         request = _request(method, target, self._host_header, headers or {}, body)
         limit = timeout or self.timeout
         conn = self._conn
-        if conn is not None and _dropped(conn.sock):
-            self.close()  # the device hung up while idle: never send into a closed connection
+        if conn is not None and (conn.hub is not current_hub() or _dropped(conn.sock)):
+            # the device hung up while idle: never send into a closed connection; or the connection waits
+            # through a hub that is not this one (or through none)
+            self.close()
             conn = None
         try:
             if conn is None:
@@ -324,6 +370,51 @@ class Transport:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+
+
+def _connect_through(
+    through: Hub, host: str, port: int, timeout: float, source: tuple[str, int] | None
+) -> socket.socket:
+    """``socket.create_connection`` for a hub: the connection is waited for through it, not in the kernel.
+    The address is a literal (the hub reads only such devices), so resolving it asks no name server."""
+    error: OSError | None = None
+    for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            if source is not None:
+                sock.bind(source)
+            code = sock.connect_ex(address)
+            if code in (errno.EINPROGRESS, errno.EWOULDBLOCK):
+                through.wait(sock, WRITE, timeout)
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise OSError(code, os.strerror(code))
+            return sock
+        except OSError as exc:
+            sock.close()
+            if isinstance(exc, TimeoutError):
+                raise
+            error = exc
+        except BaseException:
+            sock.close()
+            raise
+    raise error or OSError(f"no address for {host}")
+
+
+def _handshake_through(
+    through: Hub, context: ssl.SSLContext, sock: socket.socket, host: str, timeout: float
+) -> ssl.SSLSocket:
+    """``wrap_socket`` for a hub: the handshake's waits go through it."""
+    wrapped = context.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+    while True:
+        try:
+            wrapped.do_handshake()
+            return wrapped
+        except ssl.SSLWantReadError:
+            through.wait(wrapped, READ, timeout)
+        except ssl.SSLWantWriteError:
+            through.wait(wrapped, WRITE, timeout)
 
 
 def _request(method: str, target: str, host: str, headers: dict[str, str], body: bytes | None) -> bytes:
