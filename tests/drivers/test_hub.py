@@ -76,3 +76,25 @@ def test_a_hub_does_not_run_inside_another() -> None:
 
     Hub().run(nested, [None], 1)
     assert failures == ["a hub is already running in this thread"]
+
+
+def test_work_that_raises_ends_the_run_with_its_error_and_the_thread_can_run_a_hub_again(
+    canned: list[tuple[Transport, Canned]],  # noqa: F811 - the fixture
+) -> None:
+    """A bug in ``work`` (gather's catches every device error, so only a bug gets here) is raised to the
+    caller at once, as a thread pool's future would raise it; the devices still waiting are dropped."""
+    transports = [_transport(canned, (0.3, OK))[0] for _ in range(3)]
+
+    def read(transport: Transport) -> None:
+        if transport is transports[-1]:
+            raise ValueError("a bug")
+        transport.send("GET", "/slow")
+
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="a bug"):
+        Hub().run(read, transports, 3)
+    assert time.monotonic() - started < 0.25  # not after the slow replies
+    assert current() is None
+    done: list[bytes] = []
+    Hub().run(lambda t: done.append(t.send("GET", "/").body), [_transport(canned, OK)[0]], 1)
+    assert done == [b"ok"]
