@@ -247,9 +247,10 @@ class Inventory:
         return next((s for s in self.sites if s.name == name), None)
 
 
-#: Seconds a recorder whose channels were rewritten is kept out of its cameras before the release: a
-#: login it began with an old password (a connection attempt, a slow handshake) has ended by then.
-CHANNEL_SETTLE = 10.0
+#: Seconds a holder of old passwords (a recorder, an XProtect server) is given, once it holds the new ones
+#: or is taken off, before its devices let it in or change: a login it began with an old password (a
+#: connection attempt, a slow handshake) has ended by then.
+SETTLE = 10.0
 
 
 @dataclass(frozen=True)
@@ -263,7 +264,7 @@ class Play:
     serial: tuple[int | str, ...] = ("100%",)
     max_fail_percentage: float = 0.0
     concurrency: int = 20
-    channel_settle: float = CHANNEL_SETTLE
+    settle: float = SETTLE
 
     def selected(self) -> tuple[Site, ...]:
         return tuple(s for s in self.inventory.sites if s.name in self.sites)

@@ -17,7 +17,7 @@ from enforcer.config.diagnostics import Diagnostics, Location
 from enforcer.config.inventory import load_inventory
 from enforcer.config.patterns import select
 from enforcer.credentials.secret import Secret
-from enforcer.model import CHANNEL_SETTLE, Aspect, Inventory, Play, Playbook
+from enforcer.model import SETTLE, Aspect, Inventory, Play, Playbook
 
 ALL_ASPECTS: tuple[Aspect, ...] = ("credentials", "lock_policy", "firmware")
 
@@ -74,7 +74,7 @@ def load_playbook(
                 serial=tuple(serial) if isinstance(serial, list) else (serial,),
                 max_fail_percentage=float(raw.get("max_fail_percentage", 0)),
                 concurrency=int(raw.get("concurrency", 20)),
-                channel_settle=float(raw.get("channel_settle", CHANNEL_SETTLE)),
+                settle=float(raw.get("settle", SETTLE)),
             )
         )
     return Playbook(path, tuple(plays))

@@ -32,7 +32,7 @@ from typing import Literal, NamedTuple, Protocol, TypeVar
 from enforcer.errors import EnforcerError, LockWaitExpired
 from enforcer.facts import LockState
 from enforcer.plan.artifact import PHASES, SitePlan, Step
-from enforcer.plan.steps import SettleChannels, Verify, WaitUnlock
+from enforcer.plan.steps import Settle, Verify, WaitUnlock
 
 _A = TypeVar("_A")
 _R = TypeVar("_R")
@@ -363,7 +363,7 @@ class SiteRunner:
         try:
             if isinstance(step.kind, WaitUnlock):
                 done = Done(await self._wait(step, step.kind), changed=False)
-            elif isinstance(step.kind, SettleChannels):
+            elif isinstance(step.kind, Settle):
                 delay = step.kind.seconds * self.options.time_scale
                 await self.ops.countdown(delay, partial(Waiting, step, delay))
                 done = Done(f"settled {step.kind.seconds:.0f} s", changed=False)

@@ -210,7 +210,7 @@ class PlayRun:
             owed=self.keyring.owed(),
             client_failures=found.client_failures,
             unreachable=frozenset(f.id for f in found.failures if f.unreachable),
-            settle=self.play.channel_settle,
+            settle=self.play.settle,
         )
 
     # -- apply ----------------------------------------------------------------------------------------

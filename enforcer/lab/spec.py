@@ -205,6 +205,9 @@ class LabMilestone:
     password: str
     hardware: list[LabHardware] = field(default_factory=list)
     poll_seconds: float = 10.0
+    #: How long (device seconds) a recording server's login takes to reach the device; the login keeps
+    #: the password it started with (a connection attempt through a busy network).
+    login_delay_seconds: float = 0.0
     token_seconds: int = 3600
     #: The recording server opens each connection to a device with a Basic logon (Milestone's drivers).
     opening_logon: bool = True

@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 
 from enforcer.credentials.keyring import Known
 from enforcer.facts import DeviceFacts, IPFilterFact
-from enforcer.model import CHANNEL_SETTLE, Aspect, Device, Site
+from enforcer.model import SETTLE, Aspect, Device, Site
 from enforcer.plan.artifact import Phase, SitePlan, Step
 from enforcer.plan.diff import Change, channel_port, diff_channels, diff_device, isolation_change, owed_change
 from enforcer.plan.holders import (
@@ -38,7 +38,8 @@ from enforcer.plan.steps import (
     RebootUnlock,
     ReleaseClient,
     ReleaseFilter,
-    SettleChannels,
+    Settle,
+    UpdateClient,
     Verify,
     WaitUnlock,
 )
@@ -57,7 +58,7 @@ def plan_site(
     client_failures: Mapping[str, str] | None = None,
     unreachable: frozenset[str] = frozenset(),
     owed: Mapping[str, Collection[tuple[str, str]]] | None = None,
-    settle: float = CHANNEL_SETTLE,
+    settle: float = SETTLE,
 ) -> SitePlan:
     """The plan for one site; a site whose facts are incomplete gets an ``error`` and no steps.
 
@@ -74,8 +75,8 @@ def plan_site(
     an interrupted run changed before updating it) is updated before anything releases it or its devices,
     also when the devices show nothing left to change.
 
-    A recorder whose channels are rewritten while its cameras keep it out waits ``settle`` seconds before
-    they let it in again (:class:`SettleChannels`).
+    A holder that may have logins under way with an old password waits ``settle`` seconds before they could
+    count (:class:`Settle`, :func:`_settle`).
     """
     failed = [f"{d.name}: {failures[d.id]}{_refused_there(site, facts, d)}" for d in site.devices if d.id in failures]
     if failed:
@@ -131,8 +132,8 @@ def plan_site(
     for change in pending:
         if change.kind == "channel":
             steps.append(_channel_step(site, facts, change))
-    _settle(site, steps, settle)
     client_steps(site, stale, steps, kinds, late)
+    _settle(site, steps, settle)
     _release(site, stale, steps)
     for device in site.devices:
         if device.id in isolated and not any(s.target == device.id and s.phase == "release" for s in steps):
@@ -292,16 +293,28 @@ def _channel_step(site: Site, facts: Mapping[str, DeviceFacts], change: Change) 
 
 
 def _settle(site: Site, steps: list[Step], seconds: float) -> None:
-    """After its channels, a recorder that cameras of this plan keep out waits before the release lets it in."""
+    """Holders with logins that may be under way with an old password wait before those logins could count:
+    a recorder after its channels and an API client after its update, while devices of the plan keep them
+    out (before the release lets them in); a client taken off on its side, before its devices change. Each
+    wait follows the last step of its holder in its phase."""
+    if seconds <= 0:
+        return
     kept_out = {h for s in steps if isinstance(s.kind, IsolateFilter) for h in s.kind.holders}
-    rewritten = dict.fromkeys(s.target for s in steps if isinstance(s.kind, ChannelKind) and s.target in kept_out)
-    for recorder in rewritten if seconds > 0 else ():
-        reason = "a login it began with an old password ends before its cameras let it in"
-        steps.append(Step(site.name, "channels", recorder, SettleChannels(seconds), reason=reason))
+    last: dict[tuple[str, Phase], int] = {}
+    for index, step in enumerate(steps):
+        given = isinstance(step.kind, ChannelKind | UpdateClient) and step.target in kept_out
+        if given or isinstance(step.kind, IsolateClient):
+            last[(step.target, step.phase)] = index
+    for (target, phase), index in sorted(last.items(), key=lambda item: -item[1]):
+        if phase == "isolate":
+            reason = "logins it began before it was taken off end before its devices change"
+        else:
+            reason = "logins it began with an old password end before its devices let it in"
+        steps.insert(index + 1, Step(site.name, phase, target, Settle(seconds), reason=reason))
 
 
 def _release(site: Site, stale: list[StalePath], steps: list[Step]) -> None:
-    for step in [s for s in steps if s.phase == "isolate"]:
+    for step in [s for s in steps if isinstance(s.kind, IsolateFilter | IsolateClient)]:
         if isinstance(step.kind, IsolateFilter):
             release = ReleaseFilter(step.kind.previous, step.kind.keep_blocked)
             steps.append(Step(site.name, "release", step.target, release))

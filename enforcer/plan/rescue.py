@@ -13,7 +13,8 @@ video is lost as well. So, after a failure, each isolation of the plan is releas
 A client's or device's release is refused by the engine as well while the credential store says a client
 holding it is owed an update: this decides what to try, that guarantees it.
 
-A recorder whose channels were rewritten first waits as its settle step says, if that has not run.
+A holder given new passwords (a recorder's channels, a client's update) first waits as its settle step says,
+if that has not run, when a release lets it in.
 Releases run in plan order; what stays isolated is said, with why, in the site's result.
 
     >>> rescue(SitePlan("s"), {}).steps
@@ -33,7 +34,7 @@ from enforcer.plan.steps import (
     IsolateClient,
     IsolateFilter,
     ReleaseClient,
-    SettleChannels,
+    Settle,
     UpdateClient,
 )
 
@@ -58,7 +59,7 @@ def rescue(plan: SitePlan, outcomes: Mapping[str, str]) -> Rescue:
     for release in (s for s in plan.steps if s.phase == "release"):
         if release.id in done:
             continue
-        isolate = next((s for s in plan.steps if s.phase == "isolate" and s.target == release.target), None)
+        isolate = next((s for s in plan.steps if _isolates(s) and s.target == release.target), None)
         if isolate is not None and isolate.id not in outcomes:
             continue  # never isolated by this plan: nothing to undo
         why = _unsafe(plan, release.target, isolate, outcomes, done)
@@ -66,14 +67,21 @@ def rescue(plan: SitePlan, outcomes: Mapping[str, str]) -> Rescue:
             kept.append((release.target, why))
         else:
             steps.append(release)
-    # a recorder whose channels changed lets its old logins end before a release lets it in
+    # a holder given new passwords (a recorder's channels, a client's update) lets its old logins end before
+    # a release lets it in
     released = {s.target for s in steps}
     let_in = {
         h for s in plan.steps if isinstance(s.kind, IsolateFilter) and s.target in released for h in s.kind.holders
     }
-    rewrote = {s.target for s in plan.steps if isinstance(s.kind, ChannelKind) and s.id in outcomes}
-    settle = [s for s in plan.steps if isinstance(s.kind, SettleChannels) and s.target in rewrote & let_in]
+    given = {s.target for s in plan.steps if isinstance(s.kind, ChannelKind | UpdateClient) and s.id in outcomes}
+    settle = [
+        s for s in plan.steps if isinstance(s.kind, Settle) and s.phase != "isolate" and s.target in given & let_in
+    ]
     return Rescue(tuple(s for s in settle if s.id not in done) + tuple(steps), tuple(kept))
+
+
+def _isolates(step: Step) -> bool:
+    return isinstance(step.kind, IsolateFilter | IsolateClient)
 
 
 def undo(plan: SitePlan, outcomes: Mapping[str, str]) -> tuple[tuple[Step, ...], str]:

@@ -169,10 +169,11 @@ class ChannelKind(StepKind):
 
 @kind
 @dataclass(frozen=True)
-class SettleChannels(StepKind):
-    """Keep a recorder out of its cameras a while after its channels were rewritten: a login it began
-    before with an old password either meets the IP filter or ends in the recorder's own time-out, and
-    never reaches a camera that would count it (a timer, not a thread)."""
+class Settle(StepKind):
+    """Give a holder's logins under way time to end (a timer, not a thread): a recorder whose channels were
+    rewritten, or an API client just updated, while its devices keep it out; a client just taken off, before
+    its devices change. A login it began with an old password then meets the IP filter, or the device while
+    that password still works, and never a device that would count it."""
 
     action: ClassVar[str] = "settle"
     seconds: float = 0.0

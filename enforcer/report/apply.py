@@ -22,7 +22,7 @@ from enforcer.engine.executor import (
     Waiting,
 )
 from enforcer.plan.artifact import Step
-from enforcer.plan.steps import Checklist, SettleChannels, Verify
+from enforcer.plan.steps import Checklist, Settle, Verify
 from enforcer.report.plan import change_lines, print_site
 
 _STATUS = {
@@ -73,7 +73,7 @@ class ApplyDisplay:
                     for change in change_lines(event.step):
                         self.progress.console.print(f"    {change}", highlight=False, soft_wrap=True)
             elif isinstance(event, Waiting):
-                settling = isinstance(event.step.kind, SettleChannels)
+                settling = isinstance(event.step.kind, Settle)
                 why = "lets logins with old passwords end" if settling else "is locked"
                 where = f"{escape(event.step.site)} · {escape(_short(event.step.target))}"
                 self._countdown(event.step.id, event.seconds, event.left, f"{where} {why}")

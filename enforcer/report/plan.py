@@ -24,7 +24,7 @@ from enforcer.plan.steps import (
     IsolateFilter,
     ReleaseClient,
     ReleaseFilter,
-    SettleChannels,
+    Settle,
     UpdateClient,
     WaitUnlock,
 )
@@ -91,8 +91,9 @@ def _describe(step: Step) -> str:
         return "restore the IP filter" + (f", keep {', '.join(keep)} out" if keep else "")
     if isinstance(kind, WaitUnlock):
         return f"wait {kind.seconds:.0f} s for the lock to clear"
-    if isinstance(kind, SettleChannels):
-        return f"wait {kind.seconds:g} s, still kept out of its cameras"
+    if isinstance(kind, Settle):
+        while_ = "before its devices change" if step.phase == "isolate" else "still kept out of its devices"
+        return f"wait {kind.seconds:g} s, {while_}"
     if isinstance(kind, AccountKind):
         return f"account {kind.account}" + ("" if kind.present else " (remove)")
     if isinstance(kind, ChannelKind):

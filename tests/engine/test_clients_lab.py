@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from enforcer.cli import main
+from enforcer.lab.spec import LabSpec
 from tests.engine.conftest import ENFORCER, VENDORS, Lab, locks
 
 pytestmark = pytest.mark.lab
@@ -200,3 +202,45 @@ def test_facts_show_what_xprotect_stores_and_a_mismatch_blocks_the_site_before_a
     said = " ".join(output.split())
     assert "XProtect logs into nvr-001 as 'admin'" in said and "no device of this site is changed" in said, said
     assert not [e for e in fleet.events()[before:] if e["event"] in ("account_changed", "ip_filter_changed")]
+
+
+def _slow_recording_servers(spec: LabSpec) -> None:
+    """Recording servers that log into their devices all the time, each login taking 20 device seconds to
+    arrive: whenever XProtect is taken off or given new passwords, logins with old ones are on their way."""
+    for server in spec.milestone:
+        server.poll_seconds = 0.5
+        server.login_delay_seconds = 20.0
+
+
+@pytest.mark.parametrize("isolation", ["ip_filter", "client"])
+@pytest.mark.parametrize("settle", [0, 40])
+def test_a_login_xprotect_began_with_an_old_password_never_reaches_a_device_after_the_settle(
+    lab: Any, isolation: str, settle: int
+) -> None:
+    """A recording server's login begun before XProtect was taken off, or before it stored the new password,
+    goes on with the old one. With ``settle: 0`` it reaches a device whose password has changed (the lab
+    shows the hazard); given longer than such a login takes, after each of those steps, it never does."""
+    fleet: Lab = lab(
+        sites=1,
+        cameras=2,
+        problems=("stale_channel",),
+        clients=("milestone",),
+        scale=0.02,
+        tune=_slow_recording_servers,
+    )
+    inventory = fleet.root / "inventory" / "fleet.yml"
+    inventory.write_text(inventory.read_text().replace("isolation: ip_filter", f"isolation: {isolation}"))
+    playbook = Path(fleet.playbook)
+    playbook.write_text(playbook.read_text() + f"  settle: {settle}\n")
+    fleet.rotate()
+    wait_for(lambda: holds_what_devices_have(fleet))
+    code, output = fleet.run("apply", fleet.playbook, "--yes")
+    assert code == 0, output
+    time.sleep(0.8)  # every login begun before the last step has arrived (20 device seconds: 0.4 s)
+    failed = vms_failures(fleet)
+    if settle == 0:
+        assert failed, "no login with an old password reached a device: the lab no longer shows the hazard"
+        return
+    assert "settle" in output
+    assert not failed, "\n".join(str(e) for e in failed)
+    assert not locks(fleet.events())

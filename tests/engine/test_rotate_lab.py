@@ -277,11 +277,11 @@ def test_a_login_the_recorder_began_with_an_old_password_never_reaches_a_camera_
     lab: Any, settle: int
 ) -> None:
     """A recorder's login begun before its channels changed goes on with the old password. Let in at once
-    (``channel_settle: 0``), it reaches the camera: a failed login the lab counts. Kept out for longer than
+    (``settle: 0``), it reaches the camera: a failed login the lab counts. Kept out for longer than
     such a login takes, the recorder only ever reaches its cameras with the new passwords."""
     fleet = owned_by_store(lab(sites=2, cameras=3, vendor="mixed", scale=0.02, tune=_slow_recorders))
     playbook = Path(fleet.playbook)
-    playbook.write_text(playbook.read_text() + f"  channel_settle: {settle}\n")
+    playbook.write_text(playbook.read_text() + f"  settle: {settle}\n")
     code, output = fleet.run("rotate", fleet.playbook, "--yes")
     recorders = {d.address for d in fleet.spec.devices if d.role == "recorder"}
     time.sleep(0.5)  # every login begun before the release has arrived (8 device seconds: 0.16 s)
@@ -291,7 +291,7 @@ def test_a_login_the_recorder_began_with_an_old_password_never_reaches_a_camera_
         assert late, "no login with an old password reached a camera: the lab no longer shows the hazard"
         return
     assert code == 0, output
-    assert "settle" in output and "kept out of its cameras" in output  # said in the plan
+    assert "settle" in output and "kept out of its devices" in output  # said in the plan
     assert not late, said(late)
     assert not locks(events), said(locks(events))
     assert not [e for e in events if e["event"] == "auth_failed"], "a failed login from someone else"

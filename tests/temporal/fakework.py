@@ -41,7 +41,7 @@ from enforcer.plan.steps import (
     IsolateFilter,
     LockPolicyKind,
     ReleaseFilter,
-    SettleChannels,
+    Settle,
     Verify,
     WaitUnlock,
 )
@@ -129,7 +129,7 @@ def plans() -> list[SitePlan]:
         _isolated(
             "a",
             Step("a", "recorder", "a/nvr", AccountKind("operator")),
-            Step("a", "channels", "a/nvr", SettleChannels(1.0)),
+            Step("a", "channels", "a/nvr", Settle(1.0)),
         ),
         SitePlan("b", locked_out=("b/cam",), wait=2.0),
         SitePlan(

@@ -28,7 +28,7 @@ from enforcer.plan.steps import (
     ChannelKind,
     IsolateFilter,
     ReleaseFilter,
-    SettleChannels,
+    Settle,
     StepKind,
     Verify,
     WaitUnlock,
@@ -149,7 +149,7 @@ def test_a_device_still_locked_after_the_wait_is_waited_for_again() -> None:
 def test_a_settle_waits_its_scaled_time_between_the_channels_and_the_release_and_calls_no_device() -> None:
     rec, stamps = Recorder(), {}
     plan = site("a", *STEPS)
-    settle = Step("a", "channels", "a/nvr", SettleChannels(40.0))
+    settle = Step("a", "channels", "a/nvr", Settle(40.0))
     channel = next(i for i, s in enumerate(plan.steps) if s.action == "channel")
     plan = SitePlan("a", (*plan.steps[: channel + 1], settle, *plan.steps[channel + 1 :]))
 

@@ -23,7 +23,7 @@ from enforcer.facts import (
     LoginFact,
 )
 from enforcer.model import (
-    CHANNEL_SETTLE,
+    SETTLE,
     TLS,
     Account,
     Client,
@@ -180,7 +180,7 @@ def test_camera_password_change_moves_the_recorder_channel_and_keeps_the_recorde
         "user": "admin",
     }
     # a login the recorder began with the old password ends before the camera lets it in again
-    assert plan.steps[3].params == {"seconds": CHANNEL_SETTLE}
+    assert plan.steps[3].params == {"seconds": SETTLE}
 
 
 def test_a_recorder_waits_once_after_all_its_channels_and_not_at_all_when_told_so() -> None:
@@ -438,11 +438,30 @@ def test_isolation_none_warns_and_client_isolation_uses_the_client() -> None:
     plan = plan_site(site, fs, {}, ALL, known)
     assert actions(plan) == [
         ("isolate", "isolate_client", "vms"),
+        ("isolate", "settle", "vms"),  # its logins under way end before nvr's password changes
         ("recorder", "account", "nvr"),
         ("clients", "update_client", "vms"),
         ("release", "release_client", "vms"),
         ("verify", "verify", "s"),
     ]
+
+
+def test_an_api_client_kept_out_by_filter_settles_after_its_update_before_the_release() -> None:
+    nvr = device("nvr", "recorder")
+    vms = Client("s", "vms", "milestone", (Hold("nvr", "admin"),), MilestoneSettings("https://vms"))
+    site = site_of(nvr, clients=(vms,))
+    fs, known = converged(site)
+    known[(nvr.id, "admin")] = OLD
+    plan = plan_site(site, fs, {}, ALL, known, settle=4)
+    assert actions(plan) == [
+        ("isolate", "isolate_ip_filter", "nvr"),
+        ("recorder", "account", "nvr"),
+        ("clients", "update_client", "vms"),
+        ("clients", "settle", "vms"),  # a login it began with the old password ends before nvr lets it in
+        ("release", "release_ip_filter", "nvr"),
+        ("verify", "verify", "s"),
+    ]
+    assert plan.steps[3].params == {"seconds": 4}
 
 
 @st.composite

@@ -9,7 +9,7 @@ from enforcer.model import Client, Hold, ManualSettings, MilestoneSettings
 from enforcer.plan.artifact import SitePlan
 from enforcer.plan.planner import plan_site
 from enforcer.plan.rescue import rescue
-from enforcer.plan.steps import AccountKind, ChannelKind, Checklist, IsolateFilter, SettleChannels, UpdateClient
+from enforcer.plan.steps import AccountKind, ChannelKind, Checklist, IsolateFilter, Settle, UpdateClient
 from tests.unit.test_planner import ALL, OLD, converged, device, scenarios, site_of
 
 
@@ -48,7 +48,7 @@ def test_a_camera_whose_password_changed_stays_isolated_until_its_channel_is_rew
     released = rescue(plan, ran(plan, channel.id, "succeeded") | {"later": "failed"})
     # the recorder's settle had not run: its old logins end before the camera lets it in
     assert [(s.action, s.target) for s in released.steps] == [("settle", "s/nvr"), ("release_ip_filter", "s/cam")]
-    settle = next(s for s in plan.steps if isinstance(s.kind, SettleChannels))
+    settle = next(s for s in plan.steps if isinstance(s.kind, Settle))
     settled = rescue(plan, ran(plan, settle.id, "succeeded") | {"later": "failed"})
     assert [(s.action, s.target) for s in settled.steps] == [("release_ip_filter", "s/cam")]
 
@@ -95,7 +95,7 @@ def test_no_release_lets_a_stale_holder_back_in(scenario: tuple, cut: int, faile
     outcomes = ran(plan, stop.id, failed)
     done = {i for i, s in outcomes.items() if s == "succeeded"}
     steps = rescue(plan, outcomes).steps
-    settles = [s for s in steps if isinstance(s.kind, SettleChannels)]
+    settles = [s for s in steps if isinstance(s.kind, Settle)]
     event("a recorder settles before a release" if settles else "no settle")
     assert steps[: len(settles)] == tuple(settles)  # a recorder lets its old logins end before any release
     for release in steps[len(settles) :]:
@@ -104,7 +104,7 @@ def test_no_release_lets_a_stale_holder_back_in(scenario: tuple, cut: int, faile
             rewritten = any(
                 isinstance(s.kind, ChannelKind) and s.target == holder and s.id in outcomes for s in plan.steps
             )
-            settle = next((s for s in plan.steps if isinstance(s.kind, SettleChannels) and s.target == holder), None)
+            settle = next((s for s in plan.steps if isinstance(s.kind, Settle) and s.target == holder), None)
             if rewritten and settle is not None and settle.id not in done:  # let in with logins on their way
                 assert settle in settles, (holder, release.target)
     for release in steps[len(settles) :]:

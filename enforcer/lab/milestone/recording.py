@@ -64,6 +64,9 @@ class RecordingServer:
         name = host.device_at(hw.address, hw.port)
         endpoint = host.endpoint_of(name) if name is not None else None
         outcome: Outcome = "unreachable"
+        user, password = hw.user, hw.password  # what this login goes on with
+        if server.spec.login_delay_seconds:
+            await asyncio.sleep(host.clock.real(server.spec.login_delay_seconds))
         if name is not None and endpoint is not None:
             address, port, scheme = endpoint
             opening = server.spec.opening_logon and not self.connected.get(hw.id, False)
@@ -73,8 +76,8 @@ class RecordingServer:
                 port,
                 scheme,
                 server.spec.address,
-                hw.user,
-                hw.password,
+                user,
+                password,
                 path=host.login_path(name),
                 opening=opening,
             )
