@@ -42,6 +42,7 @@ from enforcer.plan.steps import (
     UpdateClient,
     Verify,
     WaitUnlock,
+    isolates,
 )
 
 
@@ -314,7 +315,7 @@ def _settle(site: Site, steps: list[Step], seconds: float) -> None:
 
 
 def _release(site: Site, stale: list[StalePath], steps: list[Step]) -> None:
-    for step in [s for s in steps if isinstance(s.kind, IsolateFilter | IsolateClient)]:
+    for step in [s for s in steps if isolates(s.kind)]:
         if isinstance(step.kind, IsolateFilter):
             release = ReleaseFilter(step.kind.previous, step.kind.keep_blocked)
             steps.append(Step(site.name, "release", step.target, release))

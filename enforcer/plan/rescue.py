@@ -36,6 +36,7 @@ from enforcer.plan.steps import (
     ReleaseClient,
     Settle,
     UpdateClient,
+    isolates,
 )
 
 #: Outcomes that mean a step touched its target (a failed step may have, halfway).
@@ -59,7 +60,7 @@ def rescue(plan: SitePlan, outcomes: Mapping[str, str]) -> Rescue:
     for release in (s for s in plan.steps if s.phase == "release"):
         if release.id in done:
             continue
-        isolate = next((s for s in plan.steps if _isolates(s) and s.target == release.target), None)
+        isolate = next((s for s in plan.steps if isolates(s.kind) and s.target == release.target), None)
         if isolate is not None and isolate.id not in outcomes:
             continue  # never isolated by this plan: nothing to undo
         why = _unsafe(plan, release.target, isolate, outcomes, done)
@@ -78,10 +79,6 @@ def rescue(plan: SitePlan, outcomes: Mapping[str, str]) -> Rescue:
         s for s in plan.steps if isinstance(s.kind, Settle) and s.phase != "isolate" and s.target in given & let_in
     ]
     return Rescue(tuple(s for s in settle if s.id not in done) + tuple(steps), tuple(kept))
-
-
-def _isolates(step: Step) -> bool:
-    return isinstance(step.kind, IsolateFilter | IsolateClient)
 
 
 def undo(plan: SitePlan, outcomes: Mapping[str, str]) -> tuple[tuple[Step, ...], str]:

@@ -207,6 +207,12 @@ class IsolateClient(StepKind):
         return cls(_holds(raw.get("holds", [])))
 
 
+def isolates(kind: StepKind) -> bool:
+    """Whether a step of ``kind`` isolates its target, which a release undoes (a settle in the isolate phase
+    does not)."""
+    return isinstance(kind, IsolateFilter | IsolateClient)
+
+
 @kind
 @dataclass(frozen=True)
 class UpdateClient(StepKind):

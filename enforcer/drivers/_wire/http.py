@@ -39,7 +39,10 @@ import ssl
 import struct
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from enforcer.drivers._wire.digest import Reply
@@ -49,6 +52,7 @@ from enforcer.errors import DeviceError, TransportError
 from enforcer.model import TLS, Device
 
 log = logging.getLogger("enforcer.wire")
+_R = TypeVar("_R")
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 # ISAPI ``loginPassword=``; Dahua ``pwd=``, ``pwdOld=``, ``user.Password=``, ``<slot>.Password=``.
@@ -213,35 +217,22 @@ class _Connection:
             raise TimeoutError("timed out") from None
 
     def _send_through_hub(self, hub: Hub, data: memoryview) -> None:
+        assert self.timeout is not None, "set_timeout comes before the first request"
         while data:
-            try:
-                data = data[self.sock.send(data) :]
-            except (BlockingIOError, ssl.SSLWantWriteError):
-                self._wait(hub, WRITE)
-            except ssl.SSLWantReadError:  # TLS: a renegotiation reads before it writes
-                self._wait(hub, READ)
+            data = data[_through(hub, self.sock, WRITE, self.timeout, partial(self.sock.send, data)) :]
 
     def _fill(self) -> bool:
         """Read what the device has sent next into the buffer; False at the end of the connection."""
-        while True:
+        if self.hub is not None:
+            assert self.timeout is not None, "set_timeout comes before the first request"
+            data = _through(self.hub, self.sock, READ, self.timeout, partial(self.sock.recv, 65536))
+        else:
             try:
                 data = self.sock.recv(65536)
-                break
-            except (BlockingIOError, ssl.SSLWantReadError):
-                if self.hub is None:  # the kernel's receive timeout
-                    raise TimeoutError("timed out") from None
-                self._wait(self.hub, READ)
-            except ssl.SSLWantWriteError:
-                if self.hub is None:
-                    raise
-                self._wait(self.hub, WRITE)
+            except BlockingIOError:  # the kernel's receive timeout
+                raise TimeoutError("timed out") from None
         self.buffer += data
         return bool(data)
-
-    def _wait(self, hub: Hub, events: int) -> None:
-        """Let the hub's other devices go on until the socket is ready, for at most the request's limit."""
-        assert self.timeout is not None, "set_timeout comes before the first request"
-        hub.wait(self.sock, events, self.timeout)
 
     def readline(self, limit: int) -> bytes:
         """A line with its end, at most ``limit`` bytes of one (so that a longer line shows), or what is left
@@ -407,14 +398,23 @@ def _handshake_through(
 ) -> ssl.SSLSocket:
     """``wrap_socket`` for a hub: the handshake's waits go through it."""
     wrapped = context.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+    _through(through, wrapped, READ, timeout, wrapped.do_handshake)
+    return wrapped
+
+
+def _through(through: Hub, sock: socket.socket, blocked: int, timeout: float, operation: Callable[[], _R]) -> _R:
+    """``operation`` on a socket that does not block, done again each time the hub says the socket is ready:
+    a plain socket would block on ``blocked`` (READ for a receive, WRITE for a send); TLS says which it needs
+    (a send may have to read first, during a renegotiation)."""
     while True:
         try:
-            wrapped.do_handshake()
-            return wrapped
+            return operation()
         except ssl.SSLWantReadError:
-            through.wait(wrapped, READ, timeout)
+            through.wait(sock, READ, timeout)
         except ssl.SSLWantWriteError:
-            through.wait(wrapped, WRITE, timeout)
+            through.wait(sock, WRITE, timeout)
+        except BlockingIOError:
+            through.wait(sock, blocked, timeout)
 
 
 def _request(method: str, target: str, host: str, headers: dict[str, str], body: bytes | None) -> bytes:
